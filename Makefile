@@ -1,0 +1,68 @@
+# twoloop: `make demo` and `make test` work on a fresh machine; each installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+NEO4J_HOME ?= .twoloop/neo4j/dev
+
+.PHONY: help venv system-deps demo test test-unit check format neo4j-up neo4j-down neo4j-status bench clean
+
+help:
+	@echo "make demo        build the example graph in the embedded store and print its stats"
+	@echo "make test        run the whole suite (starts and stops its own Neo4j)"
+	@echo "make check       ruff + pyright"
+	@echo "make neo4j-up    start the dev Neo4j (URI in $(NEO4J_HOME)/uri); make neo4j-down stops it"
+	@echo "make bench       run the benchmarks under bench/"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+# Java 17 and Maven run the dev/test Neo4j; install them from Debian's packages when missing.
+system-deps:
+	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Java 17 and Maven (Debian packages)"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jdk-headless maven; \
+	  else \
+	    echo "error: the dev/test Neo4j needs Java 17+ and Maven; install openjdk-17-jdk-headless and maven" >&2; exit 1; \
+	  fi; \
+	fi
+
+demo: venv
+	$(VENV)/bin/twoloop demo
+
+test: venv system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+check: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pyright
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+neo4j-up: venv system-deps
+	$(PY) tools/neo4j/neo4jctl.py up --home $(NEO4J_HOME)
+
+neo4j-down: venv
+	$(PY) tools/neo4j/neo4jctl.py down --home $(NEO4J_HOME)
+
+neo4j-status: venv
+	$(PY) tools/neo4j/neo4jctl.py status --home $(NEO4J_HOME)
+
+bench: venv system-deps
+	$(PY) bench/store_write.py $(BENCH_ARGS)
+
+clean:
+	rm -rf .twoloop/graph tools/neo4j/target .pytest_cache .ruff_cache

@@ -1,0 +1,239 @@
+"""Cypher text, built only from fixed fragments and registry identifiers.
+
+Nothing from data becomes Cypher syntax: values travel as parameters, and the
+only non-literal text that enters a query is a label, relationship type or
+property name that (1) is registered in the schema registry and (2) matches
+``IDENTIFIER_PATTERN`` here again, then is backtick-quoted. ``ident`` is the
+single place where a checked ``str`` becomes a ``LiteralString``; pyright
+enforces the driver's ``LiteralString`` query type everywhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import LiteralString, cast
+
+from graph_model.errors import IdentifierRejected
+from graph_model.schema import IDENTIFIER_PATTERN, EdgeSpec, NodeSpec, SchemaRegistry
+from graph_model.store import Filter
+
+
+def ident(name: str, *, allowed: Collection[str]) -> LiteralString:
+    """Quote a registry identifier for Cypher; anything else is rejected."""
+    if name not in allowed:
+        raise IdentifierRejected(name, "not in the schema registry")
+    if not IDENTIFIER_PATTERN.match(name):
+        raise IdentifierRejected(name, "does not match " + IDENTIFIER_PATTERN.pattern)
+    return cast(LiteralString, "`" + name + "`")
+
+
+class Cypher:
+    """Query texts for one schema registry."""
+
+    def __init__(self, registry: SchemaRegistry) -> None:
+        self.registry = registry
+
+    def label(self, label: str) -> LiteralString:
+        return ident(label, allowed=self.registry.nodes)
+
+    def rel(self, rel_type: str) -> LiteralString:
+        return ident(rel_type, allowed=self.registry.edges)
+
+    def prop(self, fields: Collection[str], name: str) -> LiteralString:
+        return ident(name, allowed=fields)
+
+    def key(self, spec: NodeSpec) -> LiteralString:
+        return self.prop(spec.fields, spec.key)
+
+    # ---------------------------------------------------------- schema
+
+    def unique_constraint(self, spec: NodeSpec) -> tuple[str, LiteralString]:
+        name = f"twoloop_{spec.label}_key"
+        query = (
+            "CREATE CONSTRAINT "
+            + ident(name, allowed={name})
+            + " IF NOT EXISTS FOR (n:"
+            + self.label(spec.label)
+            + ") REQUIRE n."
+            + self.key(spec)
+            + " IS UNIQUE"
+        )
+        return name, query
+
+    def property_index(self, spec: NodeSpec, field: str) -> tuple[str, LiteralString]:
+        name = f"twoloop_{spec.label}_{field}"
+        query = (
+            "CREATE INDEX "
+            + ident(name, allowed={name})
+            + " IF NOT EXISTS FOR (n:"
+            + self.label(spec.label)
+            + ") ON (n."
+            + self.prop(spec.fields, field)
+            + ")"
+        )
+        return name, query
+
+    # ---------------------------------------------------------- writes
+
+    def merge_nodes(self, spec: NodeSpec) -> LiteralString:
+        return (
+            "UNWIND $rows AS row MERGE (n:"
+            + self.label(spec.label)
+            + " {"
+            + self.key(spec)
+            + ": row."
+            + self.key(spec)
+            + "}) SET n = row RETURN count(*) AS written"
+        )
+
+    def merge_edges(self, spec: EdgeSpec, src: NodeSpec, dst: NodeSpec) -> LiteralString:
+        merge_props: LiteralString = ""
+        if spec.merge_on:
+            parts: list[LiteralString] = [
+                self.prop(spec.fields, m) + ": row.props." + self.prop(spec.fields, m)
+                for m in spec.merge_on
+            ]
+            merge_props = " {" + ", ".join(parts) + "}"
+        return (
+            "UNWIND $rows AS row "
+            "MATCH (a:" + self.label(src.label) + " {" + self.key(src) + ": row.src}) "
+            "MATCH (b:" + self.label(dst.label) + " {" + self.key(dst) + ": row.dst}) "
+            "MERGE (a)-[r:" + self.rel(spec.type) + merge_props + "]->(b) "
+            "SET r = row.props RETURN count(*) AS written"
+        )
+
+    def missing_keys(self, spec: NodeSpec) -> LiteralString:
+        return (
+            "UNWIND $keys AS k OPTIONAL MATCH (n:"
+            + self.label(spec.label)
+            + " {"
+            + self.key(spec)
+            + ": k}) WITH k, n WHERE n IS NULL RETURN k"
+        )
+
+    def delete_nodes(self, spec: NodeSpec) -> LiteralString:
+        return (
+            "UNWIND $keys AS k MATCH (n:"
+            + self.label(spec.label)
+            + " {"
+            + self.key(spec)
+            + ": k}) DETACH DELETE n RETURN count(*) AS deleted"
+        )
+
+    def delete_edges(self, spec: EdgeSpec, src: NodeSpec, dst: NodeSpec) -> LiteralString:
+        where: LiteralString = ""
+        if spec.merge_on:
+            conds: list[LiteralString] = [
+                "r." + self.prop(spec.fields, m) + " = row." + self.prop(spec.fields, m)
+                for m in spec.merge_on
+            ]
+            where = " WHERE " + " AND ".join(conds)
+        return (
+            "UNWIND $rows AS row MATCH (a:"
+            + self.label(src.label)
+            + " {"
+            + self.key(src)
+            + ": row.src})-[r:"
+            + self.rel(spec.type)
+            + "]->(b:"
+            + self.label(dst.label)
+            + " {"
+            + self.key(dst)
+            + ": row.dst})"
+            + where
+            + " DELETE r RETURN count(*) AS deleted"
+        )
+
+    # ---------------------------------------------------------- reads
+
+    def nodes_by_key(self, spec: NodeSpec) -> LiteralString:
+        return (
+            "MATCH (n:"
+            + self.label(spec.label)
+            + ") WHERE n."
+            + self.key(spec)
+            + " IN $keys RETURN properties(n) AS n"
+        )
+
+    def nodes_where(
+        self, spec: NodeSpec, filters: Sequence[Filter], limited: bool
+    ) -> LiteralString:
+        conds: list[LiteralString] = []
+        for i, f in enumerate(filters):
+            col = "n." + self.prop(spec.fields, f.field)
+            param = _PARAMS[i]
+            if f.op == "eq" and f.value is None:
+                conds.append(col + " IS NULL")
+            elif f.op == "ne" and f.value is None:
+                conds.append(col + " IS NOT NULL")
+            elif f.op in ("ne", "not_in"):
+                test: LiteralString = " <> " if f.op == "ne" else " IN "
+                negate: LiteralString = "" if f.op == "ne" else "NOT "
+                conds.append("(" + negate + col + test + param + " OR " + col + " IS NULL)")
+            elif f.op in ("is_null", "not_null"):
+                conds.append(col + (" IS NULL" if f.op == "is_null" else " IS NOT NULL"))
+            else:
+                conds.append(col + _OPERATORS[f.op] + param)
+        where: LiteralString = (" WHERE " + " AND ".join(conds)) if conds else ""
+        tail: LiteralString = " ORDER BY n." + self.key(spec) + " LIMIT $limit" if limited else ""
+        return (
+            "MATCH (n:" + self.label(spec.label) + ")" + where + " RETURN properties(n) AS n" + tail
+        )
+
+    def edges_between(
+        self, spec: EdgeSpec, src: NodeSpec, dst: NodeSpec, at_src: bool, at_dst: bool
+    ) -> LiteralString:
+        conds: list[LiteralString] = []
+        if at_src:
+            conds.append("a." + self.key(src) + " IN $keys")
+        if at_dst:
+            conds.append("b." + self.key(dst) + " IN $keys")
+        where: LiteralString = (" WHERE " + " OR ".join(conds)) if conds else ""
+        return (
+            "MATCH (a:"
+            + self.label(src.label)
+            + ")-[r:"
+            + self.rel(spec.type)
+            + "]->(b:"
+            + self.label(dst.label)
+            + ")"
+            + where
+            + " RETURN a."
+            + self.key(src)
+            + " AS src, b."
+            + self.key(dst)
+            + " AS dst, properties(r) AS props"
+        )
+
+    def count_nodes(self, label: str) -> LiteralString:
+        return "MATCH (n:" + self.label(label) + ") RETURN count(n) AS c"
+
+    def count_edges(self, rel_type: str) -> LiteralString:
+        return "MATCH ()-[r:" + self.rel(rel_type) + "]->() RETURN count(r) AS c"
+
+    def incident_edges(self, spec: NodeSpec) -> LiteralString:
+        # $labels/$types/$keymap are parameters: nodes and edges outside the registry
+        # (other applications' data in a shared database) are ignored.
+        return (
+            "MATCH (n:"
+            + self.label(spec.label)
+            + ")-[r]-(m) WHERE n."
+            + self.key(spec)
+            + " IN $keys AND type(r) IN $types "
+            "WITH n, r, m, [l IN labels(m) WHERE l IN $labels][0] AS m_label "
+            "WHERE m_label IS NOT NULL "
+            "RETURN type(r) AS type, startNode(r) = n AS outgoing, n."
+            + self.key(spec)
+            + " AS key, m_label, m[$keymap[m_label]] AS m_key, properties(r) AS props"
+        )
+
+
+_OPERATORS: dict[str, LiteralString] = {
+    "eq": " = ",
+    "in": " IN ",
+    "gt": " > ",
+    "gte": " >= ",
+    "lt": " < ",
+    "lte": " <= ",
+}
+_PARAMS: tuple[LiteralString, ...] = tuple(cast(LiteralString, f"$p{i}") for i in range(64))

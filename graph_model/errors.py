@@ -1,0 +1,163 @@
+"""The rooted exception tree.
+
+Every error twoloop raises on purpose is a ``TwoloopError``. Each subclass
+carries structured fields, says which rule was broken and what to do, and
+declares whether retrying can help (``transient``) as a property of the type.
+The CLI prints ``str(error)`` as one line and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+
+class TwoloopError(Exception):
+    """Root of every error twoloop raises on purpose."""
+
+    transient: ClassVar[bool] = False
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+        self.message = message
+        self.hint = hint
+        self.fields = fields
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(TwoloopError):
+    """A setting or config file does not validate."""
+
+    exit_code = 2
+
+    def __init__(self, setting: str, reason: str, *, hint: str | None = None) -> None:
+        self.setting = setting
+        self.reason = reason
+        super().__init__(f"invalid setting {setting}: {reason}", hint=hint, setting=setting)
+
+
+class SchemaError(TwoloopError):
+    """Something does not fit the schema registry (unknown label, field or type)."""
+
+    exit_code = 2
+
+
+class IdentifierRejected(SchemaError):
+    """A label, relationship type or property name failed the identifier check."""
+
+    def __init__(self, identifier: str, reason: str) -> None:
+        self.identifier = identifier
+        super().__init__(
+            f"identifier {identifier!r} rejected: {reason}",
+            hint="labels, relationship types and property names come only from the schema registry",
+            identifier=identifier,
+        )
+
+
+class RecordRejected(SchemaError):
+    """A record does not fit its label's or edge type's model."""
+
+    def __init__(
+        self,
+        *,
+        label: str,
+        key: str | None,
+        field: str,
+        reason: str,
+        row: int | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.label = label
+        self.key = key
+        self.field = field
+        self.reason = reason
+        self.row = row
+        self.source = source
+        where = []
+        if source:
+            where.append(source)
+        if row is not None:
+            where.append(f"row {row}")
+        place = f" at {', '.join(where)}" if where else ""
+        key_part = f" key={key!r}" if key is not None else ""
+        super().__init__(
+            f"{label}{key_part}{place}: field {field!r} {reason}",
+            label=label,
+            key=key,
+            field=field,
+            row=row,
+        )
+
+
+class StoreError(TwoloopError):
+    """A graph store could not do what was asked."""
+
+
+class UnsupportedStoreURI(StoreError):
+    exit_code = 2
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        super().__init__(
+            f"cannot open graph store {uri!r}",
+            hint="use neo4j://, neo4j+s://, bolt://, bolt+s:// for Neo4j or a directory path "
+            "for the embedded store",
+            uri=uri,
+        )
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached now; retrying later may work."""
+
+    transient = True
+    exit_code = 3
+
+
+class StoreLocked(StoreError):
+    """Another process holds the embedded store's write lock."""
+
+    transient = True
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+    def __init__(self, path: str, pid: int | None, timeout_s: float) -> None:
+        self.path = path
+        self.pid = pid
+        self.timeout_s = timeout_s
+        who = f"pid {pid}" if pid is not None else "another process"
+        super().__init__(
+            f"store {path} is locked by {who}; gave up after {timeout_s:g}s",
+            hint="wait for that writer to finish or raise TWOLOOP_LOCK_TIMEOUT",
+            path=path,
+            pid=pid,
+        )
+
+
+class StoreCorrupt(StoreError):
+    exit_code = 4
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"store {path} is unreadable: {reason}", path=path)
+
+
+class MissingEndpoints(StoreError):
+    """Edges point at nodes that do not exist; nothing was written."""
+
+    def __init__(self, rel_type: str, missing: Sequence[tuple[str, str]]) -> None:
+        self.rel_type = rel_type
+        self.missing = list(missing)
+        shown = ", ".join(f"{label}:{key!r}" for label, key in self.missing[:5])
+        more = f" and {len(self.missing) - 5} more" if len(self.missing) > 5 else ""
+        super().__init__(
+            f"{rel_type} edges point at missing nodes {shown}{more}; nothing was written",
+            hint="upsert the endpoint nodes first or in the same batch",
+            rel_type=rel_type,
+            missing=self.missing,
+        )
+
+
+class QueryFailed(StoreError):
+    """The database refused a query for a reason retrying will not fix."""

@@ -1,0 +1,386 @@
+"""The Neo4j store: the system of record, through the official driver.
+
+The only module that imports ``neo4j``. Every query goes through ``_read``
+(``execute_query`` routed to readers) or ``_write`` (a managed write
+transaction, retried by the driver on transient errors for
+``TWOLOOP_NEO4J_RETRY_SECONDS``); both always name the database. Query text
+comes from ``graph_model.cypher``; values are parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, LiteralString, TypeVar
+
+import neo4j
+import neo4j.exceptions as neo4j_errors
+import neo4j.time
+import polars as pl
+
+from graph_model.cypher import Cypher
+from graph_model.errors import (
+    MissingEndpoints,
+    QueryFailed,
+    StoreError,
+    StoreUnavailable,
+    TwoloopError,
+)
+from graph_model.schema import EdgeSpec, NodeSpec, SchemaRegistry
+from graph_model.settings import Settings
+from graph_model.store import (
+    DeleteEdges,
+    DeleteNodes,
+    EdgeRow,
+    Filter,
+    GraphCounts,
+    GraphStore,
+    Side,
+    UpsertEdges,
+    UpsertNodes,
+    WriteOp,
+    edge_row,
+    resolve_filters,
+)
+from graph_model.validation import empty_frame
+
+T = TypeVar("T")
+
+
+class Neo4jStore(GraphStore):
+    def __init__(self, uri: str, *, settings: Settings, registry: SchemaRegistry) -> None:
+        self.uri = uri
+        self.registry = registry
+        self.database = settings.neo4j_database
+        self.batch_size = settings.batch_size
+        self.cypher = Cypher(registry)
+        auth = (
+            (settings.neo4j_user, settings.neo4j_password)
+            if settings.neo4j_password is not None
+            else None
+        )
+        try:
+            self._driver = neo4j.GraphDatabase.driver(
+                uri,
+                auth=auth,
+                max_transaction_retry_time=settings.neo4j_retry_seconds,
+                user_agent="twoloop",
+                # Reads of types no edge has used yet are normal here, not a warning.
+                notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
+            )
+            self._driver.verify_connectivity()
+        except Exception as exc:
+            raise _translate(exc, uri) from None
+
+    # ------------------------------------------------------------ plumbing
+
+    def _read(self, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
+        try:
+            records, _, _ = self._driver.execute_query(
+                query,
+                parameters_=params,
+                database_=self.database,
+                routing_=neo4j.RoutingControl.READ,
+            )
+        except TwoloopError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, self.uri) from None
+        return [record.data() for record in records]
+
+    def _write(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
+        try:
+            with self._driver.session(database=self.database) as session:
+                return session.execute_write(work)
+        except TwoloopError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, self.uri) from None
+
+    # ------------------------------------------------------------ schema
+
+    def ensure_schema(self) -> list[str]:
+        existing = {row["name"] for row in self._read("SHOW CONSTRAINTS YIELD name RETURN name")}
+        existing |= {row["name"] for row in self._read("SHOW INDEXES YIELD name RETURN name")}
+        done: list[str] = []
+        for spec in self.registry.nodes.values():
+            wanted = [self.cypher.unique_constraint(spec)]
+            wanted += [self.cypher.property_index(spec, f) for f in spec.indexed]
+            for name, query in wanted:
+                if name in existing:
+                    continue
+                self._write(lambda tx, q=query: tx.run(q).consume())
+                done.append(f"created {'constraint' if name.endswith('_key') else 'index'} {name}")
+        self._write(lambda tx: tx.run("CALL db.awaitIndexes(300)").consume())
+        done.append(
+            f"{len(self.registry.nodes)} unique key constraints and "
+            f"{sum(len(s.indexed) for s in self.registry.nodes.values())} property indexes in place"
+        )
+        return done
+
+    # ------------------------------------------------------------ writes
+
+    def _apply(self, ops: Sequence[WriteOp], *, chunked: bool) -> list[int]:
+        size = self.batch_size
+        if chunked and len(ops) == 1 and isinstance(ops[0], UpsertNodes | UpsertEdges):
+            op = ops[0]
+            if op.frame.height > size:
+                if isinstance(op, UpsertEdges):
+                    self._require_endpoints(op.spec, op.frame)
+                for start in range(0, op.frame.height, size):
+                    piece = op.frame.slice(start, size)
+                    part = (
+                        UpsertNodes(op.spec, piece)
+                        if isinstance(op, UpsertNodes)
+                        else UpsertEdges(op.spec, piece)
+                    )
+                    self._write(lambda tx, p=part: self._run_op(tx, p))
+                return [op.frame.height]
+        return self._write(lambda tx: [self._run_op(tx, op) for op in ops])
+
+    def _run_op(self, tx: neo4j.ManagedTransaction, op: WriteOp) -> int:
+        if isinstance(op, UpsertNodes):
+            if not op.frame.height:
+                return 0
+            rows = op.frame.to_dicts()
+            tx.run(self.cypher.merge_nodes(op.spec), rows=rows).consume()
+            return op.frame.height
+        if isinstance(op, UpsertEdges):
+            return self._merge_edges(tx, op.spec, op.frame)
+        if isinstance(op, DeleteNodes):
+            if not op.keys:
+                return 0
+            record = tx.run(self.cypher.delete_nodes(op.spec), keys=list(op.keys)).single()
+            return int(record["deleted"]) if record else 0
+        return self._delete_edges(tx, op)
+
+    def _merge_edges(
+        self, tx: neo4j.ManagedTransaction, spec: EdgeSpec, frame: pl.DataFrame
+    ) -> int:
+        written = 0
+        props = list(spec.fields)
+        for (src_label, dst_label), group in frame.group_by(
+            ["src_label", "dst_label"], maintain_order=True
+        ):
+            src, dst = self.registry.node(str(src_label)), self.registry.node(str(dst_label))
+            rows = _edge_params(group, props)
+            record = tx.run(self.cypher.merge_edges(spec, src, dst), rows=rows).single()
+            merged = int(record["written"]) if record else 0
+            if merged != group.height:
+                missing = self._missing(tx, src, group["src"].unique().to_list())
+                missing += self._missing(tx, dst, group["dst"].unique().to_list())
+                raise MissingEndpoints(spec.type, sorted(set(missing)))
+            written += merged
+        return written
+
+    def _missing(
+        self, tx: neo4j.ManagedTransaction | None, spec: NodeSpec, keys: list[str]
+    ) -> list[tuple[str, str]]:
+        query = self.cypher.missing_keys(spec)
+        if tx is not None:
+            rows = [r.data() for r in tx.run(query, keys=keys)]
+        else:
+            rows = self._read(query, keys=keys)
+        return [(spec.label, row["k"]) for row in rows]
+
+    def _require_endpoints(self, spec: EdgeSpec, frame: pl.DataFrame) -> None:
+        """Check every endpoint before the first chunk commits, so a call that
+        would fail on a missing node writes nothing."""
+        missing: list[tuple[str, str]] = []
+        for side, label_col in (("src", "src_label"), ("dst", "dst_label")):
+            for (label,), group in frame.group_by([label_col], maintain_order=True):
+                node_spec = self.registry.node(str(label))
+                keys = group[side].unique().to_list()
+                for start in range(0, len(keys), self.batch_size):
+                    missing += self._missing(None, node_spec, keys[start : start + self.batch_size])
+        if missing:
+            raise MissingEndpoints(spec.type, sorted(set(missing)))
+
+    def _delete_edges(self, tx: neo4j.ManagedTransaction, op: DeleteEdges) -> int:
+        deleted = 0
+        for (src_label, dst_label), group in op.frame.group_by(
+            ["src_label", "dst_label"], maintain_order=True
+        ):
+            src, dst = self.registry.node(str(src_label)), self.registry.node(str(dst_label))
+            query = self.cypher.delete_edges(op.spec, src, dst)
+            record = tx.run(query, rows=group.to_dicts()).single()
+            deleted += int(record["deleted"]) if record else 0
+        return deleted
+
+    # ------------------------------------------------------------ reads
+
+    def get_nodes(self, label: str, keys: Iterable[str]) -> pl.DataFrame:
+        spec = self.registry.node(label)
+        wanted = list(dict.fromkeys(str(k) for k in keys))
+        rows = self._read(self.cypher.nodes_by_key(spec), keys=wanted) if wanted else []
+        return _node_frame(spec, [r["n"] for r in rows])
+
+    def nodes(
+        self,
+        label: str,
+        where: Mapping[str, Any] | Sequence[Filter] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        spec = self.registry.node(label)
+        filters = resolve_filters(spec, where)
+        params: dict[str, Any] = {f"p{i}": _param(f.value) for i, f in enumerate(filters)}
+        if limit is not None:
+            params["limit"] = int(limit)
+        query = self.cypher.nodes_where(spec, filters, limited=limit is not None)
+        rows = self._read(query, **params)
+        return _node_frame(spec, [r["n"] for r in rows])
+
+    def edges(
+        self,
+        rel_type: str,
+        touching: Iterable[str] | None = None,
+        *,
+        side: Side = "either",
+        label: str | None = None,
+    ) -> pl.DataFrame:
+        spec = self.registry.edge(rel_type)
+        if label is not None:
+            self.registry.node(label)
+        keys = None if touching is None else list(dict.fromkeys(str(k) for k in touching))
+        rows: list[dict[str, Any]] = []
+        for src_label, dst_label in spec.endpoints:
+            src, dst = self.registry.node(src_label), self.registry.node(dst_label)
+            at_src = keys is not None and side != "target" and label in (None, src_label)
+            at_dst = keys is not None and side != "source" and label in (None, dst_label)
+            if keys is not None and not (at_src or at_dst):
+                continue
+            query = self.cypher.edges_between(spec, src, dst, at_src, at_dst)
+            found = self._read(query, keys=keys) if keys is not None else self._read(query)
+            rows += [
+                {
+                    "src_label": src_label,
+                    "src": r["src"],
+                    "dst_label": dst_label,
+                    "dst": r["dst"],
+                    **_native_map(r["props"]),
+                }
+                for r in found
+            ]
+        return _edge_frame(spec, rows)
+
+    def counts(self) -> GraphCounts:
+        nodes = {
+            label: self._read(self.cypher.count_nodes(label))[0]["c"]
+            for label in sorted(self.registry.nodes)
+        }
+        edges = {
+            t: self._read(self.cypher.count_edges(t))[0]["c"] for t in sorted(self.registry.edges)
+        }
+        return GraphCounts(nodes, edges)
+
+    def _incident_edges(self, label: str, keys: Sequence[str]) -> list[EdgeRow]:
+        spec = self.registry.node(label)
+        touching = self.registry.edges_touching(label)
+        neighbour_labels = sorted({lbl for e in touching for pair in e.endpoints for lbl in pair})
+        rows = self._read(
+            self.cypher.incident_edges(spec),
+            keys=list(keys),
+            types=[e.type for e in touching],
+            labels=neighbour_labels,
+            keymap={lbl: self.registry.node(lbl).key for lbl in neighbour_labels},
+        )
+        out: list[EdgeRow] = []
+        for row in rows:
+            edge_spec = self.registry.edges[row["type"]]
+            if row["outgoing"]:
+                ends = (label, row["key"], row["m_label"], row["m_key"])
+            else:
+                ends = (row["m_label"], row["m_key"], label, row["key"])
+            if (ends[0], ends[2]) not in edge_spec.endpoints:
+                continue
+            record = {
+                "src_label": ends[0],
+                "src": ends[1],
+                "dst_label": ends[2],
+                "dst": ends[3],
+                **_native_map(row["props"]),
+            }
+            out.append(edge_row(edge_spec, record))
+        return out
+
+    def close(self) -> None:
+        self._driver.close()
+
+
+# ---------------------------------------------------------------- conversions
+
+
+def _edge_params(frame: pl.DataFrame, props: list[str]) -> list[dict[str, Any]]:
+    props_expr = pl.struct(props).alias("props") if props else pl.lit(None).alias("props")
+    rows = frame.select("src", "dst", props_expr).to_dicts()
+    if not props:
+        for row in rows:
+            row["props"] = {}
+    return rows
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return value
+
+
+def _native(value: Any) -> Any:
+    if isinstance(value, neo4j.time.DateTime | neo4j.time.Date | neo4j.time.Time):
+        return value.to_native()
+    if isinstance(value, list):
+        return [_native(v) for v in value]
+    return value
+
+
+def _native_map(props: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _native(v) for k, v in props.items()}
+
+
+def _frame(
+    schema: dict[str, pl.DataType], rows: list[dict[str, Any]], identity: list[str]
+) -> pl.DataFrame:
+    if not rows:
+        return empty_frame(schema)
+    columns = list(schema)
+    clean = [{c: _native(row.get(c)) for c in columns} for row in rows]
+    for row in clean:
+        for column, dtype in schema.items():
+            value = row[column]
+            if dtype == pl.List(pl.String()) and value is None:
+                continue
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                row[column] = value.replace(tzinfo=dt.UTC)
+    frame = pl.DataFrame(clean, schema=schema)
+    return frame.sort(identity, nulls_last=True)
+
+
+def _node_frame(spec: NodeSpec, rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return _frame(spec.frame_schema(), rows, list(spec.identity))
+
+
+def _edge_frame(spec: EdgeSpec, rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return _frame(spec.frame_schema(), rows, list(spec.identity))
+
+
+def _translate(exc: BaseException, uri: str) -> StoreError:
+    if isinstance(exc, neo4j_errors.AuthError):
+        return StoreError(
+            f"Neo4j at {uri} refused the credentials",
+            hint="set TWOLOOP_NEO4J_USER and TWOLOOP_NEO4J_PASSWORD",
+        )
+    if isinstance(exc, neo4j_errors.ServiceUnavailable | neo4j_errors.SessionExpired):
+        return StoreUnavailable(
+            f"cannot reach Neo4j at {uri}: {exc}",
+            hint="is the server running? (make neo4j-up for the dev server)",
+        )
+    if isinstance(exc, neo4j_errors.TransientError):
+        return StoreUnavailable(f"Neo4j at {uri} kept failing transiently: {exc.message}")
+    if isinstance(exc, neo4j_errors.Neo4jError):
+        return QueryFailed(f"Neo4j at {uri} refused a query: {exc.code}: {exc.message}")
+    if isinstance(exc, neo4j_errors.ConfigurationError | ValueError):
+        return StoreError(f"cannot open Neo4j at {uri}: {exc}")
+    if isinstance(exc, neo4j_errors.DriverError | OSError):
+        return StoreUnavailable(f"Neo4j at {uri} failed: {exc}")
+    raise exc

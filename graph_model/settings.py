@@ -1,0 +1,72 @@
+"""The one settings registry.
+
+Every setting has a name, a default and help text here and is read from the
+environment as ``TWOLOOP_<NAME>``. README's configuration table must list each
+one (a test checks it).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from graph_model.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TWOLOOP_", extra="ignore", frozen=True)
+
+    graph_uri: str = Field(
+        default=".twoloop/graph",
+        description="Where the graph lives: a directory for the embedded store, or a "
+        "neo4j://, neo4j+s://, bolt:// or bolt+s:// URI for Neo4j or Aura.",
+    )
+    neo4j_user: str = Field(default="neo4j", description="Neo4j user name.")
+    neo4j_password: str | None = Field(
+        default=None, description="Neo4j password; unset means connect without authentication."
+    )
+    neo4j_database: str = Field(default="neo4j", description="Neo4j database name (Aura: neo4j).")
+    batch_size: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Rows per UNWIND batch and Neo4j transaction.",
+    )
+    neo4j_retry_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a Neo4j transaction is retried on transient errors.",
+    )
+    lock_timeout: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds a writer waits for the embedded store's write lock.",
+    )
+    compact_segments: int = Field(
+        default=16,
+        ge=1,
+        description="Embedded store: a table with more Parquet segments than this is "
+        "compacted into one on the next write.",
+    )
+    dev_neo4j_heap: str = Field(default="1g", description="Heap (-Xmx) of the dev/test Neo4j.")
+    dev_neo4j_pagecache_mb: int = Field(
+        default=512, ge=16, description="Page cache of the dev/test Neo4j, in MiB."
+    )
+    test_neo4j_uri: str | None = Field(
+        default=None,
+        description="Tests use this Neo4j instead of starting their own (it will be written to).",
+    )
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment, as our own typed error on bad values."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "TWOLOOP_" + str(err["loc"][0]).upper() if err["loc"] else "TWOLOOP_?"
+        raise ConfigError(name, err["msg"]) from None
+
+
+def setting_env_names() -> list[str]:
+    return ["TWOLOOP_" + name.upper() for name in Settings.model_fields]

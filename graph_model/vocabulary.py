@@ -1,0 +1,413 @@
+"""The graph's vocabulary: every node label and edge type twoloop stores.
+
+Keys are ``<thing>_id`` strings chosen by whoever creates the node (CRM ids,
+content hashes for signals); datetimes always carry a time zone and are
+stored in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field
+
+from graph_model.schema import EdgeModel, Key, NodeModel, edge_type, node_type
+
+
+class Tier(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class Relationship(StrEnum):
+    prospect = "prospect"
+    customer = "customer"
+    former_customer = "former_customer"
+    partner = "partner"
+
+
+class SignalKind(StrEnum):
+    funding = "funding"
+    hiring = "hiring"
+    news = "news"
+    exec_change = "exec_change"
+    job_change = "job_change"
+    social_post = "social_post"
+    web_visit = "web_visit"
+    intent_topic = "intent_topic"
+    tech_install = "tech_install"
+    priority_statement = "priority_statement"
+    support_ticket = "support_ticket"
+
+
+class Seniority(StrEnum):
+    individual = "individual"
+    manager = "manager"
+    director = "director"
+    vp = "vp"
+    executive = "executive"
+
+
+class DealStatus(StrEnum):
+    open = "open"
+    won = "won"
+    lost = "lost"
+
+
+class ActivityKind(StrEnum):
+    email = "email"
+    call = "call"
+    meeting = "meeting"
+    note = "note"
+
+
+class Direction(StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+
+
+class MatchStatus(StrEnum):
+    proposed = "proposed"
+    validated = "validated"
+    deferred = "deferred"
+    killed = "killed"
+
+
+class DraftStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    edited = "edited"
+    cancelled = "cancelled"
+    rejected = "rejected"
+    sent = "sent"
+
+
+class DecisionKind(StrEnum):
+    validate = "validate"
+    defer = "defer"
+    kill = "kill"
+    approve = "approve"
+    edit = "edit"
+    cancel = "cancel"
+    resolve = "resolve"
+
+
+class RunStatus(StrEnum):
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+# ---------------------------------------------------------------- nodes
+
+
+@node_type("Account", key="account_id", indexed=("domain", "name"))
+class Account(NodeModel):
+    """A company we sell to or might."""
+
+    account_id: Key
+    name: str
+    domain: str | None = None
+    website: str | None = None
+    description: str | None = None
+    employees: int | None = Field(default=None, ge=0)
+    annual_revenue: float | None = Field(default=None, ge=0)
+    tier: Tier | None = None
+    relationship: Relationship = Relationship.prospect
+    country: str | None = None
+    timezone: str | None = None
+    updated_at: AwareDatetime | None = None
+
+
+@node_type("Person", key="person_id", indexed=("email",))
+class Person(NodeModel):
+    """A contact at an account."""
+
+    person_id: Key
+    full_name: str
+    email: str | None = None
+    title: str | None = None
+    seniority: Seniority | None = None
+    department: str | None = None
+    timezone: str | None = None
+    do_not_contact: bool = False
+
+
+@node_type("AccountManager", key="am_id", indexed=("email",))
+class AccountManager(NodeModel):
+    """One of our sellers; owns accounts and sends from a fixed mailbox."""
+
+    am_id: Key
+    full_name: str
+    email: str
+    title: str | None = None
+    timezone: str | None = None
+
+
+@node_type("Capability", key="capability_id")
+class Capability(NodeModel):
+    """Something we sell."""
+
+    capability_id: Key
+    name: str
+    description: str = ""
+    category: str | None = None
+
+
+@node_type("Need", key="need_id")
+class Need(NodeModel):
+    """A problem a capability solves, with the phrases that reveal it."""
+
+    need_id: Key
+    name: str
+    description: str = ""
+    phrases: list[str] = Field(default_factory=list)
+
+
+@node_type("Technology", key="technology_id", indexed=("name",))
+class Technology(NodeModel):
+    """A product an account uses or a capability integrates with."""
+
+    technology_id: Key
+    name: str
+    category: str | None = None
+
+
+@node_type("Industry", key="industry_id", indexed=("name",))
+class Industry(NodeModel):
+    """An industry accounts are in and capabilities fit."""
+
+    industry_id: Key
+    name: str
+
+
+@node_type("Signal", key="signal_id", indexed=("kind", "occurred_at"))
+class Signal(NodeModel):
+    """A dated public or first-party event, with its source and text (untrusted)."""
+
+    signal_id: Key
+    kind: SignalKind
+    occurred_at: AwareDatetime
+    source: str
+    url: str | None = None
+    title: str | None = None
+    text: str = ""
+    strength: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+@node_type("Opportunity", key="opportunity_id", indexed=("status",))
+class Opportunity(NodeModel):
+    """A CRM deal."""
+
+    opportunity_id: Key
+    name: str
+    stage: str
+    status: DealStatus
+    amount: float | None = Field(default=None, ge=0)
+    currency: str | None = None
+    close_date: dt.date | None = None
+
+
+@node_type("Activity", key="activity_id", indexed=("occurred_at",))
+class Activity(NodeModel):
+    """An email, call, meeting or note logged against an account."""
+
+    activity_id: Key
+    kind: ActivityKind
+    occurred_at: AwareDatetime
+    direction: Direction | None = None
+    subject: str | None = None
+    summary: str | None = None
+
+
+@node_type("Match", key="match_id", indexed=("batch_id", "status"))
+class Match(NodeModel):
+    """A scored pairing of a capability with an account, with its explanation."""
+
+    match_id: Key
+    score: float = Field(ge=0.0, le=1.0)
+    model_version: str
+    batch_id: str
+    created_at: AwareDatetime
+    status: MatchStatus = MatchStatus.proposed
+    explanation: str = ""
+
+
+@node_type("Draft", key="draft_id", indexed=("status",))
+class Draft(NodeModel):
+    """Outreach written for a match, awaiting or past a human decision."""
+
+    draft_id: Key
+    subject: str
+    body: str
+    status: DraftStatus = DraftStatus.pending
+    drafter: str
+    created_at: AwareDatetime
+
+
+@node_type("Decision", key="decision_id", indexed=("decided_at",))
+class Decision(NodeModel):
+    """What an AM decided about a match or draft, and why."""
+
+    decision_id: Key
+    kind: DecisionKind
+    decided_at: AwareDatetime
+    reason: str | None = None
+    defer_until: dt.date | None = None
+
+
+@node_type("IngestRun", key="run_id", indexed=("source",))
+class IngestRun(NodeModel):
+    """One run of one ingest source, with its counts and watermark."""
+
+    run_id: Key
+    source: str
+    started_at: AwareDatetime
+    finished_at: AwareDatetime | None = None
+    status: RunStatus = RunStatus.running
+    rows_in: int = Field(default=0, ge=0)
+    loaded: int = Field(default=0, ge=0)
+    quarantined: int = Field(default=0, ge=0)
+    duplicates: int = Field(default=0, ge=0)
+    watermark: str | None = None
+    error: str | None = None
+
+
+# ---------------------------------------------------------------- edges
+
+
+@edge_type("WORKS_AT", endpoints=[("Person", "Account")])
+class WorksAt(EdgeModel):
+    """A person's current employer."""
+
+    title: str | None = None
+    since: dt.date | None = None
+
+
+@edge_type("REPORTS_TO", endpoints=[("Person", "Person"), ("AccountManager", "AccountManager")])
+class ReportsTo(EdgeModel):
+    """Org chart line: the source reports to the target."""
+
+
+@edge_type("PREVIOUSLY_AT", endpoints=[("Person", "Account")])
+class PreviouslyAt(EdgeModel):
+    """A past employer (a job change)."""
+
+    title: str | None = None
+    until: dt.date | None = None
+
+
+@edge_type("OWNS", endpoints=[("AccountManager", "Account")])
+class Owns(EdgeModel):
+    """The AM who owns the account."""
+
+
+@edge_type("IN_INDUSTRY", endpoints=[("Account", "Industry")])
+class InIndustry(EdgeModel):
+    """The account's industry."""
+
+
+@edge_type("SUBSIDIARY_OF", endpoints=[("Account", "Account")])
+class SubsidiaryOf(EdgeModel):
+    """The source account is a subsidiary of the target."""
+
+
+@edge_type("USES", endpoints=[("Account", "Technology")])
+class Uses(EdgeModel):
+    """The account runs this technology."""
+
+    since: dt.date | None = None
+    source: str | None = None
+
+
+@edge_type("EMITTED", endpoints=[("Account", "Signal"), ("Person", "Signal")])
+class Emitted(EdgeModel):
+    """The account or person the signal is about or came from."""
+
+
+@edge_type("INDICATES", endpoints=[("Signal", "Need")], merge_on=("extractor",))
+class Indicates(EdgeModel):
+    """An extractor read this need in the signal, with a confidence and its evidence."""
+
+    extractor: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: str | None = None
+
+
+@edge_type("ADDRESSES", endpoints=[("Capability", "Need")])
+class Addresses(EdgeModel):
+    """The capability solves the need."""
+
+
+@edge_type("INTEGRATES_WITH", endpoints=[("Capability", "Technology")])
+class IntegratesWith(EdgeModel):
+    """The capability works with the technology."""
+
+
+@edge_type("FITS", endpoints=[("Capability", "Industry")])
+class Fits(EdgeModel):
+    """The capability is a fit for the industry."""
+
+
+@edge_type("FOR", endpoints=[("Opportunity", "Account"), ("Match", "Account")])
+class For(EdgeModel):
+    """The account a deal or a match is for."""
+
+
+@edge_type("INCLUDES", endpoints=[("Opportunity", "Capability")])
+class Includes(EdgeModel):
+    """A capability sold (or offered) in the deal."""
+
+    quantity: float | None = Field(default=None, ge=0)
+    amount: float | None = Field(default=None, ge=0)
+
+
+@edge_type("WORKED", endpoints=[("Person", "Opportunity"), ("AccountManager", "Opportunity")])
+class Worked(EdgeModel):
+    """A person or AM took part in the deal (champion, buyer, seller)."""
+
+    role: str | None = None
+
+
+@edge_type("ABOUT", endpoints=[("Activity", "Account")])
+class About(EdgeModel):
+    """The account an activity concerns."""
+
+
+@edge_type("INVOLVED", endpoints=[("Activity", "Person"), ("Activity", "AccountManager")])
+class Involved(EdgeModel):
+    """Who took part in the activity."""
+
+
+@edge_type("OFFERS", endpoints=[("Match", "Capability")])
+class Offers(EdgeModel):
+    """The capability a match proposes."""
+
+
+@edge_type("ASSIGNED_TO", endpoints=[("Match", "AccountManager")])
+class AssignedTo(EdgeModel):
+    """The AM whose queue the match is in."""
+
+
+@edge_type("CONTACT", endpoints=[("Match", "Person")])
+class Contact(EdgeModel):
+    """The person the match suggests contacting, and why."""
+
+    reason: str | None = None
+
+
+@edge_type("DRAFTED_FOR", endpoints=[("Draft", "Match")])
+class DraftedFor(EdgeModel):
+    """The match a draft was written for."""
+
+
+@edge_type("DECIDED_ON", endpoints=[("Decision", "Match"), ("Decision", "Draft")])
+class DecidedOn(EdgeModel):
+    """What the decision is about."""
+
+
+@edge_type("DECIDED_BY", endpoints=[("Decision", "AccountManager")])
+class DecidedBy(EdgeModel):
+    """Who made the decision."""

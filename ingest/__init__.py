@@ -1,0 +1,1 @@
+"""Sources -> validated typed records -> store. Not built yet: arrives with the ingest issue."""

@@ -1,0 +1,4 @@
+"""Capability catalog, signal->need extraction, metapaths, scoring.
+
+Not built yet: arrives with the matching issue.
+"""

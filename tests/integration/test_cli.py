@@ -1,0 +1,206 @@
+"""The twoloop command, run as a user runs it (a real process), on both stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from graph_model.docs import schema_markdown
+
+REPO = Path(__file__).resolve().parents[2]
+TWOLOOP = [sys.executable, "-m", "app.cli"]
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", **(env or {})}
+    proc = subprocess.run(
+        [*TWOLOOP, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["graph"],
+        ["graph", "init"],
+        ["graph", "stats"],
+        ["graph", "export"],
+        ["graph", "schema"],
+        ["demo"],
+    ],
+    ids=lambda c: " ".join(c) or "twoloop",
+)
+def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
+    out = run([*command, "--help"], tmp_path).stdout
+    assert "Usage:" in out
+    if command and command != ["graph"]:
+        assert "--json" in out
+
+
+def test_demo_then_stats_on_the_embedded_default(tmp_path: Path) -> None:
+    # No TWOLOOP_GRAPH_URI: the default embedded store under the working directory.
+    clean = {k: v for k, v in os.environ.items() if k != "TWOLOOP_GRAPH_URI"}
+    proc = subprocess.run(
+        [*TWOLOOP, "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**clean, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "34 nodes" in proc.stdout and "55 edges" in proc.stdout
+    assert (tmp_path / ".twoloop" / "graph" / "manifest.json").exists()
+    proc = subprocess.run(
+        [*TWOLOOP, "graph", "stats", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**clean, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
+    stats = json.loads(proc.stdout)
+    assert stats["graph"] == str(tmp_path / ".twoloop" / "graph")
+    assert stats["nodes"]["Account"] == 5 and stats["edges"]["OWNS"] == 5
+
+
+def test_stats_and_init_on_neo4j(tmp_path: Path, neo4j_store: object, neo4j_uri: str) -> None:
+    init = json.loads(run(["graph", "init", "--graph", neo4j_uri, "--json"], tmp_path).stdout)
+    assert init["graph"] == neo4j_uri
+    run(["demo", "--graph", neo4j_uri], tmp_path)
+    stats = json.loads(
+        run(["graph", "stats", "--json"], tmp_path, env={"TWOLOOP_GRAPH_URI": neo4j_uri}).stdout
+    )
+    assert stats["nodes"]["Signal"] == 5 and stats["edges"]["INDICATES"] == 4
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl", "csv"])
+def test_export_writes_one_file_per_table(tmp_path: Path, fmt: str) -> None:
+    graph = str(tmp_path / "g")
+    run(["demo", "--graph", graph], tmp_path)
+    out = json.loads(
+        run(
+            [
+                "graph",
+                "export",
+                "--graph",
+                graph,
+                "--out",
+                str(tmp_path / "x"),
+                "--format",
+                fmt,
+                "--json",
+            ],
+            tmp_path,
+        ).stdout
+    )
+    files = {f["table"]: f for f in out["files"]}
+    assert files["nodes/Account"]["rows"] == 5
+    assert "nodes/Match" not in files  # empty tables only with --include-empty
+    path = Path(files["edges/EMITTED"]["path"])
+    frame = {"parquet": pl.read_parquet, "jsonl": pl.read_ndjson, "csv": pl.read_csv}[fmt](path)
+    assert frame.columns[:4] == ["src_label", "src", "dst_label", "dst"]
+    assert frame.height == 5
+
+
+def test_errors_are_one_line_with_the_type_exit_code(tmp_path: Path) -> None:
+    proc = run(["graph", "stats", "--graph", "ftp://nowhere"], tmp_path, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: cannot open graph store 'ftp://nowhere'")
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    proc = run(["graph", "stats", "--graph", "bolt://127.0.0.1:9"], tmp_path, check=False)
+    assert proc.returncode == 3 and proc.stderr.count("\n") == 1
+    assert "cannot reach Neo4j at bolt://127.0.0.1:9" in proc.stderr
+    proc = run(["graph", "stats"], tmp_path, env={"TWOLOOP_BATCH_SIZE": "lots"}, check=False)
+    assert proc.returncode == 2
+    assert "invalid setting TWOLOOP_BATCH_SIZE" in proc.stderr
+
+
+def test_locked_store_exits_75_naming_the_pid(tmp_path: Path) -> None:
+    import fcntl
+
+    graph = tmp_path / "g"
+    run(["graph", "init", "--graph", str(graph)], tmp_path)
+    fd = os.open(graph / "write.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        proc = run(
+            ["demo", "--graph", str(graph)],
+            tmp_path,
+            env={"TWOLOOP_LOCK_TIMEOUT": "0.3"},
+            check=False,
+        )
+    finally:
+        os.close(fd)
+    assert proc.returncode == 75
+    assert f"is locked by pid {os.getpid()}" in proc.stderr
+
+
+def test_schema_docs_are_generated_from_the_registry() -> None:
+    assert (REPO / "docs" / "graph-model.md").read_text() == schema_markdown(), (
+        "docs/graph-model.md is stale: run python -m graph_model.docs > docs/graph-model.md"
+    )
+
+
+def _readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith("twoloop "):
+                commands.append(line)
+    return commands
+
+
+def test_every_readme_command_runs(tmp_path: Path, neo4j_store: object, neo4j_uri: str) -> None:
+    commands = _readme_commands()
+    assert len(commands) >= 10
+    env = {"TWOLOOP_GRAPH_URI": str(tmp_path / "graph")}
+    for command in commands:
+        args = shlex.split(command.replace("bolt://127.0.0.1:7687", neo4j_uri))[1:]
+        proc = run(args, tmp_path, env=env, check=False)
+        assert proc.returncode == 0, f"{command}: {proc.stderr}"
+        if "--json" in args:
+            json.loads(proc.stdout)
+
+
+def test_notebook_executes(tmp_path: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(REPO / "notebooks" / "explore_graph.ipynb", as_version=4)
+    os.environ.setdefault("PYTHONPATH", str(REPO))
+    client = NotebookClient(
+        notebook,
+        timeout=180,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    env_before = os.environ.get("TWOLOOP_GRAPH_URI")
+    os.environ["TWOLOOP_GRAPH_URI"] = str(tmp_path / "graph")
+    try:
+        client.execute()
+    finally:
+        if env_before is None:
+            os.environ.pop("TWOLOOP_GRAPH_URI", None)
+        else:
+            os.environ["TWOLOOP_GRAPH_URI"] = env_before
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert (tmp_path / "graph" / "manifest.json").exists()

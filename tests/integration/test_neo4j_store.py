@@ -1,0 +1,155 @@
+"""What only the Neo4j store has: constraints, query hygiene, routing, error mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import neo4j
+import pytest
+
+from app.example_graph import load_example_graph
+from graph_model import connect
+from graph_model.errors import StoreUnavailable
+from graph_model.settings import Settings
+from graph_model.store import Filter, GraphStore
+from tests.integration.test_store_contract import INJECTION_PAYLOADS
+
+
+class QuerySpy:
+    """Records every query the real driver is handed, with its parameters."""
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+        self.tx_runs: list[tuple[str, dict[str, Any]]] = []
+        self.sessions: list[dict[str, Any]] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        spy = self
+        real_execute = neo4j.Driver.execute_query
+        real_run = neo4j.ManagedTransaction.run
+        real_session = neo4j.Driver.session
+
+        def execute_query(driver: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            spy.reads.append((str(query), dict(kwargs.get("parameters_") or {}), kwargs))
+            return real_execute(driver, query, *args, **kwargs)
+
+        def run(tx: Any, query: Any, parameters: Any = None, **kwargs: Any) -> Any:
+            spy.tx_runs.append((str(query), {**(parameters or {}), **kwargs}))
+            return real_run(tx, query, parameters, **kwargs)
+
+        def session(driver: Any, **kwargs: Any) -> Any:
+            spy.sessions.append(kwargs)
+            return real_session(driver, **kwargs)
+
+        monkeypatch.setattr(neo4j.Driver, "execute_query", execute_query)
+        monkeypatch.setattr(neo4j.ManagedTransaction, "run", run)
+        monkeypatch.setattr(neo4j.Driver, "session", session)
+
+    @property
+    def texts(self) -> list[str]:
+        return [q for q, _, _ in self.reads] + [q for q, _ in self.tx_runs]
+
+
+def _flatten(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _flatten(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _flatten(v)]
+    return []
+
+
+def test_no_query_text_is_built_from_data(
+    neo4j_store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = QuerySpy()
+    spy.install(monkeypatch)
+    load_example_graph(neo4j_store)
+    # A tag no query fragment contains, so finding it in query text means data leaked there.
+    payloads = [f"TAGxq{i}{p}" for i, p in enumerate(INJECTION_PAYLOADS)]
+    for payload in payloads:
+        neo4j_store.upsert_nodes("Account", [{"account_id": payload, "name": payload}])
+        neo4j_store.upsert_nodes("Person", [{"person_id": payload, "full_name": payload}])
+        neo4j_store.upsert_edges("WORKS_AT", [{"src": payload, "dst": payload, "title": payload}])
+        neo4j_store.nodes(
+            "Account", [Filter("name", "eq", payload), Filter("tier", "ne", payload)], limit=3
+        )
+        neo4j_store.edges("WORKS_AT", [payload], side="source", label="Person")
+        neo4j_store.neighborhood("Person", payload, hops=2)
+        neo4j_store.delete_edges("WORKS_AT", [{"src": payload, "dst": payload}])
+        neo4j_store.delete_nodes("Person", [payload])
+    neo4j_store.counts()
+
+    assert spy.texts, "the spy saw no queries"
+    sent_values = {s for _, params, _ in spy.reads for s in _flatten(params)}
+    sent_values |= {s for _, params in spy.tx_runs for s in _flatten(params)}
+    for payload in payloads:
+        assert payload in sent_values, "payloads must travel as parameters"
+    for text in spy.texts:
+        assert "TAGxq" not in text
+    # Data values of the example graph never appear in query text either.
+    for text in spy.texts:
+        for value in ("acc-acme", "Acme Freight", "p-maya", "sig-acme-hiring"):
+            assert value not in text
+
+
+def test_every_query_names_the_database_and_reads_route_to_readers(
+    neo4j_store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = QuerySpy()
+    spy.install(monkeypatch)
+    load_example_graph(neo4j_store)
+    neo4j_store.nodes("Account", {"tier": "A"})
+    neo4j_store.edges("OWNS")
+    neo4j_store.get_nodes("Person", ["p-maya"])
+    neo4j_store.counts()
+    neo4j_store.neighborhood("Account", "acc-acme")
+    assert spy.reads and spy.sessions
+    for _, _, kwargs in spy.reads:
+        assert kwargs.get("database_") == "neo4j"
+        assert kwargs.get("routing_") == neo4j.RoutingControl.READ
+    for kwargs in spy.sessions:
+        assert kwargs.get("database") == "neo4j"
+
+
+def test_writes_are_unwind_batches_of_the_configured_size(
+    neo4j_uri: str, neo4j_store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = QuerySpy()
+    spy.install(monkeypatch)
+    with connect(neo4j_uri, settings=Settings(batch_size=7)) as store:
+        store.upsert_nodes("Account", [{"account_id": f"a{i}", "name": "A"} for i in range(30)])
+        assert store.counts().nodes["Account"] == 30
+    merges = [params for q, params in spy.tx_runs if q.startswith("UNWIND $rows AS row MERGE")]
+    assert [len(p["rows"]) for p in merges] == [7, 7, 7, 7, 2]
+
+
+def test_constraints_and_indexes_come_from_the_registry(neo4j_store: GraphStore) -> None:
+    with neo4j.GraphDatabase.driver(neo4j_store.uri) as driver:
+        names = {
+            r["name"]
+            for r in driver.execute_query(
+                "SHOW CONSTRAINTS YIELD name RETURN name", database_="neo4j"
+            ).records
+        }
+        indexes = {
+            r["name"]
+            for r in driver.execute_query(
+                "SHOW INDEXES YIELD name RETURN name", database_="neo4j"
+            ).records
+        }
+        assert {f"twoloop_{label}_key" for label in neo4j_store.registry.nodes} <= names
+        assert "twoloop_Account_domain" in indexes
+        neo4j_store.upsert_nodes("Account", [{"account_id": "a1", "name": "A"}])
+        with pytest.raises(neo4j.exceptions.ConstraintError):
+            driver.execute_query(
+                "CREATE (:Account {account_id: 'a1', name: 'dup'})", database_="neo4j"
+            )
+
+
+def test_unreachable_server_is_a_transient_store_error() -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        connect("bolt://127.0.0.1:9")
+    assert caught.value.transient
+    assert "127.0.0.1:9" in str(caught.value)

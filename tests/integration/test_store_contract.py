@@ -1,0 +1,352 @@
+"""The GraphStore contract, written once and run on the embedded store and on Neo4j."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from app.example_graph import load_example_graph
+from graph_model import vocabulary as v
+from graph_model.errors import MissingEndpoints, RecordRejected, SchemaError
+from graph_model.store import Filter, GraphStore, NotFound
+
+UTC = dt.UTC
+T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+INJECTION_PAYLOADS = [
+    'O\'Reilly "quoted"',
+    "back`tick`",
+    "}) DETACH DELETE n //",
+    "'}) MATCH (m) DETACH DELETE m RETURN 1 //",
+    "$rows",
+    "\\u0027; DROP CONSTRAINT twoloop_Account_key",
+    "Zoë 北京 🚀 \u202e",
+    "line\nbreak\ttab",
+]
+
+
+def _accounts(*ids: str, **extra: object) -> list[dict[str, object]]:
+    return [{"account_id": i, "name": f"Account {i}", **extra} for i in ids]
+
+
+def _signal(signal_id: str, **extra: object) -> dict[str, object]:
+    return {
+        "signal_id": signal_id,
+        "kind": "hiring",
+        "occurred_at": T0,
+        "source": "careers",
+        **extra,
+    }
+
+
+def test_ensure_schema_is_idempotent(store: GraphStore) -> None:
+    again = store.ensure_schema()
+    assert not [a for a in again if a.startswith("created")]
+
+
+def test_node_round_trip_keeps_types(store: GraphStore) -> None:
+    berlin = dt.datetime(2026, 11, 2, 11, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    store.upsert_nodes("Signal", [_signal("s1", occurred_at=berlin, strength=0.25, text="hi")])
+    store.upsert_nodes("Need", [{"need_id": "n1", "name": "Pipelines", "phrases": ["a", "b"]}])
+    store.upsert_nodes(
+        "Opportunity",
+        [
+            {
+                "opportunity_id": "o1",
+                "name": "Deal",
+                "stage": "Won",
+                "status": "won",
+                "close_date": dt.date(2026, 3, 1),
+                "amount": 100,
+            }
+        ],
+    )
+    store.upsert_nodes("Person", [{"person_id": "p1", "full_name": "P", "do_not_contact": True}])
+    signal = store.get_nodes("Signal", ["s1"]).row(0, named=True)
+    assert signal["occurred_at"] == berlin
+    assert signal["occurred_at"].utcoffset() == dt.timedelta(0)
+    assert signal["strength"] == 0.25 and signal["kind"] == "hiring"
+    assert store.get_nodes("Need", ["n1"])["phrases"].to_list() == [["a", "b"]]
+    opp = store.get_nodes("Opportunity", ["o1"]).row(0, named=True)
+    assert opp["close_date"] == dt.date(2026, 3, 1) and opp["amount"] == 100.0
+    person = store.get_nodes("Person", ["p1"]).row(0, named=True)
+    assert person["do_not_contact"] is True and person["email"] is None
+
+
+def test_upsert_merges_on_key_and_replaces_properties(store: GraphStore) -> None:
+    store.upsert_nodes("Account", _accounts("a1", "a2", tier="A", country="US"))
+    store.upsert_nodes("Account", [{"account_id": "a1", "name": "Renamed", "tier": "B"}])
+    assert store.counts().nodes["Account"] == 2
+    row = store.get_nodes("Account", ["a1"]).row(0, named=True)
+    assert (row["name"], row["tier"], row["country"]) == ("Renamed", "B", None)
+    assert store.get_nodes("Account", ["a2"])["country"].to_list() == ["US"]
+
+
+def test_duplicate_keys_in_one_batch_last_wins(store: GraphStore) -> None:
+    written = store.upsert_nodes(
+        "Account", [{"account_id": "a1", "name": "First"}, {"account_id": "a1", "name": "Last"}]
+    )
+    assert written == 1
+    assert store.get_nodes("Account", ["a1"])["name"].to_list() == ["Last"]
+
+
+def test_models_and_frames_are_accepted(store: GraphStore) -> None:
+    store.upsert_nodes("Account", [v.Account(account_id="m1", name="Model")])
+    frame = pl.DataFrame(
+        {"account_id": ["f1", "f2"], "name": ["F1", "F2"], "employees": [10, None]}
+    )
+    store.upsert_nodes("Account", frame)
+    assert store.nodes("Account")["account_id"].to_list() == ["f1", "f2", "m1"]
+
+
+def test_edges_merge_and_merge_on(store: GraphStore) -> None:
+    store.upsert_nodes("Signal", [_signal("s1")])
+    store.upsert_nodes("Need", [{"need_id": "n1", "name": "N"}])
+    store.upsert_edges(
+        "INDICATES", [{"src": "s1", "dst": "n1", "extractor": "rules", "confidence": 0.4}]
+    )
+    store.upsert_edges(
+        "INDICATES", [{"src": "s1", "dst": "n1", "extractor": "rules", "confidence": 0.6}]
+    )
+    store.upsert_edges(
+        "INDICATES",
+        [
+            {
+                "src": "s1",
+                "dst": "n1",
+                "extractor": "claude",
+                "confidence": 0.9,
+                "evidence": "we keep failing",
+            }
+        ],
+    )
+    edges = store.edges("INDICATES")
+    assert edges.select("extractor", "confidence").rows() == [("claude", 0.9), ("rules", 0.6)]
+    assert store.counts().edges["INDICATES"] == 2
+
+
+def test_missing_endpoints_are_named_and_nothing_is_written(store: GraphStore) -> None:
+    store.upsert_nodes("Account", _accounts("a1"))
+    store.upsert_nodes("Person", [{"person_id": "p1", "full_name": "P"}])
+    with pytest.raises(MissingEndpoints) as caught:
+        store.upsert_edges(
+            "WORKS_AT",
+            [
+                {"src": "p1", "dst": "a1"},
+                {"src": "ghost", "dst": "a1"},
+                {"src": "p1", "dst": "nowhere"},
+            ],
+        )
+    assert caught.value.missing == [("Account", "nowhere"), ("Person", "ghost")]
+    assert "Person:'ghost'" in str(caught.value)
+    assert store.counts().edges["WORKS_AT"] == 0
+
+
+def test_missing_endpoint_in_a_chunked_call_writes_nothing(
+    store_factory: Callable[..., GraphStore],
+) -> None:
+    store = store_factory(batch_size=4)
+    store.upsert_nodes("Account", _accounts(*[f"a{i:02d}" for i in range(10)]))
+    people = [{"person_id": f"p{i:02d}", "full_name": "P"} for i in range(10)]
+    store.upsert_nodes("Person", people)
+    edges = [{"src": f"p{i:02d}", "dst": f"a{i:02d}"} for i in range(10)]
+    edges.append({"src": "p00", "dst": "a-missing"})
+    with pytest.raises(MissingEndpoints):
+        store.upsert_edges("WORKS_AT", edges)
+    assert store.counts().edges["WORKS_AT"] == 0
+    assert store.upsert_edges("WORKS_AT", edges[:-1]) == 10
+    assert store.counts().edges["WORKS_AT"] == 10
+
+
+def test_batch_is_all_or_nothing(store: GraphStore) -> None:
+    store.upsert_nodes("Account", _accounts("keep"))
+    with pytest.raises(MissingEndpoints), store.batch() as batch:
+        batch.upsert_nodes("Account", _accounts("a1", "a2"))
+        batch.upsert_nodes("Person", [{"person_id": "p1", "full_name": "P"}])
+        batch.upsert_edges("WORKS_AT", [{"src": "p1", "dst": "a1"}])
+        batch.upsert_edges("WORKS_AT", [{"src": "p1", "dst": "missing"}])
+    assert store.counts().nodes["Account"] == 1
+    assert store.counts().nodes["Person"] == 0
+
+    with pytest.raises(RuntimeError), store.batch() as batch:
+        batch.upsert_nodes("Account", _accounts("a3"))
+        raise RuntimeError("caller failed mid-batch")
+    assert store.nodes("Account")["account_id"].to_list() == ["keep"]
+
+
+def test_batch_edges_may_point_at_nodes_of_the_same_batch(store: GraphStore) -> None:
+    with store.batch() as batch:
+        batch.upsert_nodes("Account", _accounts("a1"))
+        batch.upsert_nodes("Person", [{"person_id": "p1", "full_name": "P"}])
+        batch.upsert_edges("WORKS_AT", [{"src": "p1", "dst": "a1", "title": "CTO"}])
+    assert store.edges("WORKS_AT")["title"].to_list() == ["CTO"]
+
+
+def test_bad_records_are_rejected_naming_label_key_and_field(store: GraphStore) -> None:
+    with pytest.raises(RecordRejected) as caught:
+        store.upsert_nodes(
+            "Account", [*_accounts("ok"), {"account_id": "a2", "name": "X", "tier": "Z"}]
+        )
+    err = caught.value
+    assert (err.label, err.key, err.field, err.row) == ("Account", "a2", "tier", 1)
+    with pytest.raises(SchemaError):
+        store.upsert_nodes("Acount", _accounts("a1"))
+    assert store.counts().nodes["Account"] == 0
+
+
+def test_nodes_filters_and_limit(store: GraphStore) -> None:
+    store.upsert_nodes(
+        "Account",
+        [
+            {"account_id": "a1", "name": "A", "tier": "A", "employees": 100},
+            {"account_id": "a2", "name": "B", "tier": "B", "employees": 5000},
+            {"account_id": "a3", "name": "C", "tier": "C"},
+            {"account_id": "a4", "name": "D", "tier": "A", "employees": 900},
+        ],
+    )
+
+    def ids(where: object, limit: int | None = None) -> list[str]:
+        return store.nodes("Account", where, limit=limit)["account_id"].to_list()  # type: ignore[arg-type]
+
+    assert ids({"tier": "A"}) == ["a1", "a4"]
+    assert ids({"tier": ["B", "C"]}) == ["a2", "a3"]
+    assert ids([Filter("employees", "gte", 900)]) == ["a2", "a4"]
+    assert ids([Filter("employees", "is_null")]) == ["a3"]
+    assert ids([Filter("tier", "ne", "A")]) == ["a2", "a3"]
+    assert ids([Filter("tier", "not_in", ["A"]), Filter("employees", "lt", 10_000)]) == ["a2"]
+    assert ids(None, limit=2) == ["a1", "a2"]
+    with pytest.raises(SchemaError):
+        store.nodes("Account", {"no_such_field": 1})
+
+
+def test_edges_touching_keys_by_side_and_label(store: GraphStore) -> None:
+    load_example_graph(store)
+    emitted = store.edges("EMITTED", ["acc-acme", "p-maya"])
+    assert emitted.select("src_label", "src", "dst").rows() == [
+        ("Account", "acc-acme", "sig-acme-hiring"),
+        ("Person", "p-maya", "sig-maya-post"),
+    ]
+    assert store.edges("EMITTED", ["p-maya"], label="Account").height == 0
+    assert store.edges("OWNS", ["acc-acme"], side="source").height == 0
+    assert store.edges("OWNS", ["acc-acme"], side="target")["src"].to_list() == ["am-dana"]
+
+
+def test_counts_include_zeros(store: GraphStore) -> None:
+    load_example_graph(store)
+    counts = store.counts()
+    assert counts.nodes["Account"] == 5 and counts.nodes["Match"] == 0
+    assert counts.edges["OWNS"] == 5 and counts.edges["OFFERS"] == 0
+    assert set(counts.nodes) == set(store.registry.nodes)
+
+
+def test_neighborhood_and_networkx(store: GraphStore) -> None:
+    load_example_graph(store)
+    one = store.neighborhood("Account", "acc-acme", hops=1)
+    assert set(one.nodes) == {
+        ("Account", "acc-acme"),
+        ("Account", "acc-acme-eu"),
+        ("AccountManager", "am-dana"),
+        ("Industry", "ind-logistics"),
+        ("Person", "p-maya"),
+        ("Person", "p-omar"),
+        ("Signal", "sig-acme-hiring"),
+        ("Technology", "tech-kafka"),
+        ("Technology", "tech-snowflake"),
+    }
+    assert one.nodes[("Account", "acc-acme")]["name"] == "Acme Freight"
+    two = store.neighborhood("Account", "acc-acme", hops=2)
+    assert ("Need", "need-pipeline-reliability") in two.nodes
+    assert ("Capability", "cap-managed-ingest") in two.nodes  # via INTEGRATES_WITH
+    graph = two.to_networkx()
+    assert graph.number_of_nodes() == len(two.nodes)
+    assert graph.has_edge("Person:p-maya", "Account:acc-acme")
+    capped = store.neighborhood("Account", "acc-acme", hops=2, max_nodes=4)
+    assert capped.truncated and len(capped.nodes) == 4
+    with pytest.raises(NotFound):
+        store.neighborhood("Account", "no-such-account")
+
+    whole = store.to_networkx(labels=["Account", "AccountManager"], rel_types=["OWNS"])
+    assert whole.number_of_nodes() == 8 and whole.number_of_edges() == 5
+    around = store.to_networkx(around=("Person", "p-maya"), hops=1)
+    assert "Signal:sig-maya-post" in around
+
+
+def test_delete_nodes_detaches_edges(store: GraphStore) -> None:
+    load_example_graph(store)
+    before = store.counts()
+    assert store.delete_nodes("Person", ["p-maya", "nobody"]) == 1
+    after = store.counts()
+    assert after.nodes["Person"] == before.nodes["Person"] - 1
+    assert after.edges["WORKS_AT"] == before.edges["WORKS_AT"] - 1
+    assert after.edges["EMITTED"] == before.edges["EMITTED"] - 1
+    assert after.edges["REPORTS_TO"] == before.edges["REPORTS_TO"] - 1
+    assert store.edges("WORKS_AT", ["p-maya"]).height == 0
+
+
+def test_delete_edges_by_identity(store: GraphStore) -> None:
+    load_example_graph(store)
+    store.upsert_edges(
+        "INDICATES",
+        [
+            {
+                "src": "sig-acme-hiring",
+                "dst": "need-pipeline-reliability",
+                "extractor": "rules",
+                "confidence": 0.3,
+            }
+        ],
+    )
+    gone = store.delete_edges(
+        "INDICATES",
+        [{"src": "sig-acme-hiring", "dst": "need-pipeline-reliability", "extractor": "rules"}],
+    )
+    assert gone == 1
+    left = store.edges("INDICATES", ["sig-acme-hiring"])
+    assert left["extractor"].to_list() == ["example"]
+
+
+def test_example_graph_rerun_changes_nothing(store: GraphStore) -> None:
+    load_example_graph(store)
+    first = store.counts()
+    accounts = store.nodes("Account")
+    load_example_graph(store)
+    assert store.counts() == first
+    assert_frame_equal(store.nodes("Account"), accounts)
+
+
+@pytest.mark.parametrize("payload", INJECTION_PAYLOADS)
+def test_injection_payloads_round_trip_as_literal_values(store: GraphStore, payload: str) -> None:
+    store.upsert_nodes("Account", _accounts("bystander"))
+    store.upsert_nodes(
+        "Account", [{"account_id": payload, "name": payload, "description": payload}]
+    )
+    store.upsert_nodes("Person", [{"person_id": payload, "full_name": payload}])
+    store.upsert_edges("WORKS_AT", [{"src": payload, "dst": payload, "title": payload}])
+    row = store.get_nodes("Account", [payload]).row(0, named=True)
+    assert (row["account_id"], row["name"], row["description"]) == (payload, payload, payload)
+    assert store.nodes("Account", {"name": payload})["account_id"].to_list() == [payload]
+    assert store.edges("WORKS_AT", [payload])["title"].to_list() == [payload]
+    assert store.counts().nodes["Account"] == 2
+    assert store.delete_nodes("Account", [payload]) == 1
+    assert store.nodes("Account")["account_id"].to_list() == ["bystander"]
+
+
+def test_both_stores_hold_identical_tables(
+    embedded_store: GraphStore, neo4j_store: GraphStore
+) -> None:
+    for s in (embedded_store, neo4j_store):
+        load_example_graph(s)
+    assert embedded_store.counts() == neo4j_store.counts()
+    for label in embedded_store.registry.nodes:
+        assert_frame_equal(embedded_store.nodes(label), neo4j_store.nodes(label))
+    for rel_type in embedded_store.registry.edges:
+        assert_frame_equal(embedded_store.edges(rel_type), neo4j_store.edges(rel_type))
+    a = embedded_store.neighborhood("Account", "acc-brightpay", hops=2)
+    b = neo4j_store.neighborhood("Account", "acc-brightpay", hops=2)
+    assert a.nodes == b.nodes
+    assert [e.identity for e in a.edges] == [e.identity for e in b.edges]

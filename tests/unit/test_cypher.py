@@ -1,0 +1,72 @@
+"""Query text comes only from fixed fragments and registry identifiers."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from graph_model.cypher import Cypher, ident
+from graph_model.errors import IdentifierRejected
+from graph_model.schema import REGISTRY
+from graph_model.store import Filter
+from tests.integration.test_store_contract import INJECTION_PAYLOADS
+
+REPO = Path(__file__).resolve().parents[2]
+cypher = Cypher(REGISTRY)
+
+
+@pytest.mark.parametrize("payload", [*INJECTION_PAYLOADS, "Account`) DETACH DELETE n //"])
+def test_ident_rejects_anything_but_registry_names(payload: str) -> None:
+    with pytest.raises(IdentifierRejected):
+        ident(payload, allowed=REGISTRY.nodes)
+    with pytest.raises(IdentifierRejected):
+        ident(payload, allowed={payload})  # even when someone "allows" it
+
+
+def test_builder_refuses_unregistered_labels_and_fields() -> None:
+    with pytest.raises(IdentifierRejected):
+        cypher.label("Acount")
+    with pytest.raises(IdentifierRejected):
+        cypher.nodes_where(REGISTRY.node("Account"), [Filter("name`) //", "eq", 1)], False)
+
+
+def test_filters_become_parameters() -> None:
+    query = cypher.nodes_where(
+        REGISTRY.node("Account"),
+        [Filter("tier", "in", ["A"]), Filter("employees", "gte", 5), Filter("country", "is_null")],
+        limited=True,
+    )
+    assert query == (
+        "MATCH (n:`Account`) WHERE n.`tier` IN $p0 AND n.`employees` >= $p1 AND "
+        "n.`country` IS NULL RETURN properties(n) AS n ORDER BY n.`account_id` LIMIT $limit"
+    )
+
+
+def test_neo4j_adapter_passes_only_builder_output_or_constants_as_queries() -> None:
+    """Every .run()/execute_query() in the adapter gets a literal or a Cypher-builder result."""
+    source = (REPO / "graph_model" / "neo4j_store.py").read_text()
+    tree = ast.parse(source)
+    checked = 0
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr not in {"run", "execute_query", "_read"} or not node.args:
+            continue
+        query = node.args[0]
+        checked += 1
+        if isinstance(query, ast.Constant) and isinstance(query.value, str):
+            continue
+        if isinstance(query, ast.Call) and isinstance(query.func, ast.Attribute):
+            owner = query.func.value
+            if isinstance(owner, ast.Attribute) and owner.attr == "cypher":
+                continue
+        if isinstance(query, ast.Name):
+            continue  # bound from the builder: covered by the JoinedStr check below
+        pytest.fail(f"line {node.lineno}: query argument is {ast.dump(query)[:80]}")
+    assert checked >= 8
+    for node in ast.walk(tree):
+        assert not isinstance(node, ast.JoinedStr) or not any(
+            "MATCH" in ast.unparse(part) or "MERGE" in ast.unparse(part) for part in node.values
+        ), f"line {node.lineno}: an f-string builds Cypher"
