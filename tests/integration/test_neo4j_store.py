@@ -153,3 +153,43 @@ def test_unreachable_server_is_a_transient_store_error() -> None:
         connect("bolt://127.0.0.1:9")
     assert caught.value.transient
     assert "127.0.0.1:9" in str(caught.value)
+
+
+def _deadlock() -> neo4j.exceptions.Neo4jError:
+    # The driver builds server errors this way; a deadlock is the classic retryable one.
+    return neo4j.exceptions.Neo4jError._hydrate_neo4j(
+        code="Neo.TransientError.Transaction.DeadlockDetected", message="deadlock (injected)"
+    )
+
+
+def test_transient_errors_are_retried_in_managed_transactions(
+    neo4j_store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_run = neo4j.ManagedTransaction.run
+    failures = {"left": 2}
+
+    def flaky_run(tx: Any, query: Any, parameters: Any = None, **kwargs: Any) -> Any:
+        if str(query).startswith("UNWIND $rows AS row MERGE") and failures["left"]:
+            failures["left"] -= 1
+            raise _deadlock()
+        return real_run(tx, query, parameters, **kwargs)
+
+    monkeypatch.setattr(neo4j.ManagedTransaction, "run", flaky_run)
+    assert neo4j_store.upsert_nodes("Account", [{"account_id": "a1", "name": "A"}]) == 1
+    assert failures["left"] == 0
+    assert neo4j_store.counts().nodes["Account"] == 1
+
+
+def test_transient_errors_that_outlast_the_retry_window_are_typed(
+    neo4j_uri: str, neo4j_store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def always_deadlocked(tx: Any, query: Any, parameters: Any = None, **kwargs: Any) -> Any:
+        raise _deadlock()
+
+    with connect(neo4j_uri, settings=Settings(neo4j_retry_seconds=0.5)) as store:
+        monkeypatch.setattr(neo4j.ManagedTransaction, "run", always_deadlocked)
+        with pytest.raises(StoreUnavailable, match="deadlock") as caught:
+            store.upsert_nodes("Account", [{"account_id": "a1", "name": "A"}])
+        monkeypatch.undo()
+    assert caught.value.transient
+    assert neo4j_store.counts().nodes["Account"] == 0
