@@ -267,10 +267,11 @@ def main() -> int:
                 uri = args.neo4j_uri
                 import neo4j
 
-                with neo4j.GraphDatabase.driver(uri) as driver:
-                    driver.execute_query(
+                with neo4j.GraphDatabase.driver(uri) as driver, driver.session() as session:
+                    # CALL ... IN TRANSACTIONS needs an implicit (auto-commit) transaction.
+                    session.run(
                         "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-                    )
+                    ).consume()
             else:
                 server = _neo4jctl().start(workdir / "neo4j")
                 uri = server.uri

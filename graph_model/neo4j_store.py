@@ -9,8 +9,8 @@ comes from ``graph_model.cypher``; values are parameters.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, LiteralString, TypeVar
 
 import neo4j
@@ -18,7 +18,7 @@ import neo4j.exceptions as neo4j_errors
 import neo4j.time
 import polars as pl
 
-from graph_model.cypher import Cypher
+from graph_model.cypher import TWOLOOP_SCHEMA_PREFIX, Cypher
 from graph_model.errors import (
     MissingEndpoints,
     QueryFailed,
@@ -26,7 +26,7 @@ from graph_model.errors import (
     StoreUnavailable,
     TwoloopError,
 )
-from graph_model.schema import EdgeSpec, NodeSpec, SchemaRegistry
+from graph_model.schema import EdgeSpec, FieldSpec, NodeSpec, SchemaRegistry
 from graph_model.settings import Settings
 from graph_model.store import (
     DeleteEdges,
@@ -53,6 +53,7 @@ class Neo4jStore(GraphStore):
         self.registry = registry
         self.database = settings.neo4j_database
         self.batch_size = settings.batch_size
+        self.write_workers = settings.neo4j_write_workers
         self.cypher = Cypher(registry)
         auth = (
             (settings.neo4j_user, settings.neo4j_password)
@@ -100,17 +101,37 @@ class Neo4jStore(GraphStore):
     # ------------------------------------------------------------ schema
 
     def ensure_schema(self) -> list[str]:
-        existing = {row["name"] for row in self._read("SHOW CONSTRAINTS YIELD name RETURN name")}
-        existing |= {row["name"] for row in self._read("SHOW INDEXES YIELD name RETURN name")}
-        done: list[str] = []
+        constraints = {r["name"] for r in self._read("SHOW CONSTRAINTS YIELD name RETURN name")}
+        indexes = {
+            r["name"]
+            for r in self._read(
+                "SHOW INDEXES YIELD name, owningConstraint "
+                "WHERE owningConstraint IS NULL RETURN name"
+            )
+        }
+        wanted: dict[str, LiteralString] = {}
         for spec in self.registry.nodes.values():
-            wanted = [self.cypher.unique_constraint(spec)]
-            wanted += [self.cypher.property_index(spec, f) for f in spec.indexed]
-            for name, query in wanted:
-                if name in existing:
-                    continue
+            name, query = self.cypher.unique_constraint(spec)
+            wanted[name] = query
+            for field in spec.indexed:
+                name, query = self.cypher.property_index(spec, field)
+                wanted[name] = query
+        done: list[str] = []
+        for name, query in wanted.items():
+            if name in constraints or name in indexes:
+                continue
+            self._write(lambda tx, q=query: tx.run(q).consume())
+            done.append(f"created {'constraint' if name.endswith('_key') else 'index'} {name}")
+        # Ours (twoloop_*) but no longer in the registry: a renamed or removed field.
+        for name in sorted((constraints | indexes) - set(wanted)):
+            if name.startswith(TWOLOOP_SCHEMA_PREFIX):
+                is_constraint = name in constraints
+                query = self.cypher.drop_schema(name, constraint=is_constraint)
                 self._write(lambda tx, q=query: tx.run(q).consume())
-                done.append(f"created {'constraint' if name.endswith('_key') else 'index'} {name}")
+                done.append(
+                    f"dropped {'constraint' if is_constraint else 'index'} {name} "
+                    "(no longer in the schema registry)"
+                )
         self._write(lambda tx: tx.run("CALL db.awaitIndexes(300)").consume())
         done.append(
             f"{len(self.registry.nodes)} unique key constraints and "
@@ -125,16 +146,19 @@ class Neo4jStore(GraphStore):
         if chunked and len(ops) == 1 and isinstance(ops[0], UpsertNodes | UpsertEdges):
             op = ops[0]
             if op.frame.height > size:
+                pieces = [op.frame.slice(start, size) for start in range(0, op.frame.height, size)]
                 if isinstance(op, UpsertEdges):
+                    # Sequential: concurrent relationship writes deadlock on shared nodes.
                     self._require_endpoints(op.spec, op.frame)
-                for start in range(0, op.frame.height, size):
-                    piece = op.frame.slice(start, size)
-                    part = (
-                        UpsertNodes(op.spec, piece)
-                        if isinstance(op, UpsertNodes)
-                        else UpsertEdges(op.spec, piece)
-                    )
-                    self._write(lambda tx, p=part: self._run_op(tx, p))
+                    for piece in pieces:
+                        part = UpsertEdges(op.spec, piece)
+                        self._write(lambda tx, p=part: self._run_op(tx, p))
+                else:
+                    # Distinct keys never contend, so a second writer keeps the server busy
+                    # while the first transaction commits.
+                    parts = [UpsertNodes(op.spec, piece) for piece in pieces]
+                    with ThreadPoolExecutor(self.write_workers) as pool:
+                        list(pool.map(lambda p: self._write(lambda tx: self._run_op(tx, p)), parts))
                 return [op.frame.height]
         return self._write(lambda tx: [self._run_op(tx, op) for op in ops])
 
@@ -142,7 +166,7 @@ class Neo4jStore(GraphStore):
         if isinstance(op, UpsertNodes):
             if not op.frame.height:
                 return 0
-            rows = op.frame.to_dicts()
+            rows = _temporal_as_text(op.frame, op.spec.fields).to_dicts()
             tx.run(self.cypher.merge_nodes(op.spec), rows=rows).consume()
             return op.frame.height
         if isinstance(op, UpsertEdges):
@@ -163,7 +187,7 @@ class Neo4jStore(GraphStore):
             ["src_label", "dst_label"], maintain_order=True
         ):
             src, dst = self.registry.node(str(src_label)), self.registry.node(str(dst_label))
-            rows = _edge_params(group, props)
+            rows = _edge_params(_temporal_as_text(group, spec.fields), props)
             record = tx.run(self.cypher.merge_edges(spec, src, dst), rows=rows).single()
             merged = int(record["written"]) if record else 0
             if merged != group.height:
@@ -311,6 +335,17 @@ class Neo4jStore(GraphStore):
 # ---------------------------------------------------------------- conversions
 
 
+def _temporal_as_text(frame: pl.DataFrame, fields: Mapping[str, FieldSpec]) -> pl.DataFrame:
+    """ISO-8601 text for temporal columns; the merge queries turn it back into values."""
+    formats = {"datetime": "%Y-%m-%dT%H:%M:%S%.6fZ", "date": "%Y-%m-%d"}
+    converted = [
+        pl.col(name).dt.to_string(formats[f.kind])
+        for name, f in fields.items()
+        if f.kind in formats
+    ]
+    return frame.with_columns(converted) if converted else frame
+
+
 def _edge_params(frame: pl.DataFrame, props: list[str]) -> list[dict[str, Any]]:
     props_expr = pl.struct(props).alias("props") if props else pl.lit(None).alias("props")
     rows = frame.select("src", "dst", props_expr).to_dicts()
@@ -345,13 +380,6 @@ def _frame(
         return empty_frame(schema)
     columns = list(schema)
     clean = [{c: _native(row.get(c)) for c in columns} for row in rows]
-    for row in clean:
-        for column, dtype in schema.items():
-            value = row[column]
-            if dtype == pl.List(pl.String()) and value is None:
-                continue
-            if isinstance(value, dt.datetime) and value.tzinfo is None:
-                row[column] = value.replace(tzinfo=dt.UTC)
     frame = pl.DataFrame(clean, schema=schema)
     return frame.sort(identity, nulls_last=True)
 

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Rows per UNWIND batch and Neo4j transaction.",
     )
+    neo4j_write_workers: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Concurrent write transactions for large node upserts into Neo4j "
+        "(edges are written sequentially).",
+    )
     neo4j_retry_seconds: float = Field(
         default=30.0,
         gt=0,

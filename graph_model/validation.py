@@ -39,7 +39,9 @@ def validate_nodes(spec: NodeSpec, records: Records, *, source: str | None = Non
     if isinstance(records, pl.DataFrame):
         frame = _check_frame(spec.label, spec.key, spec.fields, records, source, reserved=())
     else:
-        frame = _frame_from_records(spec.label, spec.key, spec.model, spec.fields, records, source)
+        frame = _frame_from_records(
+            spec.label, spec.key, spec.model, spec.fields, records, source, reserved=()
+        )
     return frame.unique(subset=list(spec.identity), keep="last", maintain_order=True)
 
 
@@ -49,7 +51,15 @@ def validate_edges(spec: EdgeSpec, records: Records, *, source: str | None = Non
             spec.type, "src", spec.fields, records, source, reserved=EDGE_ENDPOINT_COLUMNS
         )
     else:
-        frame = _frame_from_records(spec.type, "src", spec.model, spec.fields, records, source)
+        frame = _frame_from_records(
+            spec.type,
+            "src",
+            spec.model,
+            spec.fields,
+            records,
+            source,
+            reserved=EDGE_ENDPOINT_COLUMNS,
+        )
     frame = _check_endpoints(spec, frame, source)
     return frame.unique(subset=list(spec.identity), keep="last", maintain_order=True)
 
@@ -68,8 +78,9 @@ def _frame_from_records(
     fields: Mapping[str, FieldSpec],
     records: Iterable[Mapping[str, Any] | BaseModel],
     source: str | None,
+    *,
+    reserved: tuple[str, ...],
 ) -> pl.DataFrame:
-    is_edge = key_field == "src"
     rows: list[dict[str, Any]] = []
     for i, record in enumerate(records):
         if isinstance(record, model):
@@ -89,9 +100,7 @@ def _frame_from_records(
             except ValidationError as exc:
                 raise _rejected(name, record.get(key_field), exc, i, source) from None
         rows.append(instance.model_dump())
-    schema: dict[str, pl.DataType] = {}
-    if is_edge:
-        schema.update({c: pl.String() for c in EDGE_ENDPOINT_COLUMNS})
+    schema: dict[str, pl.DataType] = {c: pl.String() for c in reserved}
     schema.update({n: f.dtype for n, f in fields.items()})
     if not rows:
         return empty_frame(schema)

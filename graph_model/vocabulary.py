@@ -103,7 +103,7 @@ class RunStatus(StrEnum):
 # ---------------------------------------------------------------- nodes
 
 
-@node_type("Account", key="account_id", indexed=("domain", "name"))
+@node_type("Account", key="account_id", indexed=("domain",))
 class Account(NodeModel):
     """A company we sell to or might."""
 
@@ -183,7 +183,7 @@ class Industry(NodeModel):
     name: str
 
 
-@node_type("Signal", key="signal_id", indexed=("kind", "occurred_at"))
+@node_type("Signal", key="signal_id")
 class Signal(NodeModel):
     """A dated public or first-party event, with its source and text (untrusted)."""
 

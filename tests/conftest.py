@@ -58,8 +58,11 @@ def neo4j_uri() -> Iterator[str]:
 
 
 def wipe_neo4j(uri: str) -> None:
-    with neo4j.GraphDatabase.driver(uri) as driver:
-        driver.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+    # Batched and auto-commit, so a large leftover graph cannot exhaust transaction memory.
+    with neo4j.GraphDatabase.driver(uri) as driver, driver.session(database="neo4j") as session:
+        session.run(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
 
 
 @pytest.fixture(scope="session")

@@ -193,3 +193,25 @@ def test_transient_errors_that_outlast_the_retry_window_are_typed(
         monkeypatch.undo()
     assert caught.value.transient
     assert neo4j_store.counts().nodes["Account"] == 0
+
+
+def test_ensure_schema_drops_only_our_stale_indexes(neo4j_store: GraphStore) -> None:
+    with neo4j.GraphDatabase.driver(neo4j_store.uri) as driver:
+        for query in (
+            "CREATE INDEX twoloop_Account_stale IF NOT EXISTS FOR (n:Account) ON (n.stale)",
+            "CREATE INDEX analyst_own_index IF NOT EXISTS FOR (n:Account) ON (n.score)",
+        ):
+            driver.execute_query(query, database_="neo4j")
+        try:
+            done = neo4j_store.ensure_schema()
+            names = {
+                r["name"]
+                for r in driver.execute_query(
+                    "SHOW INDEXES YIELD name RETURN name", database_="neo4j"
+                ).records
+            }
+        finally:
+            driver.execute_query("DROP INDEX analyst_own_index IF EXISTS", database_="neo4j")
+    assert "dropped index twoloop_Account_stale (no longer in the schema registry)" in done
+    assert "twoloop_Account_stale" not in names
+    assert "analyst_own_index" in names

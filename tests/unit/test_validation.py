@@ -113,6 +113,7 @@ account_rows = st.lists(
                 min_value=dt.datetime(2000, 1, 1),
                 max_value=dt.datetime(2100, 1, 1),
                 timezones=st.just(ZoneInfo("America/New_York")),
+                allow_imaginary=False,  # no local times inside a DST gap
             ),
         }
     ),
