@@ -197,15 +197,20 @@ def run_store(kind: str, uri: str, scale: float, chunk: int, batch_size: int) ->
 
     store = connect(uri, settings=Settings(batch_size=batch_size))
     store.ensure_schema()
+    per_table: dict[str, int] = {}
     t = time.perf_counter()
     for label, frame in nodes.items():
+        started = time.perf_counter()
         for piece in chunks(frame, chunk):
             store.upsert_nodes(label, piece)
+        per_table[label] = round(frame.height / (time.perf_counter() - started))
     nodes_s = time.perf_counter() - t
     t = time.perf_counter()
     for rel_type, frame in edges.items():
+        started = time.perf_counter()
         for piece in chunks(frame, chunk):
             store.upsert_edges(rel_type, piece)
+        per_table[rel_type] = round(frame.height / (time.perf_counter() - started))
     edges_s = time.perf_counter() - t
     t = time.perf_counter()
     counts = store.counts()
@@ -228,6 +233,7 @@ def run_store(kind: str, uri: str, scale: float, chunk: int, batch_size: int) ->
         "validate_rows_per_s": round((node_rows + edge_rows) / validate_s),
         "count_s": round(count_s, 2),
         "peak_rss_mb": round(peak_rss_mb()),
+        "rows_per_s_by_table": per_table,
     }
 
 

@@ -36,8 +36,8 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         le=16,
-        description="Concurrent write transactions for large node upserts into Neo4j "
-        "(edges are written sequentially).",
+        description="Concurrent write transactions for large upserts into Neo4j (edges are "
+        "split by source node so writers never deadlock).",
     )
     neo4j_retry_seconds: float = Field(
         default=30.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import neo4j
+import polars as pl
 import pytest
 
 from app.example_graph import load_example_graph
@@ -12,6 +13,7 @@ from graph_model import connect
 from graph_model.errors import StoreUnavailable
 from graph_model.settings import Settings
 from graph_model.store import Filter, GraphStore
+from graph_model.validation import validate_edges
 from tests.integration.test_store_contract import INJECTION_PAYLOADS
 
 
@@ -118,11 +120,55 @@ def test_writes_are_unwind_batches_of_the_configured_size(
 ) -> None:
     spy = QuerySpy()
     spy.install(monkeypatch)
-    with connect(neo4j_uri, settings=Settings(batch_size=7)) as store:
+    with connect(neo4j_uri, settings=Settings(batch_size=7, neo4j_write_workers=1)) as store:
         store.upsert_nodes("Account", [{"account_id": f"a{i}", "name": "A"} for i in range(30)])
         assert store.counts().nodes["Account"] == 30
     merges = [params for q, params in spy.tx_runs if q.startswith("UNWIND $rows AS row MERGE")]
     assert [len(p["rows"]) for p in merges] == [7, 7, 7, 7, 2]
+
+
+def test_edge_lanes_never_share_a_source_and_take_targets_in_order(
+    neo4j_uri: str, neo4j_store: GraphStore
+) -> None:
+    from graph_model.neo4j_store import Neo4jStore
+
+    store = neo4j_store
+    assert isinstance(store, Neo4jStore)
+    frame = pl.DataFrame(
+        {
+            "src": [f"p{i % 37}" for i in range(500)],
+            "dst": [f"a{(i * 7) % 101}" for i in range(500)],
+        }
+    ).unique()
+    works_at = validate_edges(store.registry.edge("WORKS_AT"), frame)
+    lanes = store._edge_lanes(store.registry.edge("WORKS_AT"), works_at)
+    assert len(lanes) == 2 and sum(lane.height for lane in lanes) == works_at.height
+    assert not set(lanes[0]["src"]) & set(lanes[1]["src"])
+    for lane in lanes:
+        assert lane["dst"].to_list() == sorted(lane["dst"].to_list())
+    reports = validate_edges(
+        store.registry.edge("REPORTS_TO"),
+        frame.with_columns(
+            pl.lit("Person").alias("src_label"), pl.lit("Person").alias("dst_label")
+        ),
+    )
+    assert len(store._edge_lanes(store.registry.edge("REPORTS_TO"), reports)) == 1
+
+
+def test_concurrent_writers_land_every_row(neo4j_uri: str, neo4j_store: GraphStore) -> None:
+    people = [{"person_id": f"p{i}", "full_name": "P"} for i in range(600)]
+    accounts = [{"account_id": f"a{i}", "name": "A"} for i in range(40)]
+    edges = [{"src": f"p{i}", "dst": f"a{(i * 13) % 40}"} for i in range(600)]
+    with connect(neo4j_uri, settings=Settings(batch_size=25, neo4j_write_workers=3)) as store:
+        store.upsert_nodes("Person", people)
+        store.upsert_nodes("Account", accounts)
+        assert store.upsert_edges("WORKS_AT", edges) == 600
+    counts = neo4j_store.counts()
+    assert (counts.nodes["Person"], counts.nodes["Account"], counts.edges["WORKS_AT"]) == (
+        600,
+        40,
+        600,
+    )
 
 
 def test_constraints_and_indexes_come_from_the_registry(neo4j_store: GraphStore) -> None:
