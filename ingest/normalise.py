@@ -9,7 +9,6 @@ fetched at run time.
 from __future__ import annotations
 
 import ipaddress
-import re
 from functools import lru_cache
 
 import polars as pl
@@ -52,7 +51,9 @@ LEGAL_SUFFIXES = (
     "holdings",
     "group",
 )
-_SUFFIX_RUN = re.compile(r"(?:\s+(?:" + "|".join(LEGAL_SUFFIXES) + r"))+$")
+# A run of legal words at the end, possibly joined by "and" ("GmbH & Co. KG": "&" is
+# spelled "and" by then).
+_SUFFIX_RUN = r"(?:\s+(?:and\s+)?(?:" + "|".join(LEGAL_SUFFIXES) + r"))+$"
 
 
 @lru_cache(maxsize=1)
@@ -127,7 +128,7 @@ def company_key(column: str | pl.Expr) -> pl.Expr:
         .str.replace_all(r"[^\p{L}\p{N}]+", " ")
         .str.strip_chars()
     )
-    stripped = cleaned.str.replace(_SUFFIX_RUN.pattern, "").str.strip_chars()
+    stripped = cleaned.str.replace(_SUFFIX_RUN, "").str.strip_chars()
     return pl.when(stripped.str.len_chars() > 0).then(stripped).otherwise(cleaned)
 
 

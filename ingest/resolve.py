@@ -15,7 +15,7 @@ from enum import StrEnum
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from graph_model.errors import TwoloopError
+from graph_model.errors import ConfigError
 from ingest.normalise import compact_key, email_key
 
 
@@ -38,9 +38,9 @@ class FuzzyThresholds:
 
     def __post_init__(self) -> None:
         if not 0 <= self.review_at <= self.merge_at <= 100:
-            raise TwoloopError(
-                f"fuzzy thresholds need 0 <= review_at ({self.review_at}) <= merge_at "
-                f"({self.merge_at}) <= 100"
+            raise ConfigError(
+                "fuzzy thresholds",
+                f"need 0 <= review_at ({self.review_at}) <= merge_at ({self.merge_at}) <= 100",
             )
 
 

@@ -70,7 +70,9 @@ def test_host_of_strips_everything_but_the_host() -> None:
     [
         ("Acme Freight, Inc.", "acme freight"),
         ("ACME FREIGHT INCORPORATED", "acme freight"),
-        ("Acme Freight GmbH & Co. KG", "acme freight gmbh and"),
+        ("Acme Freight GmbH & Co. KG", "acme freight"),
+        ("Johnson & Johnson", "johnson and johnson"),
+        ("Procter and Gamble Co", "procter and gamble"),
         ("Bright-Pay Ltd", "bright pay"),
         ("Company Shop Ltd", "company shop"),
         ("The Company", "the"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from graph_model.errors import TwoloopError
+from graph_model.errors import ConfigError
 from ingest.resolve import FuzzyThresholds, dedupe_people, reconcile
 
 INDUSTRIES = ["Technology", "Logistics", "Financial Technology", "Healthcare", "GTX Pro"]
@@ -43,7 +43,7 @@ def test_near_ties_between_two_entries_are_ambiguous() -> None:
 
 
 def test_thresholds_are_validated() -> None:
-    with pytest.raises(TwoloopError, match="review_at"):
+    with pytest.raises(ConfigError, match="review_at"):
         FuzzyThresholds(merge_at=70, review_at=80)
 
 
