@@ -63,6 +63,7 @@ neo4j-status: venv
 
 bench: venv system-deps
 	$(PY) bench/store_write.py $(BENCH_ARGS)
+	$(PY) bench/ingest.py $(INGEST_BENCH_ARGS)
 
 clean:
 	rm -rf .twoloop/graph tools/neo4j/target .pytest_cache .ruff_cache

@@ -6,9 +6,11 @@ non-zero with the error type's exit code; nothing prints a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +18,14 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
@@ -25,6 +34,10 @@ from app.example_graph import load_example_graph
 from graph_model import REGISTRY, connect
 from graph_model.errors import TwoloopError
 from graph_model.store import GraphCounts, GraphStore
+from ingest.config import load_config
+from ingest.pipeline import Ingestor, ProgressHook, RunReport, run_summary_line
+from ingest.sample import write_sample
+from ingest.schedule import ScheduledRun, Scheduler, upcoming
 
 console = Console()
 err_console = Console(stderr=True)
@@ -85,6 +98,19 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _progress(disabled: bool) -> Progress:
+    """A progress display on stderr (stdout stays clean for --json); gone when done."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=disabled,
+        transient=True,
+    )
 
 
 def _counts_table(title: str, counts: GraphCounts) -> Table:
@@ -158,15 +184,7 @@ def graph_export(
     with _open(graph) as store:
         tables = [("nodes", label) for label in sorted(REGISTRY.nodes)]
         tables += [("edges", rel_type) for rel_type in sorted(REGISTRY.edges)]
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=json_output,
-            transient=True,
-        ) as progress:
+        with _progress(json_output) as progress:
             task = progress.add_task("exporting", total=len(tables))
             for kind, name in tables:
                 progress.update(task, description=f"exporting {kind}/{name}")
@@ -266,20 +284,287 @@ def schema_as_dict() -> dict[str, Any]:
 
 
 @app.command("demo")
-def demo(graph: GraphOption = None, json_output: JsonOption = False) -> None:
-    """Build the small example graph in the store and print its stats.
+def demo(
+    graph: GraphOption = None,
+    sample_dir: Annotated[
+        Path, typer.Option("--sample-dir", help="Where the sample world is written.")
+    ] = Path(".twoloop/sample"),
+    accounts: Annotated[int, typer.Option("--accounts", min=1, help="Sample size.")] = 300,
+    example: Annotated[
+        bool, typer.Option("--example", help="Load the tiny hand-built example graph instead.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Write a sample world, ingest it and print what the graph holds.
 
-    Idempotent: a second run leaves the same graph.
+    Idempotent: a second run leaves the same graph (the sample is regenerated from
+    the same seed; ingest upserts).
     """
     with _open(graph) as store:
         store.ensure_schema()
-        written = load_example_graph(store)
+        if example:
+            written = load_example_graph(store)
+            counts = store.counts()
+            if json_output:
+                _print_json({"graph": store.uri, "records_written": written, **counts.as_dict()})
+                return
+            console.print(f"[green]example graph written[/] to {store.uri} ({written} records)")
+            console.print(_counts_table("example graph", counts))
+            return
+        summary = write_sample(sample_dir, accounts=accounts, seed=7)
+        config = load_config(sample_dir / "ingest.yaml")
+        with _ingest_progress(json_output) as hook:
+            report = Ingestor(store, config, progress=hook).run()
         counts = store.counts()
         if json_output:
-            _print_json({"graph": store.uri, "records_written": written, **counts.as_dict()})
+            _print_json(
+                {"sample": summary.as_dict(), "ingest": report.as_dict(), **counts.as_dict()}
+            )
+        else:
+            console.print(
+                f"[green]sample world[/] {summary.accounts:,} accounts, {summary.contacts:,} "
+                f"contacts, {summary.signals:,} signals in {sample_dir}"
+            )
+            _print_ingest_report(report)
+            console.print(_counts_table(f"graph {store.uri}", counts))
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------- ingest
+
+ingest_app = typer.Typer(
+    help="Load CRM exports, org charts, signals and the catalog into the graph.",
+    no_args_is_help=True,
+)
+app.add_typer(ingest_app, name="ingest")
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The ingest config (ingest.yaml).")
+]
+
+
+@contextlib.contextmanager
+def _ingest_progress(disabled: bool) -> Iterator[ProgressHook]:
+    with _progress(disabled) as progress:
+        tasks: dict[tuple[str, str], TaskID] = {}
+
+        def hook(source: str, stage: str, done: int, total: int) -> None:
+            key = (source, stage)
+            if key not in tasks:
+                tasks[key] = progress.add_task(f"{source}: {stage}", total=total or 1)
+            progress.update(tasks[key], completed=done, total=total or 1)
+
+        yield hook
+
+
+def _print_ingest_report(report: RunReport) -> None:
+    table = Table(title=f"ingest run {report.run_id}")
+    for column in (
+        "source",
+        "status",
+        "rows in",
+        "loaded",
+        "quarantined",
+        "duplicates",
+        "review",
+        "seconds",
+    ):
+        table.add_column(column, justify="left" if column in ("source", "status") else "right")
+    for s in report.sources:
+        status = "[green]ok[/]" if s.status == "succeeded" else f"[red]{s.status}[/]"
+        table.add_row(
+            s.source,
+            status,
+            f"{s.rows_in:,}",
+            f"{s.loaded:,}",
+            f"{s.quarantined:,}",
+            f"{s.duplicates:,}",
+            f"{s.review:,}",
+            f"{s.seconds:.1f}",
+        )
+    console.print(table)
+    for s in report.sources:
+        if s.quarantine_file or s.review_file or s.error:
+            console.print(Text(run_summary_line(s)))
+
+
+@ingest_app.command("run")
+def ingest_run(
+    config: ConfigOption,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help="Run only this source (repeatable), in config order."),
+    ] = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run the configured sources in order; each source's counts satisfy
+    rows_in = loaded + quarantined + duplicates.
+
+    Exit codes: 0 all sources loaded; 1 a source failed (unreadable file, reject rate
+    above the limit; later sources are not run); 2 invalid config; 3 store unreachable;
+    75 another ingest run holds the lock on this store.
+    """
+    cfg = load_config(config)
+    with _open(graph) as store:
+        with _ingest_progress(json_output) as hook:
+            report = Ingestor(store, cfg, progress=hook).run(source or None)
+        if json_output:
+            _print_json(report.as_dict())
+        else:
+            _print_ingest_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@ingest_app.command("runs")
+def ingest_runs(
+    graph: GraphOption = None,
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Only this source.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many.")] = 20,
+    json_output: JsonOption = False,
+) -> None:
+    """List recent ingest runs, newest first, with their counts and errors."""
+    with _open(graph) as store:
+        runs = store.nodes("IngestRun", {"source": source} if source else None)
+    runs = runs.sort("started_at", descending=True).head(limit)
+    if json_output:
+        _print_json({"graph": store.uri, "runs": runs.to_dicts()})
+        return
+    table = Table(title=f"ingest runs in {store.uri}")
+    for column in (
+        "run",
+        "source",
+        "started",
+        "status",
+        "rows in",
+        "loaded",
+        "quarantined",
+        "duplicates",
+        "watermark",
+        "error",
+    ):
+        table.add_column(column)
+    for r in runs.iter_rows(named=True):
+        table.add_row(
+            r["run_id"],
+            r["source"],
+            r["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            r["status"],
+            f"{r['rows_in']:,}",
+            f"{r['loaded']:,}",
+            f"{r['quarantined']:,}",
+            f"{r['duplicates']:,}",
+            r["watermark"] or "",
+            r["error"] or "",
+        )
+    console.print(table)
+
+
+@ingest_app.command("schedule")
+def ingest_schedule(
+    config: ConfigOption,
+    graph: GraphOption = None,
+    run_now: Annotated[
+        bool, typer.Option("--run-now", help="Fire every schedule once at start.")
+    ] = False,
+    max_runs: Annotated[
+        int | None, typer.Option("--max-runs", min=1, help="Stop after this many firings.")
+    ] = None,
+    show_next: Annotated[
+        int | None,
+        typer.Option("--next", min=1, help="Only print the next N fire times and exit."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run the config's cron schedules in the foreground (for teams without cron).
+
+    Each firing runs its schedule's sources under the store's ingest lock; a firing
+    that finds the lock taken is skipped and logged. Stops on Ctrl-C or SIGTERM.
+    """
+    cfg = load_config(config)
+    if show_next is not None:
+        fires = upcoming(cfg, dt.datetime.now(dt.UTC), show_next)
+        if json_output:
+            _print_json({"next": [{"at": t, "schedule": n} for t, n in fires]})
+        else:
+            for t, n in fires:
+                console.print(f"{t:%Y-%m-%d %H:%M} UTC  {n}")
+        return
+
+    def log(event: ScheduledRun) -> None:
+        if json_output:
+            payload: dict[str, Any] = {"schedule": event.schedule, "due": event.due}
+            payload.update(
+                {"skipped": event.skipped}
+                if event.report is None
+                else {"report": event.report.as_dict()}
+            )
+            sys.stdout.write(json.dumps(payload, default=_json_default) + "\n")
+            sys.stdout.flush()
             return
-        console.print(f"[green]example graph written[/] to {store.uri} ({written} records)")
-        console.print(_counts_table("example graph", counts))
+        if event.report is None:
+            err_console.print(
+                Text(f"{event.due:%Y-%m-%d %H:%M} {event.schedule}: skipped: {event.skipped}")
+            )
+            return
+        for source in event.report.sources:
+            err_console.print(
+                Text(f"{event.due:%Y-%m-%d %H:%M} {event.schedule}: " + run_summary_line(source))
+            )
+
+    with _open(graph) as store:
+        if not json_output:
+            err_console.print(
+                f"scheduling {len(cfg.schedules)} schedule(s) on {store.uri}; Ctrl-C stops"
+            )
+        Scheduler(store, cfg, on_run=log).run(run_now=run_now, max_runs=max_runs)
+
+
+@app.command("sample")
+def sample(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the world into.")],
+    accounts: Annotated[int, typer.Option("--accounts", min=1, help="How many accounts.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 7,
+    contacts: Annotated[
+        int, typer.Option("--contacts-per-account", min=1, help="Contacts per account.")
+    ] = 10,
+    signals: Annotated[
+        int, typer.Option("--signals-per-account", min=1, help="Signals per account (at least).")
+    ] = 20,
+    json_output: JsonOption = False,
+) -> None:
+    """Write a realistic, dirty input set (Salesforce-style CSVs, job changes, signals
+    JSONL, a catalog), an ingest.yaml for it and a separate ground_truth.csv."""
+    with _progress(json_output) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def hook(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        summary = write_sample(
+            out,
+            accounts=accounts,
+            seed=seed,
+            contacts_per_account=contacts,
+            signals_per_account=signals,
+            progress=hook,
+        )
+    if json_output:
+        _print_json(summary.as_dict())
+        return
+    console.print(
+        f"[green]wrote[/] {summary.accounts:,} accounts, {summary.contacts:,} contacts, "
+        f"{summary.signals:,} signals, {summary.opportunities:,} deals to {out}"
+    )
+    console.print(f"ingest it: twoloop ingest run --config {out / 'ingest.yaml'}")
+    console.print(
+        f"ground truth ({summary.ground_truth_pairs:,} good pairs): "
+        f"{out / 'ground_truth.csv'} (never ingested)"
+    )
 
 
 def main() -> None:

@@ -20,23 +20,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
-import resource
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._shared import ChildFailed, meta, peak_rss_mb, report, run_per_store  # noqa: E402
 from graph_model import connect  # noqa: E402
 from graph_model.schema import REGISTRY  # noqa: E402
 from graph_model.settings import Settings  # noqa: E402
@@ -167,20 +161,6 @@ def chunks(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
         yield frame.slice(start, size)
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def vm_hwm_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
 def run_store(kind: str, uri: str, scale: float, chunk: int, batch_size: int) -> dict[str, object]:
     nodes, edges = node_frames(scale), edge_frames(scale)
     node_rows = sum(f.height for f in nodes.values())
@@ -237,13 +217,6 @@ def run_store(kind: str, uri: str, scale: float, chunk: int, batch_size: int) ->
     }
 
 
-def _neo4jctl() -> Any:
-    sys.path.insert(0, str(REPO / "tools" / "neo4j"))
-    import neo4jctl  # pyright: ignore[reportMissingImports]
-
-    return neo4jctl
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--store", choices=["embedded", "neo4j", "both"], default="both")
@@ -262,71 +235,13 @@ def main() -> int:
         return 0
 
     kinds = ["embedded", "neo4j"] if args.store == "both" else [args.store]
-    results = []
-    for kind in kinds:
-        server = None
-        workdir = Path(tempfile.mkdtemp(prefix="twoloop-bench-"))
-        try:
-            if kind == "embedded":
-                uri = str(workdir / "graph")
-            elif args.neo4j_uri:
-                uri = args.neo4j_uri
-                import neo4j
-
-                with neo4j.GraphDatabase.driver(uri) as driver, driver.session() as session:
-                    # CALL ... IN TRANSACTIONS needs an implicit (auto-commit) transaction.
-                    session.run(
-                        "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-                    ).consume()
-            else:
-                server = _neo4jctl().start(workdir / "neo4j")
-                uri = server.uri
-            print(f"bench: {kind} at {uri}", file=sys.stderr)
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    "--store",
-                    kind,
-                    "--uri",
-                    uri,
-                    "--scale",
-                    str(args.scale),
-                    "--chunk",
-                    str(args.chunk),
-                    "--batch-size",
-                    str(args.batch_size),
-                ],
-                capture_output=True,
-                text=True,
-            )
-            if proc.returncode != 0:
-                print(proc.stderr, file=sys.stderr)
-                return proc.returncode
-            result = json.loads(proc.stdout.strip().splitlines()[-1])
-            if server is not None:
-                result["neo4j_server_peak_rss_mb"] = round(vm_hwm_mb(server.pid) or 0)
-            results.append(result)
-        finally:
-            if server is not None:
-                _neo4jctl().stop(workdir / "neo4j")
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    meta = {
-        "date": dt.date.today().isoformat(),
-        "machine": f"{platform.node()} {os.cpu_count()} cores "
-        f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB",
-        "python": platform.python_version(),
-        "polars": pl.__version__,
-        "command": " ".join([Path(sys.executable).name, "bench/store_write.py", *sys.argv[1:]]),
-    }
-    if args.json:
-        print(json.dumps({"meta": meta, "results": results}, indent=2))
-    else:
-        print(json.dumps(meta))
-        for r in results:
-            print(json.dumps(r))
+    child_args = ["--scale", str(args.scale), "--chunk", str(args.chunk)]
+    child_args += ["--batch-size", str(args.batch_size)]
+    try:
+        results = run_per_store(__file__, kinds, args.neo4j_uri, child_args)
+    except ChildFailed as exc:
+        return exc.returncode
+    report(meta("bench/store_write.py"), results, args.json)
     return 0
 
 

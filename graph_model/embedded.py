@@ -280,7 +280,8 @@ class EmbeddedStore(GraphStore):
             for table in sorted(work.touched):
                 spec = self._spec_of(table)
                 if table in work.rewritten:
-                    merged = work.rewritten[table]
+                    # Upserts after a delete in the same batch land on the rewritten table.
+                    merged = work.current(table)
                     segments: list[str] = []
                     if merged.height:
                         segments.append(self._write_segment(table, generation, merged, written))

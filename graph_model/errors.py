@@ -161,3 +161,60 @@ class MissingEndpoints(StoreError):
 
 class QueryFailed(StoreError):
     """The database refused a query for a reason retrying will not fix."""
+
+
+class ConfigFileInvalid(ConfigError):
+    """A YAML config file (ingest config, mapping, catalog) does not validate."""
+
+    def __init__(self, path: str, where: str, reason: str, *, hint: str | None = None) -> None:
+        self.path = path
+        self.where = where
+        TwoloopError.__init__(
+            self,
+            f"{path}: {where}: {reason}" if where else f"{path}: {reason}",
+            hint=hint,
+            setting=where,
+        )
+        self.setting = where
+        self.reason = reason
+
+
+class IngestFailed(TwoloopError):
+    """An ingest source could not be read or loaded; committed batches stay whole."""
+
+    exit_code = 1
+
+
+class RejectRateExceeded(IngestFailed):
+    """Too many rows of a source were quarantined; nothing of that source was written."""
+
+    def __init__(self, source: str, rejected: int, rows_in: int, limit: float, where: str) -> None:
+        self.source = source
+        self.rejected = rejected
+        self.rows_in = rows_in
+        self.limit = limit
+        rate = rejected / rows_in if rows_in else 0.0
+        super().__init__(
+            f"source {source}: {rejected} of {rows_in} rows rejected ({rate:.1%}), above the "
+            f"limit of {limit:.1%}; nothing from this source was written",
+            hint=f"see the quarantine file {where}, fix the input or raise max_reject_rate",
+            source=source,
+        )
+
+
+class IngestLocked(TwoloopError):
+    """Another ingest run holds the lock on this store."""
+
+    transient = True
+    exit_code = 75  # EX_TEMPFAIL
+
+    def __init__(self, store: str, pid: int | None, lock_path: str) -> None:
+        self.store = store
+        self.pid = pid
+        who = f"pid {pid}" if pid is not None else "another process"
+        super().__init__(
+            f"another ingest run ({who}) is running on {store}",
+            hint=f"wait for it to finish; the lock is {lock_path}",
+            store=store,
+            pid=pid,
+        )

@@ -184,13 +184,28 @@ def _check_frame(
         if field_name not in frame.columns:
             if spec.required:
                 reject(field_name, "is required but the column is missing", pl.lit(True))
-            columns.append(_default_literal(spec).alias(field_name))
+            columns.append(default_literal(spec).alias(field_name))
             continue
         columns.append(_cast(name, spec, frame.schema[field_name], source).alias(field_name))
     typed = frame.select(columns)
 
+    checks = _row_checks(fields, ("src", "dst") if reserved else (key_field,))
+    if checks and typed.height:
+        failed = typed.select(
+            [bad.fill_null(False).any().alias(str(i)) for i, (_, _, bad) in enumerate(checks)]
+        ).row(0)
+        for hit, (field_name, reason, bad) in zip(failed, checks, strict=True):
+            if hit:
+                reject(field_name, reason, bad.fill_null(False), on=typed)
+    return typed
+
+
+def _row_checks(
+    fields: Mapping[str, FieldSpec], key_columns: tuple[str, ...]
+) -> list[tuple[str, str, pl.Expr]]:
+    """(field, reason, bad-row expression) for every rule a typed frame must satisfy."""
     checks: list[tuple[str, str, pl.Expr]] = []
-    for column in ("src", "dst") if reserved else (key_field,):
+    for column in key_columns:
         col = pl.col(column)
         checks.append((column, "is required", col.is_null()))
         checks.append((column, "must not be empty", col.str.len_chars() == 0))
@@ -217,17 +232,43 @@ def _check_frame(
             checks.append((field_name, f"must be >= {spec.ge:g}", col < spec.ge))
         if spec.le is not None:
             checks.append((field_name, f"must be <= {spec.le:g}", col > spec.le))
-    if checks and typed.height:
-        failed = typed.select(
-            [bad.fill_null(False).any().alias(str(i)) for i, (_, _, bad) in enumerate(checks)]
-        ).row(0)
-        for hit, (field_name, reason, bad) in zip(failed, checks, strict=True):
-            if hit:
-                reject(field_name, reason, bad.fill_null(False), on=typed)
-    return typed
+    return checks
 
 
-def _default_literal(spec: FieldSpec) -> pl.Expr:
+ROW_PROBLEM_SCHEMA = {"__row": pl.UInt32, "field": pl.String, "reason": pl.String}
+
+
+def row_problems(
+    spec: NodeSpec | EdgeSpec, typed: pl.DataFrame, row: str = "__row"
+) -> pl.DataFrame:
+    """Every row of an already-typed frame that breaks a rule, with its first problem.
+
+    ``typed`` has the spec's columns with the spec's dtypes (what ingest builds) and a
+    ``row`` column; the result has one row per bad row: ``__row``, ``field``, ``reason``.
+    This is the bulk, non-raising form of the checks ``validate_nodes`` applies.
+    """
+    key_columns = ("src", "dst") if isinstance(spec, EdgeSpec) else (spec.key,)
+    checks = [
+        (f, r, e)
+        for f, r, e in _row_checks(spec.fields, key_columns)
+        if all(c in typed.columns for c in e.meta.root_names())
+    ]
+    if not checks or not typed.height:
+        return pl.DataFrame(schema=ROW_PROBLEM_SCHEMA)
+    field_expr = pl.lit(None, pl.String)
+    reason_expr = pl.lit(None, pl.String)
+    for field_name, reason, bad in reversed(checks):
+        hit = bad.fill_null(False)
+        field_expr = pl.when(hit).then(pl.lit(field_name)).otherwise(field_expr)
+        reason_expr = pl.when(hit).then(pl.lit(reason)).otherwise(reason_expr)
+    return typed.select(
+        pl.col(row).cast(pl.UInt32).alias("__row"),
+        field_expr.alias("field"),
+        reason_expr.alias("reason"),
+    ).filter(pl.col("field").is_not_null())
+
+
+def default_literal(spec: FieldSpec) -> pl.Expr:
     if spec.kind == "list_str":
         return pl.lit([] if spec.default is None else list(spec.default), dtype=spec.dtype)
     return pl.lit(spec.default, dtype=spec.dtype)

@@ -118,6 +118,10 @@ class Account(NodeModel):
     relationship: Relationship = Relationship.prospect
     country: str | None = None
     timezone: str | None = None
+    # Set by ingest from the capability catalog: inside the ideal-customer profile,
+    # and on a suppression list (never contacted).
+    in_icp: bool | None = None
+    suppressed: bool = False
     updated_at: AwareDatetime | None = None
 
 
@@ -154,6 +158,10 @@ class Capability(NodeModel):
     name: str
     description: str = ""
     category: str | None = None
+    # Buyer personas from the catalog: who to contact about it.
+    persona_titles: list[str] = Field(default_factory=list)
+    persona_departments: list[str] = Field(default_factory=list)
+    persona_seniorities: list[str] = Field(default_factory=list)
 
 
 @node_type("Need", key="need_id")
@@ -272,6 +280,9 @@ class IngestRun(NodeModel):
     quarantined: int = Field(default=0, ge=0)
     duplicates: int = Field(default=0, ge=0)
     watermark: str | None = None
+    batches: int = Field(default=0, ge=0)
+    review: int = Field(default=0, ge=0)
+    files: list[str] = Field(default_factory=list)
     error: str | None = None
 
 

@@ -1,8 +1,12 @@
-"""Sources -> validated typed records -> store (the ingest issue, in progress).
+"""Sources -> validated typed records -> store: the discovery step of the agent loop.
 
-Built: ``normalise`` (domains from websites and emails on the packaged public-suffix
-snapshot, company, compact and email keys) and ``resolve`` (fuzzy reconciliation
-with merge/review thresholds, people deduplicated by email).
-Not built yet: source readers, quarantine, runs and watermarks, the ingest CLI,
-the sample world and the ingest benchmark.
+- ``readers``: files (CSV, JSONL, Parquet) to all-text frames, rows numbered per file;
+- ``mapping`` and ``mappings/``: declarative column -> node/edge rules with transforms
+  (the built-in Salesforce, HubSpot, org-chart and signal readers are mappings);
+- ``catalog``: the capability catalog and its ICP, tier and suppression rules;
+- ``normalise`` and ``resolve``: domains, company/email keys, fuzzy reconciliation;
+- ``config`` and ``pipeline``: ``ingest.yaml``, quarantine, dedupe, batched idempotent
+  writes, watermarks, IngestRun nodes, the per-store ingest lock;
+- ``schedule``: cron schedules in the foreground;
+- ``sample``: the sample world (dirty inputs plus a separate ground truth).
 """

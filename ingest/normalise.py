@@ -133,9 +133,11 @@ def company_key(column: str | pl.Expr) -> pl.Expr:
 
 
 def compact_key(column: str | pl.Expr) -> pl.Expr:
-    """Letters and digits only, lower-cased: ``"GTX Pro"`` and ``"GTXPro"`` -> ``"gtxpro"``."""
+    """Letters and digits only, lower-cased, "&" read as "and":
+    ``"GTX Pro"`` and ``"GTXPro"`` -> ``"gtxpro"``."""
     col = pl.col(column) if isinstance(column, str) else column
-    return col.cast(pl.String).str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", "")
+    text = col.cast(pl.String).str.to_lowercase().str.replace_all("&", "and", literal=True)
+    return text.str.replace_all(r"[^\p{L}\p{N}]+", "")
 
 
 def email_key(column: str | pl.Expr) -> pl.Expr:

@@ -41,13 +41,18 @@ def run(
         ["graph", "export"],
         ["graph", "schema"],
         ["demo"],
+        ["ingest"],
+        ["ingest", "run"],
+        ["ingest", "runs"],
+        ["ingest", "schedule"],
+        ["sample"],
     ],
     ids=lambda c: " ".join(c) or "twoloop",
 )
 def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
     out = run([*command, "--help"], tmp_path).stdout
     assert "Usage:" in out
-    if command and command != ["graph"]:
+    if command and command not in (["graph"], ["ingest"]):
         assert "--json" in out
 
 
@@ -63,8 +68,9 @@ def test_demo_then_stats_on_the_embedded_default(tmp_path: Path) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "34 nodes" in proc.stdout and "55 edges" in proc.stdout
+    assert "sample world" in proc.stdout and "signals" in proc.stdout
     assert (tmp_path / ".twoloop" / "graph" / "manifest.json").exists()
+    assert (tmp_path / ".twoloop" / "sample" / "ground_truth.csv").exists()
     proc = subprocess.run(
         [*TWOLOOP, "graph", "stats", "--json"],
         cwd=tmp_path,
@@ -75,13 +81,27 @@ def test_demo_then_stats_on_the_embedded_default(tmp_path: Path) -> None:
     )
     stats = json.loads(proc.stdout)
     assert stats["graph"] == str(tmp_path / ".twoloop" / "graph")
-    assert stats["nodes"]["Account"] == 5 and stats["edges"]["OWNS"] == 5
+    assert stats["nodes"]["Account"] >= 290 and stats["nodes"]["Capability"] == 12
+    assert stats["nodes"]["IngestRun"] == 10
+    runs = json.loads(
+        subprocess.run(
+            [*TWOLOOP, "ingest", "runs", "--json", "--limit", "3"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**clean, "PYTHONPATH": str(REPO)},
+            timeout=300,
+        ).stdout
+    )["runs"]
+    assert len(runs) == 3 and {r["status"] for r in runs} == {"succeeded"}
+    for r in runs:
+        assert r["rows_in"] == r["loaded"] + r["quarantined"] + r["duplicates"]
 
 
 def test_stats_and_init_on_neo4j(tmp_path: Path, neo4j_store: object, neo4j_uri: str) -> None:
     init = json.loads(run(["graph", "init", "--graph", neo4j_uri, "--json"], tmp_path).stdout)
     assert init["graph"] == neo4j_uri
-    run(["demo", "--graph", neo4j_uri], tmp_path)
+    run(["demo", "--example", "--graph", neo4j_uri], tmp_path)
     stats = json.loads(
         run(["graph", "stats", "--json"], tmp_path, env={"TWOLOOP_GRAPH_URI": neo4j_uri}).stdout
     )
@@ -91,7 +111,7 @@ def test_stats_and_init_on_neo4j(tmp_path: Path, neo4j_store: object, neo4j_uri:
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl", "csv"])
 def test_export_writes_one_file_per_table(tmp_path: Path, fmt: str) -> None:
     graph = str(tmp_path / "g")
-    run(["demo", "--graph", graph], tmp_path)
+    run(["demo", "--example", "--graph", graph], tmp_path)
     out = json.loads(
         run(
             [
@@ -140,7 +160,7 @@ def test_locked_store_exits_75_naming_the_pid(tmp_path: Path) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         proc = run(
-            ["demo", "--graph", str(graph)],
+            ["demo", "--example", "--graph", str(graph)],
             tmp_path,
             env={"TWOLOOP_LOCK_TIMEOUT": "0.3"},
             check=False,

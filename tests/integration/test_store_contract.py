@@ -350,3 +350,15 @@ def test_both_stores_hold_identical_tables(
     b = neo4j_store.neighborhood("Account", "acc-brightpay", hops=2)
     assert a.nodes == b.nodes
     assert [e.identity for e in a.edges] == [e.identity for e in b.edges]
+
+
+def test_delete_then_upsert_in_one_batch_keeps_both_changes(store: GraphStore) -> None:
+    store.upsert_nodes(
+        "Account", [{"account_id": "a", "name": "A"}, {"account_id": "b", "name": "B"}]
+    )
+    store.upsert_nodes("Person", [{"person_id": "p", "full_name": "P"}])
+    store.upsert_edges("WORKS_AT", [{"src": "p", "dst": "a"}])
+    with store.batch() as tx:
+        tx.delete_edges("WORKS_AT", [{"src": "p", "dst": "a"}])
+        tx.upsert_edges("WORKS_AT", [{"src": "p", "dst": "b"}])
+    assert store.edges("WORKS_AT").select("src", "dst").rows() == [("p", "b")]

@@ -1,0 +1,1029 @@
+"""Run ingest sources into a store: plan every row first, then write in whole batches.
+
+For each source, in config order:
+
+1. read the files as text, numbered by row (``readers``);
+2. keep rows at or past the source's watermark (incremental sources);
+3. compile the mapping against the frame and type every value;
+4. reject rows with problems (bad values, rule breaks, endpoints that exist
+   nowhere), set duplicates aside (the same key again: the later row wins;
+   people sharing an email: the most complete record wins), list uncertain
+   name matches for review;
+5. check the reject rate, write the quarantine and review files;
+6. write in batches of ``batch_rows`` rows, nodes first, then edges, each batch
+   one transaction that also updates this run's IngestRun node (counts and
+   watermark), so the watermark only moves with committed rows.
+
+``rows_in = loaded + quarantined + duplicates`` holds for every finished run.
+A rerun of the same input writes the same values (upserts are idempotent), and
+a rerun after a crash redoes the uncommitted batches from the last watermark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from graph_model.embedded import EmbeddedStore
+from graph_model.errors import IngestFailed, IngestLocked, RejectRateExceeded, TwoloopError
+from graph_model.schema import REGISTRY, EdgeSpec, NodeSpec
+from graph_model.store import Filter, GraphStore
+from graph_model.validation import default_literal, row_problems
+from ingest.catalog import Catalog, CatalogRules, catalog_records, load_catalog
+from ingest.config import IngestConfig, SourceConfig
+from ingest.mapping import (
+    CompileContext,
+    EdgeRule,
+    NodeRule,
+    Problem,
+    SourceMapping,
+    ValueSpec,
+    cast_to_field,
+    compile_value,
+)
+from ingest.normalise import email_key
+from ingest.readers import FILE, ROW, BadRow, expand, read_files
+
+RID = "__rid"
+WM = "__wm"
+QUARANTINE_SCHEMA = {
+    "run_id": pl.String,
+    "source": pl.String,
+    "file": pl.String,
+    "row": pl.Int64,
+    "field": pl.String,
+    "reason": pl.String,
+    "record": pl.String,
+}
+REVIEW_SCHEMA = {
+    "run_id": pl.String,
+    "source": pl.String,
+    "file": pl.String,
+    "row": pl.Int64,
+    "field": pl.String,
+    "value": pl.String,
+    "candidate": pl.String,
+    "score": pl.Float64,
+    "label": pl.String,
+}
+_LOOKUP_CHUNK = 5_000
+
+
+class InjectedFault(RuntimeError):
+    """Raised by the fault hook in tests: the process 'crashes' after a committed batch."""
+
+
+@dataclass
+class SourceReport:
+    source: str
+    run_id: str
+    status: str = "running"
+    rows_in: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    review: int = 0
+    older_than_watermark: int = 0
+    edges_skipped: int = 0
+    batches: int = 0
+    watermark: str | None = None
+    files: list[str] = field(default_factory=list)
+    quarantine_file: str | None = None
+    review_file: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_in == self.loaded + self.quarantined + self.duplicates
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["balanced"] = self.balanced
+        return out
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    store: str
+    sources: list[SourceReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status == "succeeded" for s in self.sources)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "store": self.store,
+            "ok": self.ok,
+            "sources": [s.as_dict() for s in self.sources],
+        }
+
+
+# ------------------------------------------------------------------ lock
+
+
+def lock_path_for(store: GraphStore) -> Path:
+    """One ingest at a time per store: a lock file in the embedded store's directory,
+    or, for Neo4j, one per URI and database in this machine's temp directory."""
+    if isinstance(store, EmbeddedStore):
+        store.root.mkdir(parents=True, exist_ok=True)
+        return store.root / "ingest.lock"
+    ident = f"{store.uri}|{getattr(store, 'database', '')}"
+    digest = hashlib.sha1(ident.encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "twoloop-locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"ingest-{digest}.lock"
+
+
+@contextlib.contextmanager
+def ingest_lock(store: GraphStore) -> Iterator[Path]:
+    path = lock_path_for(store)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raw = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise IngestLocked(store.uri, int(raw) if raw.isdigit() else None, str(path)) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield path
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------ plan
+
+
+@dataclass
+class _Output:
+    """One node or edge rule's rows, keyed by ``__rid``."""
+
+    rule: NodeRule | EdgeRule
+    spec: NodeSpec | EdgeSpec
+    frame: pl.DataFrame
+    mapped: list[str]  # properties the mapping sets (others keep their stored values)
+    describe: dict[str, str]  # column in frame -> source column(s), for messages
+
+    @property
+    def is_node(self) -> bool:
+        return isinstance(self.rule, NodeRule)
+
+    @property
+    def name(self) -> str:
+        return self.rule.label if isinstance(self.rule, NodeRule) else self.rule.type
+
+    def with_frame(self, frame: pl.DataFrame) -> _Output:
+        return _Output(self.rule, self.spec, frame, self.mapped, self.describe)
+
+
+@dataclass
+class _Plan:
+    rows: pl.DataFrame  # __rid, __file, __row, __wm, __record
+    outputs: list[_Output]
+    rejected: pl.DataFrame  # __rid, field, reason
+    duplicate_rids: set[int]
+    review: pl.DataFrame
+    older: int
+    edges_skipped: int
+    bad_rows: list[BadRow]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    stamp = (now or _now()).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+ProgressHook = Callable[[str, str, int, int], None]  # (source, stage, done, total)
+
+
+class Ingestor:
+    """Runs an ingest config against one store. Use ``run()`` under the lock."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        config: IngestConfig,
+        *,
+        progress: ProgressHook | None = None,
+        fault_after_batch: int | None = None,
+        clock: Callable[[], dt.datetime] = _now,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.progress = progress
+        self.fault_after_batch = fault_after_batch
+        self.clock = clock
+        self._batches_done = 0
+        self._vocab: dict[str, list[tuple[str, str]]] = {}
+        self._catalog: Catalog | None = None
+
+    # -------------------------------------------------------------- entry
+
+    def run(self, only: list[str] | None = None) -> RunReport:
+        sources = [self.config.source(n) for n in only] if only else list(self.config.sources)
+        run_id = new_run_id(self.clock())
+        report = RunReport(run_id=run_id, store=self.store.uri)
+        with ingest_lock(self.store):
+            self.store.ensure_schema()
+            self._close_interrupted_runs()
+            self._catalog = self._find_catalog()
+            for source in sources:
+                result = self._run_source(run_id, source)
+                report.sources.append(result)
+                if result.status != "succeeded":
+                    break
+        return report
+
+    def _find_catalog(self) -> Catalog | None:
+        for source in self.config.sources:
+            if source.reader == "catalog":
+                return load_catalog(self.config.resolve(source.path))
+        return None
+
+    def _close_interrupted_runs(self) -> None:
+        """Runs still 'running' while we hold the lock were cut off: say so."""
+        stale = self.store.nodes("IngestRun", {"status": "running"})
+        if stale.height:
+            self.store.upsert_nodes(
+                "IngestRun",
+                stale.with_columns(
+                    pl.lit("failed").alias("status"),
+                    pl.lit(self.clock()).cast(pl.Datetime("us", "UTC")).alias("finished_at"),
+                    pl.lit("interrupted: the process stopped before the run finished").alias(
+                        "error"
+                    ),
+                ),
+            )
+
+    def last_watermark(self, source: str) -> tuple[str | None, bool]:
+        """The newest watermark of a source, and whether the run that set it finished
+        (then every row up to it was handled; after a crash, rows at it are re-read)."""
+        runs = self.store.nodes("IngestRun", {"source": source})
+        runs = runs.filter(pl.col("watermark").is_not_null()).sort("started_at", descending=True)
+        if not runs.height:
+            return None, False
+        return runs["watermark"][0], runs["status"][0] == "succeeded"
+
+    # -------------------------------------------------------------- one source
+
+    def _run_source(self, group: str, source: SourceConfig) -> SourceReport:
+        started = self.clock()
+        t0 = time.perf_counter()
+        report = SourceReport(source=source.name, run_id=f"{group}/{source.name}")
+        previous_wm, finished = (
+            self.last_watermark(source.name) if source.incremental else (None, False)
+        )
+        report.watermark = previous_wm
+        self._vocab.clear()
+        try:
+            if source.reader == "catalog":
+                self._run_catalog(source, report, started)
+            else:
+                self._run_table(source, report, started, previous_wm, finished)
+            report.status = "succeeded"
+        except InjectedFault:
+            report.status = "failed"
+            report.error = "injected fault"
+            raise
+        except TwoloopError as exc:
+            report.status = "failed"
+            report.error = str(exc)
+        except Exception as exc:
+            report.status = "failed"
+            report.error = f"{type(exc).__name__}: {exc}"
+        report.seconds = round(time.perf_counter() - t0, 3)
+        self._write_run_node(report, started, final=True)
+        return report
+
+    def _write_run_node(
+        self, report: SourceReport, started: dt.datetime, *, final: bool, tx: Any = None
+    ) -> None:
+        record = {
+            "run_id": report.run_id,
+            "source": report.source,
+            "started_at": started,
+            "finished_at": self.clock() if final else None,
+            "status": report.status if final else "running",
+            "rows_in": report.rows_in,
+            "loaded": report.loaded,
+            "quarantined": report.quarantined,
+            "duplicates": report.duplicates,
+            "watermark": report.watermark,
+            "batches": report.batches,
+            "review": report.review,
+            "files": report.files,
+            "error": report.error,
+        }
+        (tx or self.store).upsert_nodes("IngestRun", [record])
+
+    def _tick(self, source: str, stage: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(source, stage, done, total)
+
+    def _after_batch(self) -> None:
+        self._batches_done += 1
+        if self.fault_after_batch is not None and self._batches_done >= self.fault_after_batch:
+            raise InjectedFault(f"injected fault after batch {self._batches_done}")
+
+    # -------------------------------------------------------------- catalog
+
+    def _run_catalog(
+        self, source: SourceConfig, report: SourceReport, started: dt.datetime
+    ) -> None:
+        path = self.config.resolve(source.path)
+        report.files = [source.path]
+        catalog = load_catalog(path)
+        nodes, edges = catalog_records(catalog)
+        report.rows_in = len(catalog.capabilities) + len(catalog.needs)
+        with self.store.batch() as tx:
+            for label, records in nodes.items():
+                tx.upsert_nodes(label, records, source=source.path)
+            for rel, records in edges.items():
+                tx.upsert_edges(rel, records, source=source.path)
+            report.loaded = report.rows_in
+            report.batches = 1
+            self._write_run_node(report, started, final=False, tx=tx)
+        self._tick(source.name, "write", 1, 1)
+        self._after_batch()
+
+    # -------------------------------------------------------------- tables
+
+    def _run_table(
+        self,
+        source: SourceConfig,
+        report: SourceReport,
+        started: dt.datetime,
+        previous_wm: str | None,
+        finished: bool,
+    ) -> None:
+        mapping = self.config.mapping_for(source)
+        assert mapping is not None
+        t = time.perf_counter()
+        frame, bad_rows, files = self._read(source, mapping)
+        report.files = files
+        report.stage_seconds["read"] = round(time.perf_counter() - t, 3)
+        self._tick(source.name, "read", 1, 1)
+
+        t = time.perf_counter()
+        plan = self._plan(source, mapping, frame, bad_rows, previous_wm, finished)
+        report.stage_seconds["plan"] = round(time.perf_counter() - t, 3)
+        report.rows_in = plan.rows.height + len(bad_rows)
+        report.older_than_watermark = plan.older
+        report.quarantined = plan.rejected.height + len(bad_rows)
+        report.duplicates = len(plan.duplicate_rids)
+        report.review = plan.review.height
+        report.edges_skipped = plan.edges_skipped
+
+        self._write_side_files(report, source, plan)
+        limit = source.max_reject_rate
+        if limit is None:
+            limit = self.config.max_reject_rate
+        judged = report.rows_in >= self.config.reject_rate_min_rows
+        if judged and report.quarantined / report.rows_in > limit:
+            raise RejectRateExceeded(
+                source.name,
+                report.quarantined,
+                report.rows_in,
+                limit,
+                report.quarantine_file or "(none)",
+            )
+        t = time.perf_counter()
+        self._write(source, report, started, plan)
+        report.stage_seconds["write"] = round(time.perf_counter() - t, 3)
+
+    def _read(
+        self, source: SourceConfig, mapping: SourceMapping
+    ) -> tuple[pl.DataFrame, list[BadRow], list[str]]:
+        pattern = self.config.resolve(source.path)
+        paths = expand(pattern)
+        if not paths:
+            raise IngestFailed(f"source {source.name}: no file matches {source.path}")
+        shown = {p: _shown(p, self.config.base_dir) for p in paths}
+        frame, bad = read_files(paths, source.format or mapping.format, shown)
+        for join in mapping.joins:
+            if join.file not in source.join_files:
+                raise IngestFailed(
+                    f"source {source.name}: the {mapping.name} reader needs join_files.{join.file}"
+                )
+            other_path = self.config.resolve(source.join_files[join.file])
+            other, _ = read_files([other_path], None, {other_path: source.join_files[join.file]})
+            for col in (*join.keys.values(), *join.columns):
+                if col not in other.columns:
+                    raise IngestFailed(f"{source.join_files[join.file]}: missing column {col}")
+            right = other.select(
+                [pl.col(c).alias(f"__j_{i}") for i, c in enumerate(join.keys.values())]
+                + [pl.col(c).alias(n) for c, n in join.columns.items()]
+            ).unique(subset=[f"__j_{i}" for i in range(len(join.keys))], keep="last")
+            for col in join.keys:
+                if col not in frame.columns:
+                    raise IngestFailed(f"{source.path}: missing column {col}")
+            frame = frame.join(
+                right,
+                left_on=list(join.keys),
+                right_on=[f"__j_{i}" for i in range(len(join.keys))],
+                how="left",
+                maintain_order="left",
+            )
+        missing: list[str] = []
+        for col in sorted(mapping.referenced_columns()):
+            if col in frame.columns:
+                continue
+            doc = mapping.columns.get(col)
+            if doc is not None and not doc.required:
+                frame = frame.with_columns(pl.lit(None, pl.String).alias(col))
+            elif frame.height or not bad:
+                missing.append(col)
+        if missing and frame.height:
+            files = ", ".join(sorted(set(shown.values())))
+            raise IngestFailed(
+                f"{files}: missing column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} (the {mapping.name} reader needs "
+                f"{'them' if len(missing) > 1 else 'it'})"
+            )
+        for col in missing:
+            frame = frame.with_columns(pl.lit(None, pl.String).alias(col))
+        return frame, bad, sorted(set(shown.values()))
+
+    # -------------------------------------------------------------- planning
+
+    def _plan(
+        self,
+        source: SourceConfig,
+        mapping: SourceMapping,
+        frame: pl.DataFrame,
+        bad_rows: list[BadRow],
+        previous_wm: str | None,
+        finished: bool = False,
+    ) -> _Plan:
+        frame = frame.with_row_index(RID)
+        ctx = CompileContext(
+            frame=frame,
+            timezone=source.timezone or mapping.timezone,
+            lookup=self._lookup,
+            vocabulary=self._vocabulary,
+            thresholds=self.config.thresholds,
+        )
+        problems: list[Problem] = []
+        # Watermark: rows past the last one handled; after an interrupted run, rows at
+        # the watermark too (a batch may have split rows sharing it; re-upserts are harmless).
+        wm_expr: pl.Expr = pl.lit(None, pl.Datetime("us", "UTC"))
+        if mapping.watermark:
+            wm = cast_to_field(
+                compile_value(ValueSpec(column=mapping.watermark), ctx),
+                REGISTRY.node("IngestRun").fields["started_at"],
+                mapping.watermark,
+                ctx,
+            )
+            wm_expr = wm.expr
+            problems.extend(wm.problems)
+        frame = frame.with_columns(wm_expr.alias(WM))
+        older = 0
+        if source.incremental and previous_wm is not None and mapping.watermark:
+            cutoff = dt.datetime.fromisoformat(previous_wm)
+            newer = pl.col(WM) > cutoff if finished else pl.col(WM) >= cutoff
+            keep = pl.col(WM).is_null() | newer
+            older = frame.height - frame.filter(keep).height
+            frame = frame.filter(keep)
+            ctx.frame = frame
+
+        outputs: list[_Output] = []
+        for rule in mapping.nodes:
+            outputs.append(self._node_output(rule, ctx, problems))
+        for edge in mapping.edges:
+            outputs.append(self._edge_output(edge, ctx, problems))
+
+        rejected = self._collect_problems(frame, problems, outputs)
+        if mapping.require_any_edge:
+            have = pl.concat(
+                [
+                    o.frame.select(RID)
+                    for o in outputs
+                    if not o.is_node and o.name in mapping.require_any_edge
+                ]
+            ).unique()
+            orphan = (
+                frame.select(RID)
+                .join(have, on=RID, how="anti")
+                .join(rejected.select(RID), on=RID, how="anti")
+            )
+            rejected = pl.concat(
+                [
+                    rejected,
+                    orphan.with_columns(
+                        pl.lit("*").alias("field"),
+                        pl.lit(mapping.require_any_edge_reason).alias("reason"),
+                    ),
+                ]
+            )
+        outputs = [_drop_rids(o, rejected) for o in outputs]
+
+        duplicate_rids, outputs = self._dedupe(outputs, frame, rejected)
+        outputs, rejected, skipped = self._check_endpoints(outputs, rejected)
+        outputs = [_drop_rids(o, rejected) for o in outputs]
+
+        review_rows = [
+            frame.filter(cond).select(
+                pl.col(FILE).alias("file"),
+                pl.col(ROW).cast(pl.Int64).alias("row"),
+                pl.lit(item.field).alias("field"),
+                pl.lit(item.value).alias("value"),
+                pl.lit(item.candidate, pl.String).alias("candidate"),
+                pl.lit(item.score).alias("score"),
+                pl.lit(item.label).alias("label"),
+            )
+            for cond, item in ctx.review
+        ]
+        review = (
+            pl.concat(review_rows).unique(subset=["file", "row", "field"], maintain_order=True)
+            if review_rows
+            else pl.DataFrame(
+                schema={k: v for k, v in REVIEW_SCHEMA.items() if k not in ("run_id", "source")}
+            )
+        )
+        rows = frame.select(
+            RID,
+            FILE,
+            ROW,
+            WM,
+            pl.struct(pl.exclude(RID, FILE, ROW, WM, "^__j_.*$"))
+            .struct.json_encode()
+            .alias("__record"),
+        )
+        return _Plan(rows, outputs, rejected, duplicate_rids, review, older, skipped, bad_rows)
+
+    def _compile_props(
+        self,
+        props: dict[str, ValueSpec],
+        spec: NodeSpec | EdgeSpec,
+        label: str,
+        ctx: CompileContext,
+        problems: list[Problem],
+    ) -> tuple[list[pl.Expr], dict[str, str]]:
+        exprs: list[pl.Expr] = []
+        describe: dict[str, str] = {}
+        for prop, value in props.items():
+            source = value.describe()
+            typed = cast_to_field(compile_value(value, ctx), spec.fields[prop], source, ctx)
+            problems.extend(
+                Problem(p.field, p.reason + pl.lit(f" ({label}.{prop})"), p.bad)
+                for p in typed.problems
+            )
+            expr = typed.expr
+            field = spec.fields[prop]
+            if field.default is not None:  # an empty value means the model's default
+                expr = expr.fill_null(default_literal(field))
+            exprs.append(expr.alias(prop))
+            describe[prop] = value.describe()
+        return exprs, describe
+
+    def _node_output(self, rule: NodeRule, ctx: CompileContext, problems: list[Problem]) -> _Output:
+        spec = REGISTRY.node(rule.label)
+        key = compile_value(rule.key, ctx)
+        problems.extend(key.problems)
+        exprs, describe = self._compile_props(rule.properties, spec, rule.label, ctx, problems)
+        describe[spec.key] = rule.key.describe()
+        frame = ctx.frame.select(pl.col(RID), key.expr.cast(pl.String).alias(spec.key), *exprs)
+        if rule.optional:
+            frame = frame.filter(pl.col(spec.key).is_not_null())
+        return _Output(rule, spec, frame, list(rule.properties), describe)
+
+    def _edge_output(self, rule: EdgeRule, ctx: CompileContext, problems: list[Problem]) -> _Output:
+        spec = REGISTRY.edge(rule.type)
+        src = compile_value(rule.src.key, ctx)
+        dst = compile_value(rule.dst.key, ctx)
+        problems.extend(src.problems)
+        problems.extend(dst.problems)
+        exprs, describe = self._compile_props(rule.properties, spec, rule.type, ctx, problems)
+        describe["src"] = rule.src.key.describe()
+        describe["dst"] = rule.dst.key.describe()
+        frame = ctx.frame.select(
+            pl.col(RID),
+            src.expr.cast(pl.String).alias("src"),
+            dst.expr.cast(pl.String).alias("dst"),
+            pl.lit(rule.src.label).alias("src_label"),
+            pl.lit(rule.dst.label).alias("dst_label"),
+            *exprs,
+        )
+        if rule.optional:
+            frame = frame.filter(pl.col("src").is_not_null() & pl.col("dst").is_not_null())
+        return _Output(rule, spec, frame, list(rule.properties), describe)
+
+    def _collect_problems(
+        self, frame: pl.DataFrame, problems: list[Problem], outputs: list[_Output]
+    ) -> pl.DataFrame:
+        parts = [
+            frame.lazy()
+            .filter(p.bad.fill_null(False))
+            .select(pl.col(RID), pl.lit(p.field).alias("field"), p.reason.alias("reason"))
+            for p in problems
+        ]
+        found = [pl.concat(parts).collect()] if parts else []
+        for out in outputs:
+            bad = row_problems(out.spec, out.frame, row=RID)
+            if bad.height:
+                name = out.name
+                found.append(
+                    bad.select(
+                        pl.col("__row").alias(RID).cast(pl.UInt32),
+                        pl.col("field").replace_strict(
+                            list(out.describe), list(out.describe.values()), default=pl.col("field")
+                        ),
+                        pl.concat_str(
+                            [pl.col("reason"), pl.lit(f" ({name}."), pl.col("field"), pl.lit(")")]
+                        ).alias("reason"),
+                    )
+                )
+        if not found:
+            return pl.DataFrame(schema={RID: pl.UInt32, "field": pl.String, "reason": pl.String})
+        return pl.concat([f.with_columns(pl.col(RID).cast(pl.UInt32)) for f in found]).unique(
+            subset=[RID], keep="first", maintain_order=True
+        )
+
+    def _dedupe(
+        self, outputs: list[_Output], frame: pl.DataFrame, rejected: pl.DataFrame
+    ) -> tuple[set[int], list[_Output]]:
+        """Same key twice: the later row wins. People sharing an email: the most
+        complete record wins and the others' edges move to it."""
+        if not outputs:
+            return set(), outputs
+        primary = outputs[0]
+        ident = list(primary.spec.identity)
+        winners = primary.frame.unique(subset=ident, keep="last", maintain_order=True).select(RID)
+        dup = set(primary.frame.join(winners, on=RID, how="anti")[RID].to_list())
+        dup_frame = pl.DataFrame({RID: sorted(dup)}, schema={RID: pl.UInt32})
+        outputs = [o.with_frame(o.frame.join(dup_frame, on=RID, how="anti")) for o in outputs]
+        # Email dedupe for node rules that ask for it.
+        for index, out in enumerate(outputs):
+            rule = out.rule
+            if not isinstance(rule, NodeRule) or rule.dedupe_on is None:
+                continue
+            spec = out.spec
+            assert isinstance(spec, NodeSpec)
+            keyed = out.frame.with_columns(email_key(rule.dedupe_on).alias("__email"))
+            filled = pl.sum_horizontal(pl.exclude(RID, "__email").is_not_null())
+            ranked = keyed.filter(pl.col("__email").is_not_null()).with_columns(
+                filled.alias("__filled")
+            )
+            best = ranked.sort(["__filled", RID], descending=[True, True]).unique(
+                subset=["__email"], keep="first"
+            )
+            canon = best.select("__email", pl.col(spec.key).alias("__canon"))
+            # A person already in the graph with that email keeps their key.
+            stored = self._lookup(spec.label, rule.dedupe_on, canon["__email"].to_list())
+            if stored:
+                canon = canon.with_columns(
+                    pl.col("__email")
+                    .replace_strict(list(stored), list(stored.values()), default=None)
+                    .fill_null(pl.col("__canon"))
+                    .alias("__canon")
+                )
+            losers = (
+                ranked.join(canon, on="__email")
+                .filter(pl.col(spec.key) != pl.col("__canon"))
+                .select(RID, spec.key, "__canon")
+            )
+            if not losers.height:
+                continue
+            dup.update(losers[RID].to_list())
+            remap = dict(zip(losers[spec.key].to_list(), losers["__canon"].to_list(), strict=True))
+            outputs[index] = out.with_frame(out.frame.join(losers.select(RID), on=RID, how="anti"))
+            for j, other in enumerate(outputs):
+                if other.is_node:
+                    continue
+                rule_e = other.rule
+                assert isinstance(rule_e, EdgeRule)
+                cols = []
+                if rule_e.src.label == spec.label:
+                    cols.append(pl.col("src").replace(remap))
+                if rule_e.dst.label == spec.label:
+                    cols.append(pl.col("dst").replace(remap))
+                if cols:
+                    moved = other.frame.with_columns(cols)
+                    # The surviving record's own edges win over the ones moved onto it.
+                    is_loser = pl.col(RID).is_in(losers[RID].to_list())
+                    keep = moved.filter(~is_loser)
+                    extra = moved.filter(is_loser).join(
+                        keep, on=list(other.spec.identity), how="anti", nulls_equal=True
+                    )
+                    outputs[j] = other.with_frame(pl.concat([keep, extra]).sort(RID))
+        # Edges collapse onto one identity after remapping: the later row wins.
+        final = []
+        for out in outputs:
+            if out.is_node:
+                final.append(out)
+                continue
+            ident_e = list(out.spec.identity)
+            final.append(
+                out.with_frame(out.frame.unique(subset=ident_e, keep="last", maintain_order=True))
+            )
+        return dup, final
+
+    def _check_endpoints(
+        self, outputs: list[_Output], rejected: pl.DataFrame
+    ) -> tuple[list[_Output], pl.DataFrame, int]:
+        """Reject rows whose edges point at nodes that exist neither in this source nor
+        in the graph; repeat, since a rejected row takes its nodes with it."""
+        skipped = 0
+        exists: dict[str, set[str]] = {}
+        for _round in range(10):
+            local: dict[str, set[str]] = {}
+            for out in outputs:
+                if isinstance(out.spec, NodeSpec):
+                    local.setdefault(out.name, set()).update(out.frame[out.spec.key].to_list())
+            new_rejects: list[pl.DataFrame] = []
+            for i, out in enumerate(outputs):
+                rule = out.rule
+                if not isinstance(rule, EdgeRule):
+                    continue
+                frame = out.frame
+                bad_side: dict[str, pl.Expr] = {}
+                for side, endpoint in (("src", rule.src), ("dst", rule.dst)):
+                    keys = set(frame[side].drop_nulls().unique().to_list())
+                    unknown = keys - local.get(endpoint.label, set())
+                    known = exists.setdefault(endpoint.label, set())
+                    ask = sorted(unknown - known)
+                    if ask:
+                        known.update(self._existing(endpoint.label, ask))
+                    absent = sorted(unknown - known)
+                    bad_side[side] = pl.col(side).is_in(absent) | pl.col(side).is_null()
+                missing = bad_side["src"] | bad_side["dst"]
+                bad = frame.filter(missing)
+                if not bad.height:
+                    continue
+                if rule.on_missing == "skip" or rule.delete:
+                    skipped += bad.height
+                    outputs[i] = out.with_frame(frame.filter(~missing))
+                    continue
+                src_bad = bad_side["src"]
+                side_col = pl.when(src_bad).then(pl.col("src")).otherwise(pl.col("dst"))
+                label = (
+                    pl.when(src_bad).then(pl.lit(rule.src.label)).otherwise(pl.lit(rule.dst.label))
+                )
+                reason = (
+                    pl.when(side_col.is_null())
+                    .then(pl.lit(f"is required ({rule.type})"))
+                    .otherwise(
+                        pl.concat_str(
+                            [
+                                pl.lit("no "),
+                                label,
+                                pl.lit(" with key '"),
+                                side_col,
+                                pl.lit("' in this source or the graph"),
+                            ]
+                        )
+                    )
+                )
+                field_expr = (
+                    pl.when(src_bad)
+                    .then(pl.lit(out.describe["src"]))
+                    .otherwise(pl.lit(out.describe["dst"]))
+                )
+                new_rejects.append(
+                    bad.select(pl.col(RID), field_expr.alias("field"), reason.alias("reason"))
+                )
+            if not new_rejects:
+                break
+            rejected = pl.concat([rejected, *new_rejects]).unique(
+                subset=[RID], keep="first", maintain_order=True
+            )
+            outputs = [_drop_rids(o, rejected) for o in outputs]
+        return outputs, rejected, skipped
+
+    def _apply_catalog(self, out: _Output, part: pl.DataFrame, plan: _Plan) -> pl.DataFrame:
+        """ICP, tier and suppression rules on the accounts and people being written."""
+        if self._catalog is None or out.name not in ("Account", "Person"):
+            return part
+        rules = CatalogRules(self._catalog)
+        if out.name == "Person":
+            return rules.people(part)
+        industry = None
+        for other in plan.outputs:
+            if other.name == "Industry" and "name" in other.frame.columns:
+                names = other.frame.select(RID, pl.col("name").alias("__industry"))
+                industry = part.select(RID).join(names, on=RID, how="left")["__industry"]
+        return rules.accounts(part, industry)
+
+    # -------------------------------------------------------------- store helpers
+
+    def _lookup(self, label: str, prop: str, values: list[str]) -> dict[str, str]:
+        spec = REGISTRY.node(label)
+        found: dict[str, str] = {}
+        for start in range(0, len(values), _LOOKUP_CHUNK):
+            chunk = values[start : start + _LOOKUP_CHUNK]
+            rows = self.store.nodes(label, [Filter(prop, "in", chunk)])
+            for value, key in rows.select(prop, spec.key).iter_rows():
+                found.setdefault(value, key)
+        return found
+
+    def _existing(self, label: str, keys: list[str]) -> set[str]:
+        spec = REGISTRY.node(label)
+        out: set[str] = set()
+        for start in range(0, len(keys), _LOOKUP_CHUNK * 4):
+            chunk = keys[start : start + _LOOKUP_CHUNK * 4]
+            out.update(self.store.get_nodes(label, chunk)[spec.key].to_list())
+        return out
+
+    def _vocabulary(self, label: str) -> list[tuple[str, str]]:
+        if label not in self._vocab:
+            spec = REGISTRY.node(label)
+            name = "name" if "name" in spec.fields else spec.key
+            rows = self.store.nodes(label).select(name, spec.key)
+            self._vocab[label] = [(n, k) for n, k in rows.iter_rows() if n]
+        return self._vocab[label]
+
+    # -------------------------------------------------------------- side files
+
+    def _write_side_files(self, report: SourceReport, source: SourceConfig, plan: _Plan) -> None:
+        folder = self.config.resolve(self.config.quarantine_dir) / report.run_id.replace("/", "_")
+        quarantine = plan.rejected.join(plan.rows, on=RID, how="left").select(
+            pl.lit(report.run_id).alias("run_id"),
+            pl.lit(source.name).alias("source"),
+            pl.col(FILE).alias("file"),
+            pl.col(ROW).cast(pl.Int64).alias("row"),
+            "field",
+            "reason",
+            pl.col("__record").alias("record"),
+        )
+        if plan.bad_rows:
+            quarantine = pl.concat(
+                [
+                    quarantine,
+                    pl.DataFrame(
+                        [
+                            (report.run_id, source.name, b.file, b.row, "*", b.reason, b.record)
+                            for b in plan.bad_rows
+                        ],
+                        schema=QUARANTINE_SCHEMA,
+                        orient="row",
+                    ),
+                ]
+            )
+        if quarantine.height:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{source.name}.quarantine.csv"
+            _atomic_csv(quarantine.sort("file", "row"), path)
+            report.quarantine_file = _shown(path, self.config.base_dir)
+        if plan.review.height:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{source.name}.review.csv"
+            review = plan.review.select(
+                pl.lit(report.run_id).alias("run_id"), pl.lit(source.name).alias("source"), pl.all()
+            )
+            _atomic_csv(review, path)
+            report.review_file = _shown(path, self.config.base_dir)
+
+    # -------------------------------------------------------------- writing
+
+    def _write(
+        self, source: SourceConfig, report: SourceReport, started: dt.datetime, plan: _Plan
+    ) -> None:
+        # Duplicate rows stay in the order: a person merged by email still brings the
+        # edges that moved onto the surviving record. They are not counted as loaded.
+        kept = plan.rows.join(plan.rejected.select(RID), on=RID, how="anti").with_columns(
+            pl.col(RID).is_in(sorted(plan.duplicate_rids)).alias("__dup")
+        )
+        order = kept.sort([WM, RID], nulls_last=False).with_row_index("__pos")
+        newest_seen = plan.rows[WM].drop_nulls().max() if plan.rows.height else None
+        size = self.config.batch_rows
+        n_batches = max(1, -(-order.height // size)) if order.height else 0
+        order = order.with_columns((pl.col("__pos") // size).alias("__batch"))
+        batch_of = order.select(RID, "__batch")
+        nodes = [o for o in plan.outputs if o.is_node]
+        edges = [o for o in plan.outputs if not o.is_node]
+        phases = [("nodes", nodes)] + ([("edges", edges)] if edges else [])
+        total = n_batches * len(phases)
+        done = 0
+        self._tick(source.name, "write", 0, total)
+        if not order.height:
+            _advance(report, newest_seen)
+            self._write_run_node(report, started, final=False)
+        for phase, outs in phases:
+            last_phase = phase == phases[-1][0]
+            split = [(o, o.frame.join(batch_of, on=RID, how="inner")) for o in outs]
+            for b in range(n_batches):
+                rows_b = order.filter(pl.col("__batch") == b)
+                with self.store.batch() as tx:
+                    for out, frame in split:
+                        part = frame.filter(pl.col("__batch") == b).drop("__batch")
+                        if not part.height:
+                            continue
+                        if isinstance(out.rule, NodeRule):
+                            ready = self._apply_catalog(out, self._fill_unmapped(out, part), plan)
+                            tx.upsert_nodes(out.name, ready.drop(RID), source=source.name)
+                        elif out.rule.delete:
+                            tx.delete_edges(out.rule.type, part.drop(RID))
+                        else:
+                            tx.upsert_edges(out.rule.type, part.drop(RID), source=source.name)
+                    report.batches += 1
+                    if last_phase:
+                        report.loaded += rows_b.filter(~pl.col("__dup")).height
+                        _advance(report, rows_b[WM].drop_nulls().max())
+                        if b == n_batches - 1:
+                            # Quarantined rows are handled too (they are in the
+                            # quarantine file): the next run starts past them.
+                            _advance(report, newest_seen)
+                    self._write_run_node(report, started, final=False, tx=tx)
+                done += 1
+                self._tick(source.name, "write", done, total)
+                self._after_batch()
+
+    def _fill_unmapped(self, out: _Output, part: pl.DataFrame) -> pl.DataFrame:
+        """Properties this mapping does not set keep their stored values (new nodes get
+        the defaults), so a second source never wipes what the first one wrote."""
+        spec = out.spec
+        assert isinstance(spec, NodeSpec)
+        unmapped = [f for f in spec.fields if f not in part.columns]
+        if not unmapped:
+            return part
+        stored = self.store.get_nodes(spec.label, part[spec.key].to_list())
+        if not stored.height:
+            return part.with_columns([default_literal(spec.fields[f]).alias(f) for f in unmapped])
+        part = part.join(
+            stored.select(spec.key, *unmapped).with_columns(pl.lit(True).alias("__stored")),
+            on=spec.key,
+            how="left",
+        )
+        is_new = pl.col("__stored").is_null()
+        return part.with_columns(
+            [
+                pl.when(is_new).then(default_literal(spec.fields[f])).otherwise(pl.col(f)).alias(f)
+                for f in unmapped
+            ]
+        ).drop("__stored")
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _advance(report: SourceReport, newest: object) -> None:
+    if isinstance(newest, dt.datetime):
+        candidate = newest.isoformat()
+        if report.watermark is None or candidate > report.watermark:
+            report.watermark = candidate
+
+
+def _drop_rids(out: _Output, rejected: pl.DataFrame) -> _Output:
+    return out.with_frame(out.frame.join(rejected.select(RID), on=RID, how="anti"))
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _atomic_csv(frame: pl.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    frame.write_csv(tmp)
+    os.replace(tmp, path)
+
+
+def run_summary_line(report: SourceReport) -> str:
+    parts = [
+        f"{report.source}: {report.status}",
+        f"rows_in={report.rows_in} = loaded {report.loaded} + quarantined {report.quarantined}"
+        f" + duplicates {report.duplicates}",
+    ]
+    if report.older_than_watermark:
+        parts.append(f"{report.older_than_watermark} older than the watermark")
+    if report.review:
+        parts.append(f"{report.review} for review")
+    if report.quarantine_file:
+        parts.append(f"quarantine: {report.quarantine_file}")
+    if report.review_file:
+        parts.append(f"review: {report.review_file}")
+    if report.error:
+        parts.append(f"error: {report.error}")
+    return "; ".join(parts)
+
+
+def report_json(report: RunReport) -> str:
+    return json.dumps(report.as_dict(), indent=2, default=str)

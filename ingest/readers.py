@@ -1,0 +1,164 @@
+"""Read source files into all-text polars frames, numbering rows as a person would.
+
+Every value starts as text (types come from the mapping, so a bad value becomes a
+quarantined row rather than a failed read). ``__row`` is the 1-based data row in
+its file (the header is not a row); ``__file`` is the file's path as configured.
+A JSONL line that is not JSON becomes a bad row, not a failed file.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from graph_model.errors import IngestFailed
+
+ROW = "__row"
+FILE = "__file"
+
+
+@dataclass(frozen=True)
+class BadRow:
+    file: str
+    row: int
+    reason: str
+    record: str
+
+
+def expand(pattern: Path) -> list[Path]:
+    if any(ch in str(pattern) for ch in "*?["):
+        return [Path(p) for p in sorted(glob.glob(str(pattern)))]
+    return [pattern]
+
+
+def format_of(path: Path, declared: str | None) -> str:
+    if declared:
+        return declared
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".parquet":
+        return "parquet"
+    return "csv"
+
+
+def read_files(
+    paths: list[Path], fmt: str | None, shown: dict[Path, str] | None = None
+) -> tuple[pl.DataFrame, list[BadRow]]:
+    frames: list[pl.DataFrame] = []
+    bad: list[BadRow] = []
+    for path in paths:
+        name = (shown or {}).get(path, str(path))
+        if not path.is_file():
+            raise IngestFailed(f"{name}: file not found")
+        kind = format_of(path, fmt)
+        if kind == "csv":
+            frame = _read_csv(path, name)
+        elif kind == "jsonl":
+            frame, rows = _read_jsonl(path, name)
+            bad.extend(rows)
+        else:
+            frame = _read_parquet(path, name)
+        frames.append(frame.with_columns(pl.lit(name).alias(FILE)))
+    if not frames:
+        return pl.DataFrame(schema={ROW: pl.UInt32, FILE: pl.String}), bad
+    return pl.concat(frames, how="diagonal_relaxed"), bad
+
+
+def _read_csv(path: Path, name: str) -> pl.DataFrame:
+    try:
+        frame = pl.read_csv(
+            path,
+            infer_schema=False,
+            encoding="utf8-lossy",
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise IngestFailed(f"{name}: not a readable CSV file: {first}") from None
+    frame = frame.rename({c: c.lstrip("\ufeff").strip() for c in frame.columns})
+    return frame.with_row_index(ROW, offset=1)
+
+
+def _read_parquet(path: Path, name: str) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise IngestFailed(f"{name}: not a readable Parquet file: {exc}") from None
+    return _all_text(frame).with_row_index(ROW, offset=1)
+
+
+def _read_jsonl(path: Path, name: str) -> tuple[pl.DataFrame, list[BadRow]]:
+    try:
+        frame = pl.read_ndjson(path, infer_schema_length=None)
+        # Blank lines are skipped by the reader: number rows by non-blank lines.
+        return _all_text(frame).with_row_index(ROW, offset=1), []
+    except pl.exceptions.PolarsError:
+        pass
+    # Some line is not JSON: parse line by line so the good ones still load.
+    records: list[dict[str, object]] = []
+    rows: list[int] = []
+    bad: list[BadRow] = []
+    number = 0
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            number += 1
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                bad.append(
+                    BadRow(name, number, f"is not valid JSON ({exc.msg})", line.strip()[:500])
+                )
+                continue
+            if not isinstance(value, dict):
+                bad.append(BadRow(name, number, "is not a JSON object", line.strip()[:500]))
+                continue
+            records.append({k: _text(v) for k, v in value.items()})
+            rows.append(number)
+    if not records:
+        return pl.DataFrame({ROW: pl.Series(rows, dtype=pl.UInt32)}), bad
+    frame = pl.DataFrame(records, infer_schema_length=None)
+    frame = frame.with_columns(pl.Series(ROW, rows, dtype=pl.UInt32)).select(ROW, pl.exclude(ROW))
+    return _all_text(frame), bad
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _all_text(frame: pl.DataFrame) -> pl.DataFrame:
+    exprs: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if name == ROW or dtype == pl.String():
+            exprs.append(col)
+        elif dtype == pl.Boolean():
+            exprs.append(
+                pl.when(col).then(pl.lit("true")).when(~col).then(pl.lit("false")).alias(name)
+            )
+        elif isinstance(dtype, (pl.Struct, pl.List, pl.Array)):
+            exprs.append(
+                col.map_elements(
+                    lambda v: json.dumps(v, ensure_ascii=False, default=str),
+                    return_dtype=pl.String,
+                ).alias(name)
+            )
+        elif isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+            exprs.append(col.dt.to_string("%Y-%m-%dT%H:%M:%S%.f%:z").alias(name))
+        else:
+            exprs.append(col.cast(pl.String).alias(name))
+    return frame.select(exprs)

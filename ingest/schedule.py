@@ -1,0 +1,123 @@
+"""Cron schedules from ``ingest.yaml``, run in the foreground for teams without cron.
+
+Each schedule names a five-field cron expression, a time zone and the sources it
+runs (all of them by default). The scheduler sleeps until the next fire time,
+runs that schedule's sources under the store's ingest lock, logs one line per
+source, and goes on. A run that finds the lock taken is skipped and logged,
+never queued twice. SIGTERM and Ctrl-C stop it between runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from graph_model.errors import ConfigFileInvalid, IngestLocked
+from graph_model.store import GraphStore
+from ingest.config import IngestConfig, Schedule
+from ingest.pipeline import Ingestor, RunReport
+
+
+def check_schedules(config: IngestConfig) -> None:
+    for i, sched in enumerate(config.schedules):
+        if not croniter.is_valid(sched.cron) or len(sched.cron.split()) != 5:
+            raise ConfigFileInvalid(
+                str(config.config_path),
+                f"schedules[{i}].cron",
+                f"{sched.cron!r} is not a five-field cron expression",
+                hint="minute hour day-of-month month day-of-week, e.g. '30 2 * * *'",
+            )
+        try:
+            ZoneInfo(sched.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigFileInvalid(
+                str(config.config_path),
+                f"schedules[{i}].timezone",
+                f"unknown time zone {sched.timezone!r}",
+            ) from None
+
+
+def next_fire(sched: Schedule, after: dt.datetime) -> dt.datetime:
+    local = after.astimezone(ZoneInfo(sched.timezone))
+    fire = croniter(sched.cron, local).get_next(dt.datetime)
+    return fire.astimezone(dt.UTC)
+
+
+def upcoming(config: IngestConfig, after: dt.datetime, count: int) -> list[tuple[dt.datetime, str]]:
+    """The next ``count`` (time, schedule name) pairs across all schedules, in order."""
+    check_schedules(config)
+    out: list[tuple[dt.datetime, str]] = []
+    for sched in config.schedules:
+        t = after
+        for _ in range(count):
+            t = next_fire(sched, t)
+            out.append((t, sched.name))
+    return sorted(out)[:count]
+
+
+@dataclass
+class ScheduledRun:
+    schedule: str
+    due: dt.datetime
+    report: RunReport | None
+    skipped: str | None = None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: GraphStore,
+        config: IngestConfig,
+        *,
+        on_run: Callable[[ScheduledRun], None],
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        check_schedules(config)
+        if not config.schedules:
+            raise ConfigFileInvalid(
+                str(config.config_path),
+                "schedules",
+                "no schedules to run",
+                hint="add e.g. {name: nightly, cron: '30 2 * * *'}",
+            )
+        self.store = store
+        self.config = config
+        self.on_run = on_run
+        self.clock = clock
+        self.stop = threading.Event()
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        self.stop.set()
+
+    def run(self, *, run_now: bool = False, max_runs: int | None = None) -> int:
+        """Run until stopped (or ``max_runs`` schedule firings); returns how many ran."""
+        previous = signal.signal(signal.SIGTERM, self._handle)
+        done = 0
+        try:
+            now = self.clock()
+            due = {s.name: (now if run_now else next_fire(s, now)) for s in self.config.schedules}
+            while not self.stop.is_set() and (max_runs is None or done < max_runs):
+                name = min(due, key=lambda n: due[n])
+                wait = (due[name] - self.clock()).total_seconds()
+                if wait > 0 and self.stop.wait(wait):
+                    break
+                sched = next(s for s in self.config.schedules if s.name == name)
+                try:
+                    report = Ingestor(self.store, self.config).run(sched.sources)
+                    self.on_run(ScheduledRun(name, due[name], report))
+                except IngestLocked as exc:
+                    self.on_run(ScheduledRun(name, due[name], None, skipped=str(exc)))
+                done += 1
+                due[name] = next_fire(sched, max(self.clock(), due[name]))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return done

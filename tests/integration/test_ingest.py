@@ -1,0 +1,569 @@
+"""Ingest on both stores: every reader on fixture files, dirty input, quarantine
+accounting, idempotent reruns, crash and resume, incremental watermarks, the lock."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from graph_model.errors import IngestLocked
+from graph_model.schema import REGISTRY
+from graph_model.store import GraphStore
+from ingest.config import load_config
+from ingest.pipeline import Ingestor, InjectedFault, RunReport, ingest_lock, lock_path_for
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures" / "ingest"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Path:
+    """A private copy of the fixture files (runs write quarantine files next to them)."""
+    target = tmp_path / "world"
+    shutil.copytree(FIXTURES, target, ignore=shutil.ignore_patterns("quarantine"))
+    return target
+
+
+def run(store: GraphStore, config: Path, **kwargs: object) -> RunReport:
+    return Ingestor(store, load_config(config), **kwargs).run()  # type: ignore[arg-type]
+
+
+def by_source(report: RunReport) -> dict[str, tuple[int, int, int, int]]:
+    return {s.source: (s.rows_in, s.loaded, s.quarantined, s.duplicates) for s in report.sources}
+
+
+def snapshot(store: GraphStore) -> dict[str, pl.DataFrame]:
+    """Every table except the run log, sorted, for state comparisons."""
+    out: dict[str, pl.DataFrame] = {}
+    for label, spec in REGISTRY.nodes.items():
+        if label != "IngestRun":
+            out[label] = store.nodes(label).sort(spec.key)
+    for rel in REGISTRY.edges:
+        frame = store.edges(rel)
+        out[rel] = frame.sort(frame.columns)
+    return out
+
+
+def assert_same_state(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> None:
+    for name in a:
+        assert_frame_equal(a[name], b[name], check_row_order=True)
+
+
+def quarantine_rows(world: Path, source: str) -> list[dict[str, str]]:
+    files = sorted(world.glob(f"quarantine/*/{source}.quarantine.csv"))
+    assert files, f"no quarantine file for {source}"
+    with files[-1].open() as handle:
+        return list(csv.DictReader(handle))
+
+
+# ------------------------------------------------------------------ salesforce world
+
+
+def test_salesforce_world_counts_values_and_quarantine(store: GraphStore, world: Path) -> None:
+    report = run(store, world / "ingest.yaml")
+    assert report.ok, [s.error for s in report.sources]
+    assert by_source(report) == {
+        "catalog": (5, 5, 0, 0),
+        "users": (3, 3, 0, 0),
+        "accounts": (9, 5, 3, 1),
+        "contacts": (7, 4, 2, 1),
+        "opportunities": (3, 3, 0, 0),
+        "line_items": (4, 2, 2, 0),
+        "tasks": (2, 2, 0, 0),
+        "events": (1, 1, 0, 0),
+        "job_changes": (2, 2, 0, 0),
+        "signals": (9, 5, 4, 0),
+    }
+    assert all(s.balanced for s in report.sources)
+
+    accounts = {r["account_id"]: r for r in store.nodes("Account").to_dicts()}
+    assert sorted(accounts) == ["001A", "001B", "001C", "001G", "001H"]
+    acme = accounts["001A"]
+    assert acme["domain"] == "acme.example" and acme["annual_revenue"] == 12_000_000
+    assert acme["relationship"] == "customer" and acme["tier"] == "B"
+    assert accounts["001B"]["employees"] == 9000  # the later duplicate row wins
+    assert accounts["001B"]["tier"] == "A"
+    assert accounts["001C"]["in_icp"] is False  # 40 employees, the ICP starts at 50
+    assert accounts["001G"]["suppressed"] is True  # domain on the suppression list
+    industry = dict(store.edges("IN_INDUSTRY").select("src", "dst").rows())
+    assert industry["001A"] == "technology"  # "technolgy" merged into the catalog's name
+    assert "001H" not in industry  # "Finance Services": uncertain, left for review
+    review = sorted((world / "quarantine").glob("*/accounts.review.csv"))
+    assert "Finance Services" in review[0].read_text()
+
+    reasons = {
+        (r["file"], r["row"], r["field"]): r["reason"] for r in quarantine_rows(world, "accounts")
+    }
+    assert reasons == {
+        ("crm/Account.csv", "4", "Name"): "is required (Account.name)",
+        ("crm/Account.csv", "5", "NumberOfEmployees"): (
+            "is not a whole number (got 'lots') (Account.employees)"
+        ),
+        (
+            "crm/Account.csv",
+            "6",
+            "OwnerId",
+        ): "no AccountManager with key '005Z' in this source or the graph",
+    }
+    contact_q = {(r["row"], r["field"]) for r in quarantine_rows(world, "contacts")}
+    assert contact_q == {("4", "Email"), ("5", "AccountId")}
+
+    people = {r["person_id"]: r for r in store.nodes("Person").to_dicts()}
+    assert sorted(people) == ["003A", "003B", "003F", "003G"]  # 003C is 003B by email
+    assert people["003A"]["seniority"] == "vp" and people["003B"]["seniority"] == "manager"
+    assert people["003F"]["do_not_contact"] is True  # opted out in the CRM
+    assert people["003G"]["do_not_contact"] is True  # email on the suppression list
+    works = set(store.edges("WORKS_AT").select("src", "dst").rows())
+    assert works == {("003A", "001B"), ("003B", "001A"), ("003G", "001A")}  # after job changes
+    assert set(store.edges("PREVIOUSLY_AT").select("src", "dst").rows()) == {
+        ("003A", "001A"),
+        ("003F", "001B"),  # found by email
+    }
+    assert set(store.edges("REPORTS_TO").select("src", "dst").rows()) >= {("003B", "003A")}
+
+    sold = set(store.edges("INCLUDES").select("src", "dst").rows())
+    assert sold == {("006A", "managed-ingest"), ("006B", "gtx-pro")}  # "GTXPro" -> GTX Pro
+    item_q = {r["row"]: r["reason"] for r in quarantine_rows(world, "line_items")}
+    assert "not a known Capability" in item_q["3"]  # Quantum Widget
+    assert "listed for review" in item_q["4"]  # "Data Qual Monitor" is a near miss
+    statuses = dict(store.nodes("Opportunity").select("opportunity_id", "status").rows())
+    assert statuses == {"006A": "won", "006B": "open", "006C": "lost"}
+
+    emitted = set(store.edges("EMITTED").select("src_label", "src").rows())
+    assert emitted == {
+        ("Account", "001A"),
+        ("Account", "001B"),
+        ("Account", "001C"),
+        ("Person", "003A"),
+    }
+    assert store.edges("USES").select("src", "dst").rows() == [("001B", "snowflake")]
+    kinds = sorted(store.nodes("Signal")["kind"].to_list())
+    assert kinds == ["funding", "hiring", "social_post", "tech_install", "web_visit"]
+    poisoned = store.nodes("Signal").filter(pl.col("kind") == "social_post")["text"][0]
+    assert poisoned.startswith("Ignore all previous instructions")  # stored as data, verbatim
+    signal_q = {r["row"]: (r["field"], r["reason"]) for r in quarantine_rows(world, "signals")}
+    assert signal_q["6"] == (
+        "account_domain",
+        "matches no Account by domain (got 'unknown.example')",
+    )
+    assert signal_q["7"][0] == "kind"
+    assert signal_q["8"][0] == "*" and "not valid JSON" in signal_q["8"][1]
+    assert signal_q["9"][0] == "occurred_at"
+    assert signal_q["9"][1].startswith(
+        "is not a datetime with a time zone (got '2026-11-09 12:00')"
+    )
+
+    runs = store.nodes("IngestRun")
+    assert runs.height == 10 and set(runs["status"]) == {"succeeded"}
+    assert (runs["rows_in"] == runs["loaded"] + runs["quarantined"] + runs["duplicates"]).all()
+
+
+def test_hubspot_and_org_chart_readers(store: GraphStore, world: Path) -> None:
+    report = run(store, world / "hubspot.yaml")
+    assert report.ok, [s.error for s in report.sources]
+    assert by_source(report) == {
+        "catalog": (5, 5, 0, 0),
+        "ams": (3, 3, 0, 0),
+        "companies": (3, 2, 1, 0),
+        "contacts": (2, 2, 0, 0),
+        "org_chart": (3, 2, 1, 0),
+        "deals": (2, 2, 0, 0),
+        "line_items": (2, 2, 0, 0),
+        "engagements": (3, 2, 1, 0),
+    }
+    accounts = {r["account_id"]: r for r in store.nodes("Account").to_dicts()}
+    assert accounts["9001"]["domain"] == "stark.example"  # from the website when domain is empty
+    assert accounts["9001"]["relationship"] == "customer"
+    assert set(store.edges("SUBSIDIARY_OF").select("src", "dst").rows()) == {("9002", "9001")}
+    assert (
+        store.nodes("AccountManager", {"am_id": "am-1"})["email"][0]
+        == "maya.chen@northwind.example"
+    )
+    people = {r["person_id"]: r for r in store.nodes("Person").to_dicts()}
+    assert people["7002"]["full_name"] == "pepper@stark.example"  # no name: the email stands in
+    assert people["7002"]["do_not_contact"] is True
+    assert people["p-1"]["seniority"] == "executive" and people["p-2"]["seniority"] == "individual"
+    assert set(store.edges("INCLUDES").select("src", "dst").rows()) == {
+        ("8001", "dq-monitor"),
+        ("8002", "gtx-pro"),
+    }
+    activity = {r["activity_id"]: r for r in store.nodes("Activity").to_dicts()}
+    assert activity["4002"]["kind"] == "email" and activity["4002"]["direction"] == "inbound"
+    assert str(activity["4001"]["occurred_at"]) == "2026-11-04 15:00:00+00:00"
+
+
+# ------------------------------------------------------------------ idempotence and crashes
+
+
+def test_rerun_of_the_same_input_changes_nothing(store: GraphStore, world: Path) -> None:
+    first = run(store, world / "ingest.yaml")
+    before = snapshot(store)
+    second = run(store, world / "ingest.yaml")
+    assert first.ok and second.ok
+    assert_same_state(before, snapshot(store))
+    # The incremental sources read only rows at or past their watermark the second time.
+    accounts = next(s for s in second.sources if s.source == "accounts")
+    assert accounts.older_than_watermark == 9 and accounts.rows_in == 0
+    assert accounts.watermark == "2026-11-09T10:00:00+00:00"
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_crash_after_batch_k_leaves_whole_batches_and_a_rerun_converges(
+    store_factory: Callable[..., GraphStore], world: Path, tmp_path: Path, k: int
+) -> None:
+    # A clean run on a separate embedded store gives the reference state.
+    from graph_model.store import connect
+
+    reference = connect(str(tmp_path / "reference"))
+    assert run(reference, world / "ingest.yaml").ok
+    expected = snapshot(reference)
+
+    store = store_factory()
+    with pytest.raises(InjectedFault):
+        run(store, world / "ingest.yaml", fault_after_batch=k)
+    runs = store.nodes("IngestRun")
+    crashed = runs.filter(pl.col("status") == "running")
+    assert crashed.height == 1  # the source that was cut off, with what it committed
+    loaded = crashed["loaded"][0]
+    assert crashed["batches"][0] >= 1 and loaded <= crashed["rows_in"][0]
+
+    report = run(store, world / "ingest.yaml")
+    assert report.ok
+    assert_same_state(expected, snapshot(store))
+    # The cut-off run is now marked as interrupted.
+    again = store.nodes("IngestRun", {"run_id": crashed["run_id"][0]})
+    assert again["status"][0] == "failed" and "interrupted" in again["error"][0]
+
+
+def test_crash_in_a_real_process_then_rerun(embedded_store: GraphStore, world: Path) -> None:
+    """os._exit after the second committed batch: no cleanup runs at all."""
+    script = (
+        "import os, sys\n"
+        "from graph_model.store import connect\n"
+        "from ingest.config import load_config\n"
+        "from ingest import pipeline\n"
+        "class Die(pipeline.Ingestor):\n"
+        "    def _after_batch(self):\n"
+        "        self._batches_done += 1\n"
+        "        if self._batches_done == 4: os._exit(9)\n"
+        f"Die(connect({str(embedded_store.uri)!r}), load_config(sys.argv[1])).run()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(world / "ingest.yaml")],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 9, proc.stderr
+    embedded_store.close()
+    from graph_model.store import connect
+
+    store = connect(embedded_store.uri)
+    assert run(store, world / "ingest.yaml").ok
+    counts = store.counts().nodes
+    assert counts["Account"] == 5 and counts["Person"] == 4 and counts["Signal"] == 5
+
+
+# ------------------------------------------------------------------ incremental
+
+
+def test_incremental_run_reads_past_the_watermark(store: GraphStore, world: Path) -> None:
+    assert run(store, world / "ingest.yaml").ok
+    with (world / "crm" / "Account.csv").open("a") as handle:
+        handle.write(
+            "001I,Initrode,initrode.example,Software,75,,005A,,Prospect,US,2026-11-20T10:00:00Z\n"
+            # changed record, newer than the watermark
+            "001C,Initech Corp,initech.example,Software,60,,005A,,Prospect,US,"
+            "2026-11-21T10:00:00Z\n"
+            # an old row (before the watermark) that must be skipped
+            "001J,Old News,old.example,Software,75,,005A,,Prospect,US,2020-01-01T00:00:00Z\n"
+        )
+    report = Ingestor(store, load_config(world / "ingest.yaml")).run(["accounts"])
+    accounts = report.sources[0]
+    assert accounts.status == "succeeded"
+    assert (accounts.rows_in, accounts.loaded, accounts.older_than_watermark) == (2, 2, 10)
+    assert accounts.watermark == "2026-11-21T10:00:00+00:00"
+    names = dict(store.nodes("Account").select("account_id", "name").rows())
+    assert names["001I"] == "Initrode" and names["001C"] == "Initech Corp" and "001J" not in names
+
+
+# ------------------------------------------------------------------ limits and the lock
+
+
+def test_reject_rate_above_the_limit_fails_and_writes_nothing(
+    store: GraphStore, world: Path
+) -> None:
+    config = (
+        (world / "ingest.yaml").read_text().replace("max_reject_rate: 0.6", "max_reject_rate: 0.2")
+    )
+    (world / "strict.yaml").write_text(config)
+    report = run(store, world / "strict.yaml")
+    assert not report.ok
+    failed = report.sources[-1]
+    assert failed.source == "accounts" and failed.status == "failed"
+    assert "3 of 9 rows rejected (33.3%), above the limit of 20.0%" in (failed.error or "")
+    assert store.counts().nodes["Account"] == 0
+    assert [s.source for s in report.sources] == ["catalog", "users", "accounts"]  # stops there
+    assert quarantine_rows(world, "accounts")
+    run_node = store.nodes("IngestRun", {"source": "accounts"})
+    assert run_node["status"][0] == "failed" and run_node["watermark"][0] is None
+
+
+def test_a_second_run_on_the_same_store_is_refused(store: GraphStore, world: Path) -> None:
+    with ingest_lock(store), pytest.raises(IngestLocked, match="another ingest run"):
+        run(store, world / "ingest.yaml")
+    assert store.counts().nodes["Account"] == 0
+    assert run(store, world / "ingest.yaml").ok  # released
+
+
+def test_locked_store_exits_75_from_the_cli(embedded_store: GraphStore, world: Path) -> None:
+    lock = lock_path_for(embedded_store)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "os.pwrite(fd, str(os.getpid()).encode(), 0)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n",
+            str(lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "ingest",
+                "run",
+                "--config",
+                str(world / "ingest.yaml"),
+                "--graph",
+                embedded_store.uri,
+            ],
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 75, proc.stderr
+        assert f"another ingest run (pid {holder.pid})" in proc.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+
+
+# ------------------------------------------------------------------ generic mappings and files
+
+PARTNER_MAPPING = """
+name: partners
+columns:
+  Partner ID: id
+  Company: name
+  Site: {description: website, required: false}
+  Joined: {description: dd.mm.yyyy, required: false}
+  Status: Aktiv or Inaktiv
+  Owner: owner email
+nodes:
+  - label: Account
+    key: {column: Partner ID, transforms: [trim, upper, {prefix: "P-"}]}
+    properties:
+      name: {column: Company, transforms: [squash]}
+      domain: {column: Site, transforms: [domain]}
+      relationship:
+        column: Status
+        transforms: [{map: {aktiv: partner, inaktiv: former_customer, other: reject}}]
+      updated_at:
+        column: Joined
+        transforms: [{datetime: {formats: ["%d.%m.%Y"], timezone: Europe/Berlin}}]
+edges:
+  - type: OWNS
+    src:
+      label: AccountManager
+      key: {column: Owner, transforms: [email, {lookup: {label: AccountManager, field: email}}]}
+    dst: {label: Account, key: {column: Partner ID, transforms: [trim, upper, {prefix: "P-"}]}}
+"""
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_mapping_file_loads_another_crm_without_code(
+    embedded_store: GraphStore, world: Path, fmt: str
+) -> None:
+    (world / "partners.yaml").write_text(PARTNER_MAPPING)
+    frame = pl.DataFrame(
+        {
+            "Partner ID": [" p1 ", "p2", "p3"],
+            "Company": ["Alpha  Partners", "Beta GmbH", "Gamma"],
+            "Site": ["https://www.alpha.example", None, "gamma.example"],
+            "Joined": ["01.03.2026", "15.07.2025", "2026-01-01"],
+            "Status": ["Aktiv", "inaktiv", "Pausiert"],
+            "Owner": [
+                "Maya.Chen@northwind.example",
+                "omar.haddad@northwind.example",
+                "x@y.example",
+            ],
+        }
+    )
+    if fmt == "csv":
+        frame.write_csv(world / "partners.csv")
+    else:
+        frame.write_parquet(world / "partners.parquet")
+    (world / "p.yaml").write_text(
+        "reject_rate_min_rows: 100\nsources:\n"
+        "  - {name: users, reader: salesforce/user, path: crm/User.csv}\n"
+        f"  - {{name: partners, mapping: partners.yaml, path: partners.{fmt}}}\n"
+    )
+    report = run(embedded_store, world / "p.yaml")
+    assert report.ok
+    partners = report.sources[1]
+    assert (partners.rows_in, partners.loaded, partners.quarantined) == (3, 2, 1)
+    rows = {r["account_id"]: r for r in embedded_store.nodes("Account").to_dicts()}
+    assert rows["P-P1"]["name"] == "Alpha Partners" and rows["P-P1"]["domain"] == "alpha.example"
+    assert rows["P-P1"]["updated_at"] == dt.datetime(2026, 2, 28, 23, tzinfo=dt.UTC)
+    assert rows["P-P2"]["relationship"] == "former_customer"
+    assert set(embedded_store.edges("OWNS").select("src", "dst").rows()) == {
+        ("005A", "P-P1"),
+        ("005B", "P-P2"),
+    }
+    problem = quarantine_rows(world, "partners")[0]
+    # Row 3 has three problems (status, date, owner); the first in mapping order is reported.
+    assert (problem["row"], problem["field"]) == ("3", "Status")
+    assert problem["reason"] == (
+        "is not one of aktiv, inaktiv (got 'Pausiert') (Account.relationship)"
+    )
+
+
+def test_a_missing_column_names_the_file_and_the_column(
+    embedded_store: GraphStore, world: Path
+) -> None:
+    text = (world / "crm" / "User.csv").read_text().replace("Email,", "Mail,", 1)
+    (world / "crm" / "User.csv").write_text(text)
+    report = run(embedded_store, world / "ingest.yaml")
+    users = report.sources[1]
+    assert users.status == "failed"
+    assert users.error == "crm/User.csv: missing column Email (the salesforce/user reader needs it)"
+
+
+# ------------------------------------------------------------------ the sample world
+
+
+def test_sample_world_is_deterministic_and_ingests_with_exact_accounting(
+    embedded_store: GraphStore, tmp_path: Path
+) -> None:
+    from ingest.sample import write_sample
+
+    a = write_sample(tmp_path / "a", accounts=120, seed=3)
+    write_sample(tmp_path / "b", accounts=120, seed=3)
+    c = write_sample(tmp_path / "c", accounts=120, seed=4)
+    files = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
+    )
+    for rel in files:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    assert (tmp_path / "a" / "signals/signals.jsonl").read_bytes() != (
+        tmp_path / "c" / "signals/signals.jsonl"
+    ).read_bytes()
+    assert a.ground_truth_pairs > 50 and c.accounts == 120
+    assert "ground_truth" not in (tmp_path / "a" / "ingest.yaml").read_text()
+
+    report = run(embedded_store, tmp_path / "a" / "ingest.yaml")
+    assert report.ok, [s.error for s in report.sources]
+    assert all(s.balanced for s in report.sources)
+    counts = embedded_store.counts()
+    assert counts.nodes["Account"] >= 115 and counts.nodes["Capability"] == 12
+    assert counts.edges["EMITTED"] > 0 and counts.edges["PREVIOUSLY_AT"] > 0
+    dirty = {s.source: s for s in report.sources}
+    assert dirty["contacts"].duplicates > 0 and dirty["contacts"].quarantined > 0
+    assert dirty["signals"].quarantined > 0
+    # Poisoned text is stored verbatim, as data.
+    texts = embedded_store.nodes("Signal")["text"].to_list()
+    assert any("Ignore all previous instructions" in t for t in texts)
+
+
+# ------------------------------------------------------------------ schedules
+
+
+def test_schedule_fire_times_and_a_foreground_firing(
+    embedded_store: GraphStore, world: Path
+) -> None:
+    from ingest.schedule import ScheduledRun, Scheduler, upcoming
+
+    config = load_config(world / "ingest.yaml")
+    after = dt.datetime(2026, 11, 21, 1, 10, tzinfo=dt.UTC)
+    fires = upcoming(config, after, 4)
+    assert fires == [
+        (dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC), "hourly-signals"),
+        (dt.datetime(2026, 11, 21, 2, 30, tzinfo=dt.UTC), "nightly"),
+        (dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC), "hourly-signals"),
+        (dt.datetime(2026, 11, 21, 4, 0, tzinfo=dt.UTC), "hourly-signals"),
+    ]
+    seen: list[ScheduledRun] = []
+    ran = Scheduler(embedded_store, config, on_run=seen.append).run(run_now=True, max_runs=2)
+    assert ran == 2
+    # "hourly-signals" runs only signals; "nightly" runs every source in order.
+    sources = {r.schedule: [s.source for s in r.report.sources] for r in seen if r.report}
+    assert sources["nightly"][0] == "catalog" and len(sources["nightly"]) == 10
+    assert sources["hourly-signals"] == ["signals"]
+
+
+def test_bad_cron_is_a_config_error(world: Path) -> None:
+    from graph_model.errors import ConfigFileInvalid
+    from ingest.schedule import check_schedules
+
+    text = (world / "ingest.yaml").read_text().replace('"0 * * * *"', '"61 * * * *"')
+    (world / "bad.yaml").write_text(text)
+    with pytest.raises(ConfigFileInvalid, match=r"schedules\[0\]\.cron: '61 \* \* \* \*' is not"):
+        check_schedules(load_config(world / "bad.yaml"))
+
+
+def test_schedule_cli_runs_now_and_reports_json(embedded_store: GraphStore, world: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "ingest",
+            "schedule",
+            "--config",
+            str(world / "ingest.yaml"),
+            "--graph",
+            embedded_store.uri,
+            "--run-now",
+            "--max-runs",
+            "2",
+            "--json",
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert {e["schedule"] for e in events} == {"hourly-signals", "nightly"}
+    by_name = {e["schedule"]: e["report"] for e in events}
+    assert by_name["nightly"]["ok"]
+    # Fired first on an empty graph, signals name no known accounts: the source fails
+    # on its reject rate and says so, and the scheduler goes on to the next firing.
+    assert "rows rejected" in by_name["hourly-signals"]["sources"][0]["error"]
