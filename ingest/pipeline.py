@@ -46,6 +46,7 @@ from ingest.catalog import Catalog, CatalogRules, catalog_records, load_catalog
 from ingest.config import IngestConfig, SourceConfig
 from ingest.mapping import (
     CompileContext,
+    Compiled,
     EdgeRule,
     NodeRule,
     Problem,
@@ -200,9 +201,9 @@ class _Output:
 
 @dataclass
 class _Plan:
-    rows: pl.DataFrame  # __rid, __file, __row, __wm, __record
+    rows: pl.DataFrame  # __rid, __file, __row, __wm
     outputs: list[_Output]
-    rejected: pl.DataFrame  # __rid, field, reason
+    rejected: pl.DataFrame  # __rid, field, reason, __record (the raw row as JSON)
     duplicate_rids: set[int]
     review: pl.DataFrame
     older: int
@@ -241,6 +242,7 @@ class Ingestor:
         self.clock = clock
         self._batches_done = 0
         self._vocab: dict[str, list[tuple[str, str]]] = {}
+        self._compiled: dict[str, Compiled] = {}
         self._catalog: Catalog | None = None
 
     # -------------------------------------------------------------- entry
@@ -503,6 +505,7 @@ class Ingestor:
             wm_expr = wm.expr
             problems.extend(wm.problems)
         frame = frame.with_columns(wm_expr.alias(WM))
+        ctx.frame = frame
         older = 0
         if source.incremental and previous_wm is not None and mapping.watermark:
             cutoff = dt.datetime.fromisoformat(previous_wm)
@@ -512,12 +515,14 @@ class Ingestor:
             frame = frame.filter(keep)
             ctx.frame = frame
 
+        self._compiled: dict[str, Compiled] = {}
         outputs: list[_Output] = []
         for rule in mapping.nodes:
             outputs.append(self._node_output(rule, ctx, problems))
         for edge in mapping.edges:
             outputs.append(self._edge_output(edge, ctx, problems))
 
+        frame = ctx.frame  # now with the materialised values
         rejected = self._collect_problems(frame, problems, outputs)
         if mapping.require_any_edge:
             have = pl.concat(
@@ -546,6 +551,8 @@ class Ingestor:
         duplicate_rids, outputs = self._dedupe(outputs, frame, rejected)
         outputs, rejected, skipped = self._check_endpoints(outputs, rejected)
         outputs = [_drop_rids(o, rejected) for o in outputs]
+        # A duplicate whose moved edges were then rejected counts once: as quarantined.
+        duplicate_rids -= set(rejected[RID].to_list())
 
         review_rows = [
             frame.filter(cond).select(
@@ -566,15 +573,14 @@ class Ingestor:
                 schema={k: v for k, v in REVIEW_SCHEMA.items() if k not in ("run_id", "source")}
             )
         )
-        rows = frame.select(
-            RID,
-            FILE,
-            ROW,
-            WM,
-            pl.struct(pl.exclude(RID, FILE, ROW, WM, "^__j_.*$"))
-            .struct.json_encode()
-            .alias("__record"),
+        # The raw record is kept only for quarantined rows; the rest of the raw frame
+        # can go once the typed outputs exist.
+        raw = [c for c in frame.columns if not c.startswith("__")]
+        records = frame.join(rejected.select(RID), on=RID, how="semi").select(
+            RID, pl.struct(raw).struct.json_encode().alias("__record")
         )
+        rejected = rejected.join(records, on=RID, how="left", maintain_order="left")
+        rows = frame.select(RID, FILE, ROW, WM)
         return _Plan(rows, outputs, rejected, duplicate_rids, review, older, skipped, bad_rows)
 
     def _compile_props(
@@ -589,7 +595,7 @@ class Ingestor:
         describe: dict[str, str] = {}
         for prop, value in props.items():
             source = value.describe()
-            typed = cast_to_field(compile_value(value, ctx), spec.fields[prop], source, ctx)
+            typed = cast_to_field(self._value(value, ctx), spec.fields[prop], source, ctx)
             problems.extend(
                 Problem(p.field, p.reason + pl.lit(f" ({label}.{prop})"), p.bad)
                 for p in typed.problems
@@ -602,9 +608,22 @@ class Ingestor:
             describe[prop] = value.describe()
         return exprs, describe
 
+    def _value(self, spec: ValueSpec, ctx: CompileContext) -> Compiled:
+        """Compile a value once per source and materialise it as a column, so a key used
+        by several rules (a signal's id in its node and its edges) is computed once.
+        Its problems are reported once too."""
+        cache_key = spec.model_dump_json()
+        if cache_key in self._compiled:
+            return Compiled(self._compiled[cache_key].expr, self._compiled[cache_key].kind)
+        compiled = compile_value(spec, ctx)
+        column = f"__v{len(self._compiled)}"
+        ctx.frame = ctx.frame.with_columns(compiled.expr.alias(column))
+        self._compiled[cache_key] = Compiled(pl.col(column), compiled.kind, compiled.problems)
+        return self._compiled[cache_key]
+
     def _node_output(self, rule: NodeRule, ctx: CompileContext, problems: list[Problem]) -> _Output:
         spec = REGISTRY.node(rule.label)
-        key = compile_value(rule.key, ctx)
+        key = self._value(rule.key, ctx)
         problems.extend(key.problems)
         exprs, describe = self._compile_props(rule.properties, spec, rule.label, ctx, problems)
         describe[spec.key] = rule.key.describe()
@@ -615,8 +634,8 @@ class Ingestor:
 
     def _edge_output(self, rule: EdgeRule, ctx: CompileContext, problems: list[Problem]) -> _Output:
         spec = REGISTRY.edge(rule.type)
-        src = compile_value(rule.src.key, ctx)
-        dst = compile_value(rule.dst.key, ctx)
+        src = self._value(rule.src.key, ctx)
+        dst = self._value(rule.dst.key, ctx)
         problems.extend(src.problems)
         problems.extend(dst.problems)
         exprs, describe = self._compile_props(rule.properties, spec, rule.type, ctx, problems)
@@ -750,12 +769,15 @@ class Ingestor:
         """Reject rows whose edges point at nodes that exist neither in this source nor
         in the graph; repeat, since a rejected row takes its nodes with it."""
         skipped = 0
-        exists: dict[str, set[str]] = {}
+        # Keys known to exist in the store, per label (asked once per key).
+        exists: dict[str, pl.DataFrame] = {}
         for _round in range(10):
-            local: dict[str, set[str]] = {}
+            local: dict[str, list[pl.DataFrame]] = {}
             for out in outputs:
                 if isinstance(out.spec, NodeSpec):
-                    local.setdefault(out.name, set()).update(out.frame[out.spec.key].to_list())
+                    local.setdefault(out.name, []).append(
+                        out.frame.select(pl.col(out.spec.key).alias("k"))
+                    )
             new_rejects: list[pl.DataFrame] = []
             for i, out in enumerate(outputs):
                 rule = out.rule
@@ -764,13 +786,18 @@ class Ingestor:
                 frame = out.frame
                 bad_side: dict[str, pl.Expr] = {}
                 for side, endpoint in (("src", rule.src), ("dst", rule.dst)):
-                    keys = set(frame[side].drop_nulls().unique().to_list())
-                    unknown = keys - local.get(endpoint.label, set())
-                    known = exists.setdefault(endpoint.label, set())
-                    ask = sorted(unknown - known)
+                    keys = frame.select(pl.col(side).alias("k")).drop_nulls().unique()
+                    for known_here in local.get(endpoint.label, []):
+                        keys = keys.join(known_here, on="k", how="anti")
+                    known = exists.get(endpoint.label, pl.DataFrame(schema={"k": pl.String}))
+                    ask = keys.join(known, on="k", how="anti")["k"].to_list()
                     if ask:
-                        known.update(self._existing(endpoint.label, ask))
-                    absent = sorted(unknown - known)
+                        found = self._existing(endpoint.label, sorted(ask))
+                        known = pl.concat(
+                            [known, pl.DataFrame({"k": sorted(found)}, schema={"k": pl.String})]
+                        )
+                        exists[endpoint.label] = known
+                    absent = keys.join(known, on="k", how="anti")["k"].to_list()
                     bad_side[side] = pl.col(side).is_in(absent) | pl.col(side).is_null()
                 missing = bad_side["src"] | bad_side["dst"]
                 bad = frame.filter(missing)
@@ -862,7 +889,9 @@ class Ingestor:
 
     def _write_side_files(self, report: SourceReport, source: SourceConfig, plan: _Plan) -> None:
         folder = self.config.resolve(self.config.quarantine_dir) / report.run_id.replace("/", "_")
-        quarantine = plan.rejected.join(plan.rows, on=RID, how="left").select(
+        quarantine = plan.rejected.join(
+            plan.rows, on=RID, how="left", maintain_order="left"
+        ).select(
             pl.lit(report.run_id).alias("run_id"),
             pl.lit(source.name).alias("source"),
             pl.col(FILE).alias("file"),

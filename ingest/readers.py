@@ -9,6 +9,7 @@ A JSONL line that is not JSON becomes a bad row, not a failed file.
 from __future__ import annotations
 
 import glob
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from graph_model.errors import IngestFailed
 
 ROW = "__row"
 FILE = "__file"
+_JSONL_CHUNK = 200_000
 
 
 @dataclass(frozen=True)
@@ -99,11 +101,21 @@ def _read_jsonl(path: Path, name: str) -> tuple[pl.DataFrame, list[BadRow]]:
         return _all_text(frame).with_row_index(ROW, offset=1), []
     except pl.exceptions.PolarsError:
         pass
-    # Some line is not JSON: parse line by line so the good ones still load.
-    records: list[dict[str, object]] = []
-    rows: list[int] = []
+    # Some line is not JSON. Check each line (the C json parser), then let polars
+    # read the good ones in chunks, so memory stays bounded on large feeds.
+    frames: list[pl.DataFrame] = []
     bad: list[BadRow] = []
+    good: list[str] = []
+    numbers: list[int] = []
     number = 0
+
+    def flush() -> None:
+        if good:
+            chunk = pl.read_ndjson(io.BytesIO("".join(good).encode()), infer_schema_length=None)
+            frames.append(_all_text(chunk).with_columns(pl.Series(ROW, numbers, dtype=pl.UInt32)))
+            good.clear()
+            numbers.clear()
+
     with path.open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
             if not line.strip():
@@ -119,13 +131,15 @@ def _read_jsonl(path: Path, name: str) -> tuple[pl.DataFrame, list[BadRow]]:
             if not isinstance(value, dict):
                 bad.append(BadRow(name, number, "is not a JSON object", line.strip()[:500]))
                 continue
-            records.append({k: _text(v) for k, v in value.items()})
-            rows.append(number)
-    if not records:
-        return pl.DataFrame({ROW: pl.Series(rows, dtype=pl.UInt32)}), bad
-    frame = pl.DataFrame(records, infer_schema_length=None)
-    frame = frame.with_columns(pl.Series(ROW, rows, dtype=pl.UInt32)).select(ROW, pl.exclude(ROW))
-    return _all_text(frame), bad
+            good.append(line if line.endswith("\n") else line + "\n")
+            numbers.append(number)
+            if len(good) >= _JSONL_CHUNK:
+                flush()
+    flush()
+    if not frames:
+        return pl.DataFrame({ROW: pl.Series([], dtype=pl.UInt32)}), bad
+    frame = pl.concat(frames, how="diagonal_relaxed")
+    return frame.select(ROW, pl.exclude(ROW)), bad
 
 
 def _text(value: object) -> str | None:
