@@ -617,8 +617,15 @@ class Ingestor:
             return Compiled(self._compiled[cache_key].expr, self._compiled[cache_key].kind)
         compiled = compile_value(spec, ctx)
         column = f"__v{len(self._compiled)}"
-        ctx.frame = ctx.frame.with_columns(compiled.expr.alias(column))
-        self._compiled[cache_key] = Compiled(pl.col(column), compiled.kind, compiled.problems)
+        # The value and its problem masks in one pass (polars shares the common
+        # sub-expressions), so checking problems later is a cheap column filter.
+        masks = {f"{column}_p{j}": p.bad.fill_null(False) for j, p in enumerate(compiled.problems)}
+        ctx.frame = ctx.frame.lazy().with_columns(compiled.expr.alias(column), **masks).collect()
+        problems = [
+            Problem(p.field, p.reason, pl.col(name))
+            for p, name in zip(compiled.problems, masks, strict=True)
+        ]
+        self._compiled[cache_key] = Compiled(pl.col(column), compiled.kind, problems)
         return self._compiled[cache_key]
 
     def _node_output(self, rule: NodeRule, ctx: CompileContext, problems: list[Problem]) -> _Output:
