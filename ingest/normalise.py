@@ -82,11 +82,12 @@ def host_of(column: str | pl.Expr) -> pl.Expr:
 def _registrable(host: str) -> str | None:
     if not host or " " in host or "." not in host:
         return None
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return None  # an IP address has no registrable domain
-    except ValueError:
-        pass
+    if host[-1].isdigit() or ":" in host or host.startswith("["):  # possibly an IP address
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            return None  # an IP address has no registrable domain
+        except ValueError:
+            pass
     return _suffix_list().privatesuffix(host)
 
 

@@ -95,45 +95,65 @@ def _read_parquet(path: Path, name: str) -> pl.DataFrame:
 
 
 def _read_jsonl(path: Path, name: str) -> tuple[pl.DataFrame, list[BadRow]]:
-    try:
-        frame = pl.read_ndjson(path, infer_schema_length=None)
-        # Blank lines are skipped by the reader: number rows by non-blank lines.
-        return _all_text(frame).with_row_index(ROW, offset=1), []
-    except pl.exceptions.PolarsError:
-        pass
-    # Some line is not JSON. Check each line (the C json parser), then let polars
-    # read the good ones in chunks, so memory stays bounded on large feeds.
+    """Lines in chunks: polars parses each chunk; only a chunk that polars refuses is
+    checked line by line. Lines that cannot be a JSON object (cut off, not braced)
+    are set aside without parsing. Rows are numbered by non-blank lines."""
     frames: list[pl.DataFrame] = []
     bad: list[BadRow] = []
-    good: list[str] = []
+    lines: list[bytes] = []
     numbers: list[int] = []
     number = 0
 
-    def flush() -> None:
-        if good:
-            chunk = pl.read_ndjson(io.BytesIO("".join(good).encode()), infer_schema_length=None)
-            frames.append(_all_text(chunk).with_columns(pl.Series(ROW, numbers, dtype=pl.UInt32)))
-            good.clear()
-            numbers.clear()
+    def reject(line: bytes, row: int) -> None:
+        text = line.decode("utf-8", errors="replace").strip()
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            bad.append(BadRow(name, row, f"is not valid JSON ({exc.msg})", text[:500]))
+            return
+        if not isinstance(value, dict):
+            bad.append(BadRow(name, row, "is not a JSON object", text[:500]))
 
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if not line.strip():
+    def parse(chunk: list[bytes]) -> pl.DataFrame:
+        return pl.read_ndjson(io.BytesIO(b"\n".join(chunk)), infer_schema_length=None)
+
+    def flush() -> None:
+        if not lines:
+            return
+        try:
+            frame = parse(lines)
+            rows = numbers
+        except pl.exceptions.PolarsError:
+            good: list[bytes] = []
+            rows = []
+            for line, row in zip(lines, numbers, strict=True):
+                try:
+                    ok = isinstance(json.loads(line), dict)
+                except json.JSONDecodeError:
+                    ok = False
+                if ok:
+                    good.append(line)
+                    rows.append(row)
+                else:
+                    reject(line, row)
+            frame = parse(good) if good else pl.DataFrame()
+        if frame.height:
+            frames.append(_all_text(frame).with_columns(pl.Series(ROW, rows, dtype=pl.UInt32)))
+        lines.clear()
+        numbers.clear()
+
+    with path.open("rb") as handle:
+        for raw in handle:
+            line = raw.strip()
+            if not line:
                 continue
             number += 1
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                bad.append(
-                    BadRow(name, number, f"is not valid JSON ({exc.msg})", line.strip()[:500])
-                )
+            if not (line.startswith(b"{") and line.endswith(b"}")):
+                reject(line, number)
                 continue
-            if not isinstance(value, dict):
-                bad.append(BadRow(name, number, "is not a JSON object", line.strip()[:500]))
-                continue
-            good.append(line if line.endswith("\n") else line + "\n")
+            lines.append(line)
             numbers.append(number)
-            if len(good) >= _JSONL_CHUNK:
+            if len(lines) >= _JSONL_CHUNK:
                 flush()
     flush()
     if not frames:
