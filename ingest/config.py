@@ -58,7 +58,10 @@ class IngestConfig(_Strict):
     # Below this many rows the reject rate says little (an incremental run that re-read
     # two bad lines) and is not judged; rejected rows still go to quarantine.
     reject_rate_min_rows: int = Field(default=20, ge=1)
-    batch_rows: int = Field(default=50_000, ge=1)
+    # Rows per committed batch; unset: 250,000 on the embedded store (each commit
+    # writes Parquet segments, so fewer and larger is faster), 50,000 on Neo4j (one
+    # transaction per batch must fit the server's transaction memory).
+    batch_rows: int | None = Field(default=None, ge=1)
     fuzzy: Fuzzy = Field(default_factory=Fuzzy)
     schedules: list[Schedule] = Field(default_factory=list)
     # Set by load_config: the directory relative paths start from.

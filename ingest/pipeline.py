@@ -81,6 +81,8 @@ REVIEW_SCHEMA = {
     "label": pl.String,
 }
 _LOOKUP_CHUNK = 5_000
+EMBEDDED_BATCH_ROWS = 250_000
+NEO4J_BATCH_ROWS = 50_000
 
 
 class InjectedFault(RuntimeError):
@@ -947,7 +949,9 @@ class Ingestor:
         )
         order = kept.sort([WM, RID], nulls_last=False).with_row_index("__pos")
         newest_seen = plan.rows[WM].drop_nulls().max() if plan.rows.height else None
-        size = self.config.batch_rows
+        size = self.config.batch_rows or (
+            EMBEDDED_BATCH_ROWS if isinstance(self.store, EmbeddedStore) else NEO4J_BATCH_ROWS
+        )
         n_batches = max(1, -(-order.height // size)) if order.height else 0
         order = order.with_columns((pl.col("__pos") // size).alias("__batch"))
         batch_of = order.select(RID, "__batch")

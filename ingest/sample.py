@@ -1375,7 +1375,7 @@ _INGEST_YAML = """\
 # Ingests exactly this sample world: twoloop ingest run --config ingest.yaml
 quarantine_dir: quarantine
 max_reject_rate: 0.10  # a quarantined account takes its contacts, deals and events with it
-batch_rows: 50000
+# batch_rows: unset, so 250,000 rows per batch on the embedded store, 50,000 on Neo4j
 sources:
   - {name: catalog, reader: catalog, path: catalog.yaml}
   - {name: users, reader: salesforce/user, path: crm/User.csv}
