@@ -116,3 +116,16 @@ def report(info: dict[str, Any], results: list[dict[str, Any]], as_json: bool) -
         print(json.dumps(info))
         for r in results:
             print(json.dumps(r))
+
+
+def parser_for(doc: str | None) -> Any:
+    """The options every per-store benchmark takes; the script adds its own."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--store", choices=["embedded", "neo4j", "both"], default="both")
+    parser.add_argument("--neo4j-uri", default=None, help="use this Neo4j (it is wiped)")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--uri", default=None, help=argparse.SUPPRESS)
+    return parser

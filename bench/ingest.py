@@ -15,7 +15,6 @@ input rows (rows_in over every source) per second of that stage.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -27,7 +26,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._shared import ChildFailed, meta, peak_rss_mb, report, run_per_store  # noqa: E402
+from bench._shared import (  # noqa: E402
+    ChildFailed,
+    meta,
+    parser_for,
+    peak_rss_mb,
+    report,
+    run_per_store,
+)
 from graph_model import connect  # noqa: E402
 from ingest.config import load_config  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
@@ -76,17 +82,12 @@ def run_store(kind: str, uri: str, sample: Path) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--store", choices=["embedded", "neo4j", "both"], default="both")
+    parser = parser_for(__doc__)
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--contacts-per-account", type=int, default=10)
     parser.add_argument("--signals-per-account", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--sample-dir", default=None, help="reuse (or keep) the sample here")
-    parser.add_argument("--neo4j-uri", default=None, help="use this Neo4j (it is wiped)")
-    parser.add_argument("--json", action="store_true", help="print results as JSON")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--uri", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:

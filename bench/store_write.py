@@ -17,7 +17,6 @@ dev/test server from tools/neo4j unless --neo4j-uri names one.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import sys
@@ -30,7 +29,14 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._shared import ChildFailed, meta, peak_rss_mb, report, run_per_store  # noqa: E402
+from bench._shared import (  # noqa: E402
+    ChildFailed,
+    meta,
+    parser_for,
+    peak_rss_mb,
+    report,
+    run_per_store,
+)
 from graph_model import connect  # noqa: E402
 from graph_model.schema import REGISTRY  # noqa: E402
 from graph_model.settings import Settings  # noqa: E402
@@ -218,15 +224,10 @@ def run_store(kind: str, uri: str, scale: float, chunk: int, batch_size: int) ->
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--store", choices=["embedded", "neo4j", "both"], default="both")
+    parser = parser_for(__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1M nodes, 2M edges")
     parser.add_argument("--chunk", type=int, default=100_000, help="rows per upsert call")
     parser.add_argument("--batch-size", type=int, default=10_000, help="Neo4j rows per transaction")
-    parser.add_argument("--neo4j-uri", default=None, help="use this Neo4j (it is wiped)")
-    parser.add_argument("--json", action="store_true", help="print results as JSON")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--uri", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
