@@ -81,6 +81,7 @@ REVIEW_SCHEMA = {
     "label": pl.String,
 }
 _LOOKUP_CHUNK = 5_000
+_FULL_SCAN_AT = 50_000
 EMBEDDED_BATCH_ROWS = 250_000
 NEO4J_BATCH_ROWS = 50_000
 
@@ -715,13 +716,22 @@ class Ingestor:
             assert isinstance(spec, NodeSpec)
             keyed = out.frame.with_columns(email_key(rule.dedupe_on).alias("__email"))
             filled = pl.sum_horizontal(pl.exclude(RID, "__email").is_not_null())
-            ranked = keyed.filter(pl.col("__email").is_not_null()).with_columns(
-                filled.alias("__filled")
+            ranked = keyed.filter(pl.col("__email").is_not_null())
+            shared = ranked.filter(pl.col("__email").is_duplicated())
+            # Only emails that occur more than once need ranking.
+            best = (
+                shared.with_columns(filled.alias("__filled"))
+                .sort(["__filled", RID], descending=[True, True])
+                .unique(subset=["__email"], keep="first")
             )
-            best = ranked.sort(["__filled", RID], descending=[True, True]).unique(
-                subset=["__email"], keep="first"
+            canon = pl.concat(
+                [
+                    best.select("__email", pl.col(spec.key).alias("__canon")),
+                    ranked.filter(~pl.col("__email").is_duplicated()).select(
+                        "__email", pl.col(spec.key).alias("__canon")
+                    ),
+                ]
             )
-            canon = best.select("__email", pl.col(spec.key).alias("__canon"))
             # A person already in the graph with that email keeps their key.
             stored = self._lookup(spec.label, rule.dedupe_on, canon["__email"].to_list())
             if stored:
@@ -871,6 +881,13 @@ class Ingestor:
     def _lookup(self, label: str, prop: str, values: list[str]) -> dict[str, str]:
         spec = REGISTRY.node(label)
         found: dict[str, str] = {}
+        if len(values) > _FULL_SCAN_AT:
+            # Many values: one pass over the label beats thousands of IN queries.
+            wanted = pl.DataFrame({prop: values}, schema={prop: pl.String})
+            rows = self.store.nodes(label).select(prop, spec.key).join(wanted, on=prop)
+            for value, key in rows.iter_rows():
+                found.setdefault(value, key)
+            return found
         for start in range(0, len(values), _LOOKUP_CHUNK):
             chunk = values[start : start + _LOOKUP_CHUNK]
             rows = self.store.nodes(label, [Filter(prop, "in", chunk)])

@@ -567,3 +567,19 @@ def test_schedule_cli_runs_now_and_reports_json(embedded_store: GraphStore, worl
     # Fired first on an empty graph, signals name no known accounts: the source fails
     # on its reject rate and says so, and the scheduler goes on to the next firing.
     assert "rows rejected" in by_name["hourly-signals"]["sources"][0]["error"]
+
+
+def test_lookups_by_full_scan_give_the_same_graph(
+    store: GraphStore, world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large lookups (over 50k values) read the label once instead of IN queries."""
+    from graph_model.store import connect
+    from ingest import pipeline
+
+    reference = connect(str(tmp_path / "reference"))
+    assert run(reference, world / "ingest.yaml").ok
+    monkeypatch.setattr(pipeline, "_FULL_SCAN_AT", 0)
+    report = run(store, world / "ingest.yaml")
+    assert report.ok
+    assert by_source(report)["signals"] == (9, 5, 4, 0)
+    assert_same_state(snapshot(reference), snapshot(store))
