@@ -867,16 +867,6 @@ _ARG_CHECKS: dict[str, Callable[[Any], str | None]] = {
 }
 
 
-def describe_columns(mapping: SourceMapping) -> list[tuple[str, str, bool]]:
-    """(column, description, required) for README tables."""
-    return [(c, d.description, d.required) for c, d in mapping.columns.items()]
-
-
-def mapping_problem_field(spec: ValueSpec, fallback: str) -> str:
-    cols = spec.columns()
-    return "+".join(cols) if cols else fallback
-
-
 __all__ = [
     "BUILTIN_DIR",
     "CompileContext",

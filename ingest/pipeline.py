@@ -25,7 +25,6 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
-import json
 import os
 import secrets
 import tempfile
@@ -187,7 +186,6 @@ class _Output:
     rule: NodeRule | EdgeRule
     spec: NodeSpec | EdgeSpec
     frame: pl.DataFrame
-    mapped: list[str]  # properties the mapping sets (others keep their stored values)
     describe: dict[str, str]  # column in frame -> source column(s), for messages
 
     @property
@@ -199,7 +197,7 @@ class _Output:
         return self.rule.label if isinstance(self.rule, NodeRule) else self.rule.type
 
     def with_frame(self, frame: pl.DataFrame) -> _Output:
-        return _Output(self.rule, self.spec, frame, self.mapped, self.describe)
+        return _Output(self.rule, self.spec, frame, self.describe)
 
 
 @dataclass
@@ -640,7 +638,7 @@ class Ingestor:
         frame = ctx.frame.select(pl.col(RID), key.expr.cast(pl.String).alias(spec.key), *exprs)
         if rule.optional:
             frame = frame.filter(pl.col(spec.key).is_not_null())
-        return _Output(rule, spec, frame, list(rule.properties), describe)
+        return _Output(rule, spec, frame, describe)
 
     def _edge_output(self, rule: EdgeRule, ctx: CompileContext, problems: list[Problem]) -> _Output:
         spec = REGISTRY.edge(rule.type)
@@ -661,7 +659,7 @@ class Ingestor:
         )
         if rule.optional:
             frame = frame.filter(pl.col("src").is_not_null() & pl.col("dst").is_not_null())
-        return _Output(rule, spec, frame, list(rule.properties), describe)
+        return _Output(rule, spec, frame, describe)
 
     def _collect_problems(
         self, frame: pl.DataFrame, problems: list[Problem], outputs: list[_Output]
@@ -1080,7 +1078,3 @@ def run_summary_line(report: SourceReport) -> str:
     if report.error:
         parts.append(f"error: {report.error}")
     return "; ".join(parts)
-
-
-def report_json(report: RunReport) -> str:
-    return json.dumps(report.as_dict(), indent=2, default=str)
