@@ -972,8 +972,10 @@ class Ingestor:
         batch_of = order.select(RID, "__batch")
         nodes = [o for o in plan.outputs if o.is_node]
         edges = [o for o in plan.outputs if not o.is_node]
-        phases = [("nodes", nodes)] + ([("edges", edges)] if edges else [])
+        # A source with only edges (line items, job changes) has no node phase.
+        phases = [(name, outs) for name, outs in (("nodes", nodes), ("edges", edges)) if outs]
         total = n_batches * len(phases)
+        rows_by_batch = order.partition_by("__batch", as_dict=True)
         done = 0
         self._tick(source.name, "write", 0, total)
         if not order.height:
@@ -981,14 +983,24 @@ class Ingestor:
             self._write_run_node(report, started, final=False)
         for phase, outs in phases:
             last_phase = phase == phases[-1][0]
-            split = [(o, o.frame.join(batch_of, on=RID, how="inner")) for o in outs]
+            # Each output split into its batches once, not filtered again per batch.
+            split = [
+                (
+                    o,
+                    o.frame.join(batch_of, on=RID, how="inner").partition_by(
+                        "__batch", as_dict=True
+                    ),
+                )
+                for o in outs
+            ]
             for b in range(n_batches):
-                rows_b = order.filter(pl.col("__batch") == b)
+                rows_b = rows_by_batch[(b,)]
                 with self.store.batch() as tx:
-                    for out, frame in split:
-                        part = frame.filter(pl.col("__batch") == b).drop("__batch")
-                        if not part.height:
+                    for out, parts in split:
+                        part = parts.get((b,))
+                        if part is None or not part.height:
                             continue
+                        part = part.drop("__batch")
                         if isinstance(out.rule, NodeRule):
                             ready = self._apply_catalog(out, self._fill_unmapped(out, part), plan)
                             tx.upsert_nodes(out.name, ready.drop(RID), source=source.name)
