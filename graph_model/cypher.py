@@ -171,14 +171,14 @@ class Cypher:
 
     # ---------------------------------------------------------- reads
 
+    def _match_keys(self, spec: NodeSpec) -> LiteralString:
+        return "MATCH (n:" + self.label(spec.label) + ") WHERE n." + self.key(spec) + " IN $keys"
+
     def nodes_by_key(self, spec: NodeSpec) -> LiteralString:
-        return (
-            "MATCH (n:"
-            + self.label(spec.label)
-            + ") WHERE n."
-            + self.key(spec)
-            + " IN $keys RETURN properties(n) AS n"
-        )
+        return self._match_keys(spec) + " RETURN properties(n) AS n"
+
+    def keys_present(self, spec: NodeSpec) -> LiteralString:
+        return self._match_keys(spec) + " RETURN n." + self.key(spec) + " AS k"
 
     def nodes_where(
         self, spec: NodeSpec, filters: Sequence[Filter], limited: bool

@@ -354,6 +354,19 @@ class EmbeddedStore(GraphStore):
         return self._node_frame(label).filter(pl.col(spec.key).is_in(wanted))
 
     @_snapshot
+    def existing_keys(self, label: str, keys: Iterable[str]) -> set[str]:
+        spec = self.registry.node(label)
+        values = keys if isinstance(keys, pl.Series) else pl.Series(list(keys), dtype=pl.String)
+        wanted = values.cast(pl.String).unique()
+        found: set[str] = set()
+        # Every part holds live nodes only (a delete rewrites the table), so the parts
+        # are searched as they are, without merging them first.
+        for part in self._table(self._node_table(label)).parts:
+            column = part.get_column(spec.key)
+            found.update(column.filter(column.is_in(wanted.implode())).to_list())
+        return found
+
+    @_snapshot
     def nodes(
         self,
         label: str,

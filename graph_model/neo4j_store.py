@@ -47,6 +47,9 @@ from graph_model.validation import empty_frame
 T = TypeVar("T")
 
 
+_KEYS_PER_QUERY = 20_000  # keys per existence query: one parameter list each
+
+
 class Neo4jStore(GraphStore):
     def __init__(self, uri: str, *, settings: Settings, registry: SchemaRegistry) -> None:
         self.uri = uri
@@ -264,6 +267,17 @@ class Neo4jStore(GraphStore):
         wanted = list(dict.fromkeys(str(k) for k in keys))
         rows = self._read(self.cypher.nodes_by_key(spec), keys=wanted) if wanted else []
         return _node_frame(spec, [r["n"] for r in rows])
+
+    def existing_keys(self, label: str, keys: Iterable[str] | pl.Series) -> set[str]:
+        spec = self.registry.node(label)
+        values = keys.cast(pl.String).to_list() if isinstance(keys, pl.Series) else keys
+        wanted = list(dict.fromkeys(str(k) for k in values if k is not None))
+        query = self.cypher.keys_present(spec)
+        found: set[str] = set()
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            found.update(r["k"] for r in self._read(query, keys=chunk))
+        return found
 
     def nodes(
         self,

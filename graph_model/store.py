@@ -292,6 +292,10 @@ class GraphStore(ABC):
         """The nodes of ``label`` with these keys (missing keys are simply absent)."""
 
     @abstractmethod
+    def existing_keys(self, label: str, keys: Iterable[str] | pl.Series) -> set[str]:
+        """Which of these keys have a node of ``label`` (keys only: no properties read)."""
+
+    @abstractmethod
     def nodes(
         self,
         label: str,

@@ -255,17 +255,21 @@ def row_problems(
     ]
     if not checks or not typed.height:
         return pl.DataFrame(schema=ROW_PROBLEM_SCHEMA)
+    # The bad rows first (one pass of masks), then their first problem's words.
+    bad_rows = typed.filter(pl.any_horizontal([bad.fill_null(False) for _f, _r, bad in checks]))
+    if not bad_rows.height:
+        return pl.DataFrame(schema=ROW_PROBLEM_SCHEMA)
     field_expr = pl.lit(None, pl.String)
     reason_expr = pl.lit(None, pl.String)
     for field_name, reason, bad in reversed(checks):
         hit = bad.fill_null(False)
         field_expr = pl.when(hit).then(pl.lit(field_name)).otherwise(field_expr)
         reason_expr = pl.when(hit).then(pl.lit(reason)).otherwise(reason_expr)
-    return typed.select(
+    return bad_rows.select(
         pl.col(row).cast(pl.UInt32).alias("__row"),
         field_expr.alias("field"),
         reason_expr.alias("reason"),
-    ).filter(pl.col("field").is_not_null())
+    )
 
 
 def default_literal(spec: FieldSpec) -> pl.Expr:

@@ -17,7 +17,6 @@ quarantined rows that name the file, the row and the column.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
+from polars_hash import NonCryptographicHashingNameSpace
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graph_model.errors import ConfigFileInvalid
@@ -374,7 +374,7 @@ def compile_value(spec: ValueSpec, ctx: CompileContext) -> Compiled:
         joined = pl.concat_str(
             [pl.col(c).cast(pl.String).fill_null("") for c in spec.hash], separator="\x1f"
         )
-        current = Compiled(joined.map_batches(_sha_series, return_dtype=pl.String))
+        current = Compiled(_sha1_id(joined))
     elif spec.cases is not None:
         expr: pl.Expr = pl.lit(None if spec.default is None else str(spec.default), pl.String)
         for case in reversed(spec.cases):
@@ -477,7 +477,8 @@ def cast_to_field(value: Compiled, spec: FieldSpec, name: str, ctx: CompileConte
 
 
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr.str.len_chars() > 0).then(expr).otherwise(pl.lit(None, pl.String))
+    # One reference to ``expr``: a when/then would repeat it, and transforms nest.
+    return expr.replace("", None)
 
 
 def _matches(col: str, want: Any) -> pl.Expr:
@@ -488,12 +489,11 @@ def _matches(col: str, want: Any) -> pl.Expr:
     return text.is_in([str(v).lower() for v in values]).fill_null(False)
 
 
-def _sha_series(s: pl.Series) -> pl.Series:
-    return pl.Series(
-        s.name,
-        [None if v is None else hashlib.sha1(v.encode()).hexdigest()[:20] for v in s.to_list()],
-        dtype=pl.String,
-    )
+def _sha1_id(text: pl.Expr) -> pl.Expr:
+    """The first 20 hex digits of the SHA-1 of the UTF-8 text: the same ids as
+    ``hashlib.sha1(text.encode()).hexdigest()[:20]``, computed in polars (a plugin),
+    stable across polars versions unlike polars' own hash."""
+    return NonCryptographicHashingNameSpace(text).sha1().str.slice(0, 20)
 
 
 # ------------------------------------------------------------------ transforms
@@ -523,11 +523,21 @@ def _email(value: Compiled, _arg: Any, name: str, _ctx: CompileContext) -> Compi
 def _replace_distinct(
     value: Compiled, ctx: CompileContext, fn: Callable[[list[str]], dict[str, str | None]]
 ) -> pl.Expr:
-    distinct = ctx.distinct(value.expr)
-    mapping = fn(distinct)
-    old = list(mapping)
-    new = [mapping[k] for k in old]
-    return value.expr.replace_strict(old, new, default=None, return_dtype=pl.String)
+    """Map each distinct value once (``fn`` sees each value once) and join the answers
+    back as a new column of ``ctx.frame``: a join, because ``replace_strict`` with a
+    data-sized table (100k+ keys) is orders of magnitude slower."""
+    source = f"__m{len(ctx.frame.columns)}_in"
+    target = f"__m{len(ctx.frame.columns)}"
+    values = ctx.frame.select(value.expr.cast(pl.String).alias(source))
+    mapping = fn(values.get_column(source).drop_nulls().unique().to_list())
+    table = pl.DataFrame(
+        {source: list(mapping), target: list(mapping.values())},
+        schema={source: pl.String, target: pl.String},
+    )
+    # Only the one column is joined: a join gathers every column of its left side.
+    mapped = values.join(table, on=source, how="left", maintain_order="left")
+    ctx.frame = ctx.frame.with_columns(mapped.get_column(target))
+    return pl.col(target)
 
 
 def _domain(value: Compiled, _arg: Any, _name: str, ctx: CompileContext) -> Compiled:
@@ -535,7 +545,9 @@ def _domain(value: Compiled, _arg: Any, _name: str, ctx: CompileContext) -> Comp
         domains = domain_of(pl.Series("v", values, dtype=pl.String)).to_list()
         return dict(zip(values, domains, strict=True))
 
-    return Compiled(_replace_distinct(value, ctx, lookup), "str", value.problems)
+    # Lower-cased first (as host_of would), so case variants are looked up once.
+    lowered = Compiled(value.expr.cast(pl.String).str.to_lowercase(), value.kind)
+    return Compiled(_replace_distinct(lowered, ctx, lookup), "str", value.problems)
 
 
 def _slug(expr: pl.Expr) -> pl.Expr:
@@ -576,24 +588,22 @@ def _map(value: Compiled, arg: Any, name: str, _ctx: CompileContext) -> Compiled
     low = value.expr.cast(pl.String).str.to_lowercase()
     keys = [str(k).lower() for k in table]
     vals = [None if v is None else str(v) for v in table.values()]
-    mapped = low.replace_strict(keys, vals, default=None, return_dtype=pl.String)
-    known = low.is_in(keys)
     problems = list(value.problems)
+    # Values not in the table take the default (an expression, so ``low`` is used once).
+    default: pl.Expr = pl.lit(None, pl.String)
     if other == "keep":
-        expr = pl.when(known).then(mapped).otherwise(value.expr)
-    elif other == "null":
-        expr = mapped
+        default = value.expr.cast(pl.String)
     elif other == "reject":
-        expr = mapped
         problems.append(
             Problem(
                 name,
                 pl.lit("is not one of " + ", ".join(map(str, table))) + _got(value.expr),
-                value.expr.is_not_null() & ~known.fill_null(False),
+                value.expr.is_not_null() & ~low.is_in(keys).fill_null(False),
             )
         )
-    else:
-        expr = pl.when(known).then(mapped).otherwise(pl.lit(str(other)))
+    elif other != "null":
+        default = pl.lit(str(other))
+    expr = low.replace_strict(keys, vals, default=default, return_dtype=pl.String)
     return Compiled(expr, "str", problems)
 
 

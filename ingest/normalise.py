@@ -79,7 +79,10 @@ def host_of(column: str | pl.Expr) -> pl.Expr:
     )
 
 
+@lru_cache(maxsize=1 << 20)
 def _registrable(host: str) -> str | None:
+    # Cached for the process: one run meets the same hosts in accounts' websites,
+    # contacts and signals.
     if not host or " " in host or "." not in host:
         return None
     if host[-1].isdigit() or ":" in host or host.startswith("["):  # possibly an IP address

@@ -47,6 +47,7 @@ from ingest.mapping import (
     CompileContext,
     Compiled,
     EdgeRule,
+    Endpoint,
     NodeRule,
     Problem,
     SourceMapping,
@@ -81,6 +82,7 @@ REVIEW_SCHEMA = {
 }
 _LOOKUP_CHUNK = 5_000
 _FULL_SCAN_AT = 50_000
+_EMBEDDED_SCANS = True  # tests turn it off to compare with the IN-query path
 EMBEDDED_BATCH_ROWS = 250_000
 NEO4J_BATCH_ROWS = 50_000
 
@@ -244,6 +246,8 @@ class Ingestor:
         self._batches_done = 0
         self._vocab: dict[str, list[tuple[str, str]]] = {}
         self._compiled: dict[str, Compiled] = {}
+        # Per label, the rows whose edges dedupe moved onto another row's node.
+        self._remapped: dict[str, pl.Series] = {}
         self._catalog: Catalog | None = None
 
     # -------------------------------------------------------------- entry
@@ -428,7 +432,9 @@ class Ingestor:
         if not paths:
             raise IngestFailed(f"source {source.name}: no file matches {source.path}")
         shown = {p: _shown(p, self.config.base_dir) for p in paths}
-        frame, bad = read_files(paths, source.format or mapping.format, shown)
+        # JSONL: only the keys the mapping names are read (documented or used).
+        wanted = sorted(set(mapping.columns) | mapping.referenced_columns())
+        frame, bad = read_files(paths, source.format or mapping.format, shown, wanted)
         for join in mapping.joins:
             if join.file not in source.join_files:
                 raise IngestFailed(
@@ -517,6 +523,8 @@ class Ingestor:
             ctx.frame = frame
 
         self._compiled: dict[str, Compiled] = {}
+        # Per label, the rows whose edges dedupe moved onto another row's node.
+        self._remapped: dict[str, pl.Series] = {}
         outputs: list[_Output] = []
         for rule in mapping.nodes:
             outputs.append(self._node_output(rule, ctx, problems))
@@ -596,7 +604,14 @@ class Ingestor:
         describe: dict[str, str] = {}
         for prop, value in props.items():
             source = value.describe()
-            typed = cast_to_field(self._value(value, ctx), spec.fields[prop], source, ctx)
+            value_ = self._value(value, ctx)
+            typed = cast_to_field(value_, spec.fields[prop], source, ctx)
+            if typed.problems:  # parsed once: the value and its masks become columns
+                typed = _materialise(
+                    Compiled(typed.expr, typed.kind, typed.problems[len(value_.problems) :]),
+                    ctx,
+                )
+                typed.problems = [*value_.problems, *typed.problems]
             problems.extend(
                 Problem(p.field, p.reason + pl.lit(f" ({label}.{prop})"), p.bad)
                 for p in typed.problems
@@ -616,17 +631,7 @@ class Ingestor:
         cache_key = spec.model_dump_json()
         if cache_key in self._compiled:
             return Compiled(self._compiled[cache_key].expr, self._compiled[cache_key].kind)
-        compiled = compile_value(spec, ctx)
-        column = f"__v{len(self._compiled)}"
-        # The value and its problem masks in one pass (polars shares the common
-        # sub-expressions), so checking problems later is a cheap column filter.
-        masks = {f"{column}_p{j}": p.bad.fill_null(False) for j, p in enumerate(compiled.problems)}
-        ctx.frame = ctx.frame.lazy().with_columns(compiled.expr.alias(column), **masks).collect()
-        problems = [
-            Problem(p.field, p.reason, pl.col(name))
-            for p, name in zip(compiled.problems, masks, strict=True)
-        ]
-        self._compiled[cache_key] = Compiled(pl.col(column), compiled.kind, problems)
+        self._compiled[cache_key] = _materialise(compile_value(spec, ctx), ctx)
         return self._compiled[cache_key]
 
     def _node_output(self, rule: NodeRule, ctx: CompileContext, problems: list[Problem]) -> _Output:
@@ -701,10 +706,10 @@ class Ingestor:
             return set(), outputs
         primary = outputs[0]
         ident = list(primary.spec.identity)
-        winners = primary.frame.unique(subset=ident, keep="last", maintain_order=True).select(RID)
-        dup = set(primary.frame.join(winners, on=RID, how="anti")[RID].to_list())
-        dup_frame = pl.DataFrame({RID: sorted(dup)}, schema={RID: pl.UInt32})
-        outputs = [o.with_frame(o.frame.join(dup_frame, on=RID, how="anti")) for o in outputs]
+        keys = primary.frame.select(RID, *ident)
+        kept = _keep_last(keys, ident)
+        dup = set() if kept is keys else set(keys.join(kept, on=RID, how="anti")[RID].to_list())
+        outputs = [_drop_rids(o, dup) for o in outputs]
         # Email dedupe for node rules that ask for it.
         for index, out in enumerate(outputs):
             rule = out.rule
@@ -712,41 +717,50 @@ class Ingestor:
                 continue
             spec = out.spec
             assert isinstance(spec, NodeSpec)
-            keyed = out.frame.with_columns(email_key(rule.dedupe_on).alias("__email"))
-            filled = pl.sum_horizontal(pl.exclude(RID, "__email").is_not_null())
-            ranked = keyed.filter(pl.col("__email").is_not_null())
-            shared = ranked.filter(pl.col("__email").is_duplicated())
-            # Only emails that occur more than once need ranking.
-            best = (
-                shared.with_columns(filled.alias("__filled"))
-                .sort(["__filled", RID], descending=[True, True])
-                .unique(subset=["__email"], keep="first")
+            # Narrow frames: only the rows that share an email are ranked, on all columns.
+            emails = out.frame.select(
+                RID, spec.key, email_key(rule.dedupe_on).alias("__email")
+            ).filter(pl.col("__email").is_not_null())
+            repeated = pl.col("__email").is_duplicated()
+            shared = emails.filter(repeated)
+            filled = pl.sum_horizontal(pl.exclude(RID).is_not_null())
+            ranks = (
+                out.frame.join(shared.select(RID), on=RID, how="semi")
+                .select(RID, filled.alias("__filled"))
+                .join(shared, on=RID)
+            )
+            best = ranks.sort(["__filled", RID], descending=[True, True]).unique(
+                subset=["__email"], keep="first"
             )
             canon = pl.concat(
                 [
                     best.select("__email", pl.col(spec.key).alias("__canon")),
-                    ranked.filter(~pl.col("__email").is_duplicated()).select(
-                        "__email", pl.col(spec.key).alias("__canon")
-                    ),
+                    emails.filter(~repeated).select("__email", pl.col(spec.key).alias("__canon")),
                 ]
             )
             # A person already in the graph with that email keeps their key.
             stored = self._lookup(spec.label, rule.dedupe_on, canon["__email"].to_list())
             if stored:
-                canon = canon.with_columns(
-                    pl.col("__email")
-                    .replace_strict(list(stored), list(stored.values()), default=None)
-                    .fill_null(pl.col("__canon"))
-                    .alias("__canon")
+                found = pl.DataFrame(
+                    {"__email": list(stored), "__stored": list(stored.values())},
+                    schema={"__email": pl.String, "__stored": pl.String},
+                )
+                canon = canon.join(found, on="__email", how="left").select(
+                    "__email", pl.coalesce("__stored", "__canon").alias("__canon")
                 )
             losers = (
-                ranked.join(canon, on="__email")
+                emails.join(canon, on="__email")
                 .filter(pl.col(spec.key) != pl.col("__canon"))
                 .select(RID, spec.key, "__canon")
             )
             if not losers.height:
                 continue
             dup.update(losers[RID].to_list())
+            moved_rids = losers.get_column(RID)
+            previous = self._remapped.get(spec.label)
+            self._remapped[spec.label] = (
+                moved_rids if previous is None else pl.concat([previous, moved_rids])
+            )
             remap = dict(zip(losers[spec.key].to_list(), losers["__canon"].to_list(), strict=True))
             outputs[index] = out.with_frame(out.frame.join(losers.select(RID), on=RID, how="anti"))
             for j, other in enumerate(outputs):
@@ -760,35 +774,42 @@ class Ingestor:
                 if rule_e.dst.label == spec.label:
                     cols.append(pl.col("dst").replace(remap))
                 if cols:
-                    moved = other.frame.with_columns(cols)
-                    # The surviving record's own edges win over the ones moved onto it.
-                    is_loser = pl.col(RID).is_in(losers[RID].to_list())
-                    keep = moved.filter(~is_loser)
-                    extra = moved.filter(is_loser).join(
-                        keep, on=list(other.spec.identity), how="anti", nulls_equal=True
+                    # Every reference to a merged record now names the survivor; the
+                    # survivor's own edges win over the ones moved onto it.
+                    updated = other.frame.with_columns(cols)
+                    is_loser = pl.col(RID).is_in(moved_rids.implode())
+                    ident_e = list(other.spec.identity)
+                    clash = (
+                        updated.filter(is_loser)
+                        .join(
+                            updated.filter(~is_loser).select(ident_e),
+                            on=ident_e,
+                            how="semi",
+                            nulls_equal=True,
+                        )
+                        .get_column(RID)
                     )
-                    outputs[j] = other.with_frame(pl.concat([keep, extra]).sort(RID))
+                    outputs[j] = _drop_rids(other.with_frame(updated), clash)
         # Edges collapse onto one identity after remapping: the later row wins.
         final = []
         for out in outputs:
             if out.is_node:
                 final.append(out)
                 continue
-            ident_e = list(out.spec.identity)
-            final.append(
-                out.with_frame(out.frame.unique(subset=ident_e, keep="last", maintain_order=True))
-            )
+            final.append(out.with_frame(_keep_last(out.frame, list(out.spec.identity))))
         return dup, final
 
     def _check_endpoints(
         self, outputs: list[_Output], rejected: pl.DataFrame
     ) -> tuple[list[_Output], pl.DataFrame, int]:
         """Reject rows whose edges point at nodes that exist neither in this source nor
-        in the graph; repeat, since a rejected row takes its nodes with it."""
+        in the graph; repeat, since a rejected row takes its nodes with it. The first
+        round checks every edge; later rounds only the keys whose nodes just went."""
         skipped = 0
         # Keys known to exist in the store, per label (asked once per key).
         exists: dict[str, pl.DataFrame] = {}
-        for _round in range(10):
+        gone: dict[str, pl.Series] = {}  # keys whose last node in this source went
+        for round_no in range(10):
             local: dict[str, list[pl.DataFrame]] = {}
             for out in outputs:
                 if isinstance(out.spec, NodeSpec):
@@ -803,19 +824,23 @@ class Ingestor:
                 frame = out.frame
                 bad_side: dict[str, pl.Expr] = {}
                 for side, endpoint in (("src", rule.src), ("dst", rule.dst)):
-                    keys = frame.select(pl.col(side).alias("k")).drop_nulls().unique()
-                    for known_here in local.get(endpoint.label, []):
-                        keys = keys.join(known_here, on="k", how="anti")
-                    known = exists.get(endpoint.label, pl.DataFrame(schema={"k": pl.String}))
-                    ask = keys.join(known, on="k", how="anti")["k"].to_list()
-                    if ask:
-                        found = self._existing(endpoint.label, sorted(ask))
-                        known = pl.concat(
-                            [known, pl.DataFrame({"k": sorted(found)}, schema={"k": pl.String})]
-                        )
-                        exists[endpoint.label] = known
-                    absent = keys.join(known, on="k", how="anti")["k"].to_list()
-                    bad_side[side] = pl.col(side).is_in(absent) | pl.col(side).is_null()
+                    if round_no == 0 and _made_here(endpoint, outputs):
+                        # The same key as a node rule of this source, row for row: a
+                        # surviving edge row's node survives with it. Only rows that
+                        # dedupe moved onto another row's node are checked.
+                        bad_side[side] = pl.col(side).is_null()
+                        moved = self._remapped.get(endpoint.label)
+                        if moved is not None:
+                            rows = frame.filter(pl.col(RID).is_in(moved.implode()))
+                            absent = self._absent_keys(rows, side, endpoint.label, local, exists)
+                            bad_side[side] = bad_side[side] | pl.col(side).is_in(absent)
+                    elif round_no == 0:
+                        absent = self._absent_keys(frame, side, endpoint.label, local, exists)
+                        bad_side[side] = pl.col(side).is_in(absent) | pl.col(side).is_null()
+                    elif endpoint.label in gone:
+                        bad_side[side] = pl.col(side).is_in(gone[endpoint.label].implode())
+                    else:
+                        bad_side[side] = pl.lit(False)
                 missing = bad_side["src"] | bad_side["dst"]
                 bad = frame.filter(missing)
                 if not bad.height:
@@ -824,41 +849,65 @@ class Ingestor:
                     skipped += bad.height
                     outputs[i] = out.with_frame(frame.filter(~missing))
                     continue
-                src_bad = bad_side["src"]
-                side_col = pl.when(src_bad).then(pl.col("src")).otherwise(pl.col("dst"))
-                label = (
-                    pl.when(src_bad).then(pl.lit(rule.src.label)).otherwise(pl.lit(rule.dst.label))
-                )
-                reason = (
-                    pl.when(side_col.is_null())
-                    .then(pl.lit(f"is required ({rule.type})"))
-                    .otherwise(
-                        pl.concat_str(
-                            [
-                                pl.lit("no "),
-                                label,
-                                pl.lit(" with key '"),
-                                side_col,
-                                pl.lit("' in this source or the graph"),
-                            ]
-                        )
-                    )
-                )
-                field_expr = (
-                    pl.when(src_bad)
-                    .then(pl.lit(out.describe["src"]))
-                    .otherwise(pl.lit(out.describe["dst"]))
-                )
-                new_rejects.append(
-                    bad.select(pl.col(RID), field_expr.alias("field"), reason.alias("reason"))
-                )
+                new_rejects.append(_endpoint_rejects(bad, rule, out.describe, bad_side["src"]))
             if not new_rejects:
                 break
             rejected = pl.concat([rejected, *new_rejects]).unique(
                 subset=[RID], keep="first", maintain_order=True
             )
+            before = {id(o): o for o in outputs}
             outputs = [_drop_rids(o, rejected) for o in outputs]
+            gone = self._gone_keys(before, outputs, exists)
+            if not gone:
+                break
         return outputs, rejected, skipped
+
+    def _absent_keys(
+        self,
+        frame: pl.DataFrame,
+        side: str,
+        label: str,
+        local: dict[str, list[pl.DataFrame]],
+        exists: dict[str, pl.DataFrame],
+    ) -> pl.Series:
+        """Keys on one side of an edge frame that no node of this source or the graph has."""
+        keys = frame.select(pl.col(side).alias("k")).drop_nulls().unique()
+        for known_here in local.get(label, []):
+            keys = keys.join(known_here, on="k", how="anti")
+        known = exists.get(label, pl.DataFrame(schema={"k": pl.String}))
+        ask = keys.join(known, on="k", how="anti").get_column("k")
+        if ask.len():
+            found = self._existing(label, ask)
+            known = pl.concat([known, pl.DataFrame({"k": sorted(found)}, schema={"k": pl.String})])
+            exists[label] = known
+        return keys.join(known, on="k", how="anti").get_column("k").implode()
+
+    @staticmethod
+    def _gone_keys(
+        before: dict[int, _Output], after: list[_Output], exists: dict[str, pl.DataFrame]
+    ) -> dict[str, pl.Series]:
+        """Node keys dropped from this source in the last round that no remaining row
+        of the source and no stored node still provides."""
+        removed: dict[str, list[pl.DataFrame]] = {}
+        remaining: dict[str, list[pl.DataFrame]] = {}
+        for old, new in zip(before.values(), after, strict=True):
+            if not isinstance(new.spec, NodeSpec):
+                continue
+            key = pl.col(new.spec.key).alias("k")
+            remaining.setdefault(new.name, []).append(new.frame.select(key))
+            if new.frame is not old.frame:
+                dropped = old.frame.join(new.frame.select(RID), on=RID, how="anti")
+                removed.setdefault(new.name, []).append(dropped.select(key))
+        gone: dict[str, pl.Series] = {}
+        for label, parts in removed.items():
+            keys = pl.concat(parts).drop_nulls().unique()
+            for still in remaining.get(label, []):
+                keys = keys.join(still, on="k", how="anti")
+            if label in exists:
+                keys = keys.join(exists[label], on="k", how="anti")
+            if keys.height:
+                gone[label] = keys.get_column("k")
+        return gone
 
     def _apply_catalog(self, out: _Output, part: pl.DataFrame, plan: _Plan) -> pl.DataFrame:
         """ICP, tier and suppression rules on the accounts and people being written."""
@@ -879,7 +928,9 @@ class Ingestor:
     def _lookup(self, label: str, prop: str, values: list[str]) -> dict[str, str]:
         spec = REGISTRY.node(label)
         found: dict[str, str] = {}
-        if len(values) > _FULL_SCAN_AT:
+        # The embedded store holds the label in memory: a join is always cheapest there.
+        in_memory = _EMBEDDED_SCANS and isinstance(self.store, EmbeddedStore)
+        if len(values) > _FULL_SCAN_AT or in_memory:
             # Many values: one pass over the label beats thousands of IN queries.
             wanted = pl.DataFrame({prop: values}, schema={prop: pl.String})
             rows = self.store.nodes(label).select(prop, spec.key).join(wanted, on=prop)
@@ -893,13 +944,8 @@ class Ingestor:
                 found.setdefault(value, key)
         return found
 
-    def _existing(self, label: str, keys: list[str]) -> set[str]:
-        spec = REGISTRY.node(label)
-        out: set[str] = set()
-        for start in range(0, len(keys), _LOOKUP_CHUNK * 4):
-            chunk = keys[start : start + _LOOKUP_CHUNK * 4]
-            out.update(self.store.get_nodes(label, chunk)[spec.key].to_list())
-        return out
+    def _existing(self, label: str, keys: list[str] | pl.Series) -> set[str]:
+        return self.store.existing_keys(label, keys)
 
     def _vocabulary(self, label: str) -> list[tuple[str, str]]:
         if label not in self._vocab:
@@ -1029,7 +1075,9 @@ class Ingestor:
         unmapped = [f for f in spec.fields if f not in part.columns]
         if not unmapped:
             return part
-        stored = self.store.get_nodes(spec.label, part[spec.key].to_list())
+        # Keys first (cheap): on a first load no node exists and nothing is read.
+        present = self._existing(spec.label, part.get_column(spec.key))
+        stored = self.store.get_nodes(spec.label, sorted(present)) if present else pl.DataFrame()
         if not stored.height:
             return part.with_columns([default_literal(spec.fields[f]).alias(f) for f in unmapped])
         part = part.join(
@@ -1056,8 +1104,84 @@ def _advance(report: SourceReport, newest: object) -> None:
             report.watermark = candidate
 
 
-def _drop_rids(out: _Output, rejected: pl.DataFrame) -> _Output:
-    return out.with_frame(out.frame.join(rejected.select(RID), on=RID, how="anti"))
+def _materialise(compiled: Compiled, ctx: CompileContext) -> Compiled:
+    """Compute a value and its problem masks as columns of ``ctx.frame`` in one pass
+    (polars shares the common sub-expressions), so the rules that use the value and
+    the problem check later read columns instead of parsing again."""
+    column = f"__v{len(ctx.frame.columns)}"
+    masks = {f"{column}_p{j}": p.bad.fill_null(False) for j, p in enumerate(compiled.problems)}
+    ctx.frame = ctx.frame.lazy().with_columns(compiled.expr.alias(column), **masks).collect()
+    problems = [
+        Problem(p.field, p.reason, pl.col(name))
+        for p, name in zip(compiled.problems, masks, strict=True)
+    ]
+    return Compiled(pl.col(column), compiled.kind, problems)
+
+
+def _made_here(endpoint: Endpoint, outputs: list[_Output]) -> bool:
+    """Whether a node rule of this source writes ``endpoint``'s node from the same key
+    value in the same row (a signal's EMITTED edge and its Signal node)."""
+    want = endpoint.key.model_dump_json()
+    return any(
+        isinstance(o.rule, NodeRule)
+        and o.rule.label == endpoint.label
+        and not o.rule.optional
+        and o.rule.key.model_dump_json() == want
+        for o in outputs
+    )
+
+
+def _endpoint_rejects(
+    bad: pl.DataFrame, rule: EdgeRule, describe: dict[str, str], src_bad: pl.Expr
+) -> pl.DataFrame:
+    """Quarantine rows for edges with a missing endpoint: which side, and why."""
+    side_col = pl.when(src_bad).then(pl.col("src")).otherwise(pl.col("dst"))
+    label = pl.when(src_bad).then(pl.lit(rule.src.label)).otherwise(pl.lit(rule.dst.label))
+    reason = (
+        pl.when(side_col.is_null())
+        .then(pl.lit(f"is required ({rule.type})"))
+        .otherwise(
+            pl.concat_str(
+                [
+                    pl.lit("no "),
+                    label,
+                    pl.lit(" with key '"),
+                    side_col,
+                    pl.lit("' in this source or the graph"),
+                ]
+            )
+        )
+    )
+    field_expr = pl.when(src_bad).then(pl.lit(describe["src"])).otherwise(pl.lit(describe["dst"]))
+    return bad.select(pl.col(RID), field_expr.alias("field"), reason.alias("reason"))
+
+
+def _drop_rids(out: _Output, rejected: pl.DataFrame | pl.Series | set[int]) -> _Output:
+    """The output without the given rows; the same frame (no copy) when none are in it."""
+    if isinstance(rejected, pl.DataFrame):
+        rids = rejected.get_column(RID)
+    elif isinstance(rejected, set):
+        rids = pl.Series(RID, sorted(rejected), dtype=pl.UInt32)
+    else:
+        rids = rejected
+    if not rids.len() or not out.frame.height:
+        return out
+    gone = pl.col(RID).is_in(rids.cast(pl.UInt32).implode())
+    if not out.frame.select(gone.any()).item():
+        return out
+    return out.with_frame(out.frame.filter(~gone))
+
+
+def _keep_last(frame: pl.DataFrame, subset: list[str]) -> pl.DataFrame:
+    """One row per ``subset`` (the later row wins), order kept; no copy when unique."""
+    last = (
+        pl.col(subset[0]).is_last_distinct()
+        if len(subset) == 1
+        else pl.struct(subset).is_last_distinct()
+    )
+    if frame.select(last.all()).item():
+        return frame
+    return frame.filter(last)
 
 
 def _shown(path: Path, base: Path) -> str:

@@ -9,8 +9,8 @@ A JSONL line that is not JSON becomes a bad row, not a failed file.
 from __future__ import annotations
 
 import glob
-import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +49,12 @@ def format_of(path: Path, declared: str | None) -> str:
 
 
 def read_files(
-    paths: list[Path], fmt: str | None, shown: dict[Path, str] | None = None
+    paths: list[Path],
+    fmt: str | None,
+    shown: dict[Path, str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> tuple[pl.DataFrame, list[BadRow]]:
+    """Read every file into one frame; ``columns`` limits the keys read from JSONL."""
     frames: list[pl.DataFrame] = []
     bad: list[BadRow] = []
     for path in paths:
@@ -61,7 +65,7 @@ def read_files(
         if kind == "csv":
             frame = _read_csv(path, name)
         elif kind == "jsonl":
-            frame, rows = _read_jsonl(path, name)
+            frame, rows = _read_jsonl(path, name, columns)
             bad.extend(rows)
         else:
             frame = _read_parquet(path, name)
@@ -94,71 +98,108 @@ def _read_parquet(path: Path, name: str) -> pl.DataFrame:
     return _all_text(frame).with_row_index(ROW, offset=1)
 
 
-def _read_jsonl(path: Path, name: str) -> tuple[pl.DataFrame, list[BadRow]]:
-    """Lines in chunks: polars parses each chunk; only a chunk that polars refuses is
-    checked line by line. Lines that cannot be a JSON object (cut off, not braced)
-    are set aside without parsing. Rows are numbered by non-blank lines."""
-    frames: list[pl.DataFrame] = []
-    bad: list[BadRow] = []
-    lines: list[bytes] = []
-    numbers: list[int] = []
-    number = 0
+def _read_jsonl(
+    path: Path, name: str, columns: Sequence[str] | None
+) -> tuple[pl.DataFrame, list[BadRow]]:
+    """Rows are lines, numbered as in the file (blank lines are skipped, not renumbered).
 
-    def reject(line: bytes, row: int) -> None:
-        text = line.decode("utf-8", errors="replace").strip()
+    ``columns`` are the keys to read (the mapping's); other keys are not read. Without
+    them the keys are found in the file. polars streams the lines and decodes them
+    with every value as text; a line that cannot be a JSON object (cut off, not
+    braced) is set aside unparsed. If polars refuses a line (a nested value, a broken
+    line) the file is decoded again in chunks of 200k and only a refused chunk is read
+    line by line in Python; a file that is not UTF-8 is read line by line, lossily.
+    """
+    lines = (
+        pl.scan_lines(path, name="line", row_index_name=ROW, row_index_offset=1)
+        .with_columns(pl.col("line").str.strip_chars())
+        .filter(pl.col("line").str.len_bytes() > 0)
+    )
+    braced = pl.col("line").str.starts_with("{") & pl.col("line").str.ends_with("}")
+    try:
+        unbraced = lines.filter(~braced).collect(engine="streaming")
+    except pl.exceptions.ComputeError:  # not UTF-8
+        return _read_jsonl_lines(path, name, columns)
+    bad = [_bad_line(name, row, line) for row, line in unbraced.iter_rows()]
+    good = lines.filter(braced)
+    keys = list(columns) if columns is not None else _keys_in(good)
+    decode = pl.col("line").str.json_decode(pl.Struct({k: pl.String for k in keys}))
+    try:
+        frame = good.select(ROW, decode).unnest("line").collect(engine="streaming")
+    except pl.exceptions.PolarsError:
+        frames: list[pl.DataFrame] = []
+        for chunk in good.collect(engine="streaming").iter_slices(_JSONL_CHUNK):
+            try:
+                frames.append(chunk.select(ROW, decode).unnest("line"))
+            except pl.exceptions.PolarsError:
+                pairs = [(row, line.encode()) for row, line in chunk.iter_rows()]
+                part, rows = _parse_lines(pairs, name, keys)
+                frames.append(part.select(ROW, *keys))
+                bad.extend(rows)
+        frame = pl.concat(frames)
+        bad.sort(key=lambda b: b.row)
+    if not frame.get_column(ROW).is_sorted():
+        frame = frame.sort(ROW)
+    return frame.rechunk(), bad  # streaming leaves ~1k chunks; later joins prefer one
+
+
+def _keys_in(lines: pl.LazyFrame) -> list[str]:
+    """Every object key that appears in the lines (a key-shaped string before a colon;
+    a false find inside a text value only adds an empty column)."""
+    found = (
+        lines.select(pl.col("line").str.extract_all(r'"((?:[^"\\]|\\.)*)"\s*:').alias("k"))
+        .explode("k")
+        .unique()
+        .collect(engine="streaming")
+    )
+    keys: set[str] = set()
+    for found_key in found.get_column("k").drop_nulls().to_list():
+        try:
+            keys.add(json.loads(found_key[: found_key.rindex(":")].strip()))
+        except json.JSONDecodeError:
+            continue
+    return sorted(keys)
+
+
+def _bad_line(name: str, row: int, line: str) -> BadRow:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return BadRow(name, row, f"is not valid JSON ({exc.msg})", line[:500])
+    kind = "an array" if isinstance(value, list) else f"a {type(value).__name__}"
+    return BadRow(name, row, f"is not a JSON object (it is {kind})", line[:500])
+
+
+def _parse_lines(
+    pairs: list[tuple[int, bytes]], name: str, keys: list[str] | None
+) -> tuple[pl.DataFrame, list[BadRow]]:
+    """The slow, exact path: each line through ``json`` (nested values kept as JSON text)."""
+    records: list[dict[str, str | None]] = []
+    rows: list[int] = []
+    bad: list[BadRow] = []
+    for row, raw in pairs:
+        text = raw.decode("utf-8", errors="replace").strip()
         try:
             value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            bad.append(BadRow(name, row, f"is not valid JSON ({exc.msg})", text[:500]))
-            return
+        except json.JSONDecodeError:
+            bad.append(_bad_line(name, row, text))
+            continue
         if not isinstance(value, dict):
-            bad.append(BadRow(name, row, "is not a JSON object", text[:500]))
+            bad.append(_bad_line(name, row, text))
+            continue
+        records.append({k: _text(value.get(k)) for k in (keys if keys is not None else value)})
+        rows.append(row)
+    names = keys if keys is not None else list(dict.fromkeys(k for r in records for k in r))
+    frame = pl.DataFrame(records, schema={k: pl.String for k in names})
+    return frame.with_columns(pl.Series(ROW, rows, dtype=pl.UInt32)), bad
 
-    def parse(chunk: list[bytes]) -> pl.DataFrame:
-        return pl.read_ndjson(io.BytesIO(b"\n".join(chunk)), infer_schema_length=None)
 
-    def flush() -> None:
-        if not lines:
-            return
-        try:
-            frame = parse(lines)
-            rows = numbers
-        except pl.exceptions.PolarsError:
-            good: list[bytes] = []
-            rows = []
-            for line, row in zip(lines, numbers, strict=True):
-                try:
-                    ok = isinstance(json.loads(line), dict)
-                except json.JSONDecodeError:
-                    ok = False
-                if ok:
-                    good.append(line)
-                    rows.append(row)
-                else:
-                    reject(line, row)
-            frame = parse(good) if good else pl.DataFrame()
-        if frame.height:
-            frames.append(_all_text(frame).with_columns(pl.Series(ROW, rows, dtype=pl.UInt32)))
-        lines.clear()
-        numbers.clear()
-
+def _read_jsonl_lines(
+    path: Path, name: str, columns: Sequence[str] | None
+) -> tuple[pl.DataFrame, list[BadRow]]:
     with path.open("rb") as handle:
-        for raw in handle:
-            line = raw.strip()
-            if not line:
-                continue
-            number += 1
-            if not (line.startswith(b"{") and line.endswith(b"}")):
-                reject(line, number)
-                continue
-            lines.append(line)
-            numbers.append(number)
-            if len(lines) >= _JSONL_CHUNK:
-                flush()
-    flush()
-    if not frames:
-        return pl.DataFrame({ROW: pl.Series([], dtype=pl.UInt32)}), bad
-    frame = pl.concat(frames, how="diagonal_relaxed")
+        pairs = [(n, raw.strip()) for n, raw in enumerate(handle, start=1) if raw.strip()]
+    frame, bad = _parse_lines(pairs, name, list(columns) if columns is not None else None)
     return frame.select(ROW, pl.exclude(ROW)), bad
 
 

@@ -572,14 +572,48 @@ def test_schedule_cli_runs_now_and_reports_json(embedded_store: GraphStore, worl
 def test_lookups_by_full_scan_give_the_same_graph(
     store: GraphStore, world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Large lookups (over 50k values) read the label once instead of IN queries."""
+    """Large lookups (over 50k values; any on the embedded store) read the label once
+    instead of IN queries; both paths give the same graph."""
     from graph_model.store import connect
     from ingest import pipeline
 
     reference = connect(str(tmp_path / "reference"))
+    monkeypatch.setattr(pipeline, "_EMBEDDED_SCANS", False)  # the reference uses IN queries
     assert run(reference, world / "ingest.yaml").ok
+    monkeypatch.setattr(pipeline, "_EMBEDDED_SCANS", True)
     monkeypatch.setattr(pipeline, "_FULL_SCAN_AT", 0)
     report = run(store, world / "ingest.yaml")
     assert report.ok
     assert by_source(report)["signals"] == (9, 5, 4, 0)
     assert_same_state(snapshot(reference), snapshot(store))
+
+
+def test_a_merged_contact_whose_surviving_record_is_rejected_leaves_no_dangling_edge(
+    store: GraphStore, tmp_path: Path
+) -> None:
+    """Email dedupe moves the sparser record's edges onto the fuller one; when the
+    fuller one is then rejected (unknown account), the moved edges go with it."""
+    (tmp_path / "Account.csv").write_text(
+        "Id,Name,Website,Industry,NumberOfEmployees,AnnualRevenue,OwnerId,ParentId,Type\n"
+        "001A,Acme,acme.example,,,,005A,,Prospect\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "Contact.csv").write_text(
+        "Id,AccountId,FirstName,LastName,Email,Title,Department\n"
+        "003X,001Z,Lena,Park,lena@acme.example,VP Data,Data\n"  # fuller, unknown account
+        "003Y,001A,,Park,LENA@acme.example,,\n"  # sparser, same email
+        "003Q,001A,Tom,Reyes,tom@acme.example,Engineer,Data\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "ingest.yaml").write_text(
+        "max_reject_rate: 1.0\nsources:\n"
+        f"  - {{name: users, reader: salesforce/user, path: {FIXTURES / 'crm' / 'User.csv'}}}\n"
+        "  - {name: accounts, reader: salesforce/account, path: Account.csv}\n"
+        "  - {name: contacts, reader: salesforce/contact, path: Contact.csv}\n",
+        encoding="utf-8",
+    )
+    report = run(store, tmp_path / "ingest.yaml")
+    assert report.ok, [s.error for s in report.sources]
+    assert by_source(report)["contacts"] == (3, 1, 2, 0)
+    assert store.nodes("Person")["person_id"].to_list() == ["003Q"]
+    assert store.edges("WORKS_AT")["src"].to_list() == ["003Q"]

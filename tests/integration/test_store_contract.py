@@ -95,6 +95,16 @@ def test_duplicate_keys_in_one_batch_last_wins(store: GraphStore) -> None:
     assert store.get_nodes("Account", ["a1"])["name"].to_list() == ["Last"]
 
 
+def test_existing_keys_reads_keys_only_across_writes_and_deletes(store: GraphStore) -> None:
+    assert store.existing_keys("Account", ["a1"]) == set()
+    store.upsert_nodes("Account", _accounts("a1", "a2"))
+    store.upsert_nodes("Account", _accounts("a3"))  # a second write (embedded: a new segment)
+    store.delete_nodes("Account", ["a2"])
+    assert store.existing_keys("Account", ["a1", "a2", "a3", "zz", "a1"]) == {"a1", "a3"}
+    assert store.existing_keys("Account", []) == set()
+    assert store.existing_keys("Person", ["a1"]) == set()  # keys are per label
+
+
 def test_models_and_frames_are_accepted(store: GraphStore) -> None:
     store.upsert_nodes("Account", [v.Account(account_id="m1", name="Model")])
     frame = pl.DataFrame(
