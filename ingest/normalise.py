@@ -1,18 +1,21 @@
 """Normalisers: the keys that let records from different sources meet.
 
-All work on polars columns and call Python only once per distinct value (the
-public-suffix lookup), so they stay fast at millions of rows. The public-suffix
-list is the snapshot shipped in the ``publicsuffixlist`` package; nothing is
-fetched at run time.
+All work on polars columns (the public-suffix lookup once per distinct host), so
+they stay fast at millions of rows. The public-suffix list is the snapshot shipped
+in the ``publicsuffixlist`` package, read from its file and matched in polars
+exactly as that package matches it (a test compares the two on every rule);
+nothing is fetched at run time.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from contextlib import suppress
+from dataclasses import dataclass
 from functools import lru_cache
 
 import polars as pl
-from publicsuffixlist import PublicSuffixList
+from publicsuffixlist import PSLFILE
 
 # Legal-form words dropped from company names, so "Acme, Inc." and "ACME Incorporated"
 # share a key. Only whole words at the end of the name go: "Company Shop Ltd" keeps "Shop".
@@ -56,9 +59,64 @@ LEGAL_SUFFIXES = (
 _SUFFIX_RUN = r"(?:\s+(?:and\s+)?(?:" + "|".join(LEGAL_SUFFIXES) + r"))+$"
 
 
+@dataclass(frozen=True)
+class _SuffixRules:
+    exact: pl.Series  # "co.uk"
+    wildcard: pl.Series  # "*.ck" stored as "ck"
+    exception: pl.Series  # "!www.ck" stored as "www.ck"
+    max_labels: int
+
+
 @lru_cache(maxsize=1)
-def _suffix_list() -> PublicSuffixList:
-    return PublicSuffixList()  # the package's bundled snapshot
+def _suffix_rules() -> _SuffixRules:
+    """The public-suffix rules of the snapshot shipped in ``publicsuffixlist`` (ICANN
+    and private sections, names also in their punycode form, as that package reads
+    them), split by kind so that matching is a few set lookups per depth."""
+    exact: set[str] = set()
+    wildcard: set[str] = set()
+    exception: set[str] = set()
+    max_labels = 0
+    with open(PSLFILE, "rb") as fh:
+        for line in fh:
+            rule = line.decode("utf-8", "surrogateescape").lower().split(" ")[0].rstrip()
+            if not rule or rule.startswith("//"):
+                continue
+            max_labels = max(max_labels, rule.count(".") + 1)
+            names = {rule.lstrip("!")}
+            with suppress(UnicodeError):
+                names.add(rule.lstrip("!").encode("idna").decode("ascii"))
+            for name in names:
+                if rule.startswith("!"):
+                    exception.add(name)
+                elif name.startswith("*."):
+                    wildcard.add(name[2:])
+                else:
+                    exact.add(name)
+
+    def series(values: set[str]) -> pl.Series:
+        return pl.Series(sorted(values), dtype=pl.String)
+
+    return _SuffixRules(series(exact), series(wildcard), series(exception), max_labels)
+
+
+def _public_length(labels: pl.Expr, rules: _SuffixRules) -> pl.Expr:
+    """How many trailing labels are a public suffix: the longest rule that matches (an
+    exception rule gives one label less, a wildcard one more), else 1 (an unknown TLD
+    counts as public), as ``publicsuffixlist`` counts them."""
+    count = labels.list.len()
+    found: list[pl.Expr] = []
+    for depth in range(rules.max_labels + 1, 0, -1):
+        tail = labels.list.slice(-depth, depth).list.join(".")
+        deep = count >= depth
+        found.append(
+            pl.when(deep & tail.is_in(rules.exception.implode()))
+            .then(pl.lit(depth - 1))
+            .when(deep & tail.is_in(rules.wildcard.implode()))
+            .then(pl.when(count > depth).then(pl.lit(depth + 1)).otherwise(pl.lit(depth)))
+            .when(deep & tail.is_in(rules.exact.implode()))
+            .then(pl.lit(depth))
+        )
+    return pl.coalesce(found).fill_null(1)
 
 
 def host_of(column: str | pl.Expr) -> pl.Expr:
@@ -79,37 +137,60 @@ def host_of(column: str | pl.Expr) -> pl.Expr:
     )
 
 
-@lru_cache(maxsize=1 << 20)
-def _registrable(host: str) -> str | None:
-    # Cached for the process: one run meets the same hosts in accounts' websites,
-    # contacts and signals.
-    if not host or " " in host or "." not in host:
-        return None
-    if host[-1].isdigit() or ":" in host or host.startswith("["):  # possibly an IP address
-        try:
-            ipaddress.ip_address(host.strip("[]"))
-            return None  # an IP address has no registrable domain
-        except ValueError:
-            pass
-    return _suffix_list().privatesuffix(host)
-
-
 def registrable_domain(hosts: pl.Series) -> pl.Series:
-    """``www.sales.acme.co.uk`` -> ``acme.co.uk``; None where there is no such domain.
-
-    Looks up each distinct host once.
+    """``www.sales.acme.co.uk`` -> ``acme.co.uk``; None where there is no such domain
+    (no dot, a space, an empty label, an IP address, or the host is itself a public
+    suffix). Computed per distinct host in polars; IP-like hosts are checked in Python.
     """
-    distinct = hosts.drop_nulls().unique()
-    mapping = pl.DataFrame(
-        {"host": distinct, "domain": [_registrable(h) for h in distinct.to_list()]},
-        schema={"host": pl.String, "domain": pl.String},
+    rules = _suffix_rules()
+    host = pl.col("host")
+    labels = pl.col("labels")
+    public = pl.col("public")
+    unusable = (
+        (host == "")
+        | host.str.contains(" ", literal=True)
+        | ~host.str.contains(".", literal=True)
+        | host.str.contains("..", literal=True)
     )
+    mapping = (
+        hosts.drop_nulls()
+        .unique()
+        .to_frame("host")
+        .lazy()
+        .with_columns(host.str.split(".").alias("labels"))  # once: every depth reads it
+        .with_columns(_public_length(labels, rules).alias("public"))
+        .select(
+            "host",
+            pl.when(unusable | (labels.list.len() < public + 1))
+            .then(pl.lit(None, pl.String))
+            .otherwise(labels.list.tail(public + 1).list.join("."))
+            .alias("domain"),
+            host.str.contains(r"[0-9]$|:|^\[").alias("ip_like"),
+        )
+        .collect()
+    )
+    ips = [h for h in mapping.filter("ip_like")["host"].to_list() if _is_ip(h)]
+    if ips:
+        mapping = mapping.with_columns(
+            pl.when(pl.col("host").is_in(ips))
+            .then(None)
+            .otherwise(pl.col("domain"))
+            .alias("domain")
+        )
     return (
         hosts.to_frame("host")
-        .join(mapping, on="host", how="left", maintain_order="left")
+        .join(mapping.select("host", "domain"), on="host", how="left", maintain_order="left")
         .get_column("domain")
         .alias(hosts.name)
     )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def domain_of(values: pl.Series) -> pl.Series:
