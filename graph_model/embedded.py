@@ -354,7 +354,7 @@ class EmbeddedStore(GraphStore):
         return self._node_frame(label).filter(pl.col(spec.key).is_in(wanted))
 
     @_snapshot
-    def existing_keys(self, label: str, keys: Iterable[str]) -> set[str]:
+    def existing_keys(self, label: str, keys: Iterable[str] | pl.Series) -> set[str]:
         spec = self.registry.node(label)
         values = keys if isinstance(keys, pl.Series) else pl.Series(list(keys), dtype=pl.String)
         wanted = values.cast(pl.String).unique()

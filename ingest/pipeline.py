@@ -855,7 +855,7 @@ class Ingestor:
             rejected = pl.concat([rejected, *new_rejects]).unique(
                 subset=[RID], keep="first", maintain_order=True
             )
-            before = {id(o): o for o in outputs}
+            before = outputs
             outputs = [_drop_rids(o, rejected) for o in outputs]
             gone = self._gone_keys(before, outputs, exists)
             if not gone:
@@ -877,20 +877,20 @@ class Ingestor:
         known = exists.get(label, pl.DataFrame(schema={"k": pl.String}))
         ask = keys.join(known, on="k", how="anti").get_column("k")
         if ask.len():
-            found = self._existing(label, ask)
+            found = self.store.existing_keys(label, ask)
             known = pl.concat([known, pl.DataFrame({"k": sorted(found)}, schema={"k": pl.String})])
             exists[label] = known
         return keys.join(known, on="k", how="anti").get_column("k").implode()
 
     @staticmethod
     def _gone_keys(
-        before: dict[int, _Output], after: list[_Output], exists: dict[str, pl.DataFrame]
+        before: list[_Output], after: list[_Output], exists: dict[str, pl.DataFrame]
     ) -> dict[str, pl.Series]:
         """Node keys dropped from this source in the last round that no remaining row
         of the source and no stored node still provides."""
         removed: dict[str, list[pl.DataFrame]] = {}
         remaining: dict[str, list[pl.DataFrame]] = {}
-        for old, new in zip(before.values(), after, strict=True):
+        for old, new in zip(before, after, strict=True):
             if not isinstance(new.spec, NodeSpec):
                 continue
             key = pl.col(new.spec.key).alias("k")
@@ -943,9 +943,6 @@ class Ingestor:
             for value, key in rows.select(prop, spec.key).iter_rows():
                 found.setdefault(value, key)
         return found
-
-    def _existing(self, label: str, keys: list[str] | pl.Series) -> set[str]:
-        return self.store.existing_keys(label, keys)
 
     def _vocabulary(self, label: str) -> list[tuple[str, str]]:
         if label not in self._vocab:
@@ -1076,7 +1073,7 @@ class Ingestor:
         if not unmapped:
             return part
         # Keys first (cheap): on a first load no node exists and nothing is read.
-        present = self._existing(spec.label, part.get_column(spec.key))
+        present = self.store.existing_keys(spec.label, part.get_column(spec.key))
         stored = self.store.get_nodes(spec.label, sorted(present)) if present else pl.DataFrame()
         if not stored.height:
             return part.with_columns([default_literal(spec.fields[f]).alias(f) for f in unmapped])
