@@ -33,6 +33,7 @@ from typer.core import TyperGroup
 from app.example_graph import load_example_graph
 from graph_model import REGISTRY, connect
 from graph_model.errors import TwoloopError
+from graph_model.neo4j_import import write_import_files
 from graph_model.store import GraphCounts, GraphStore
 from ingest.config import load_config
 from ingest.pipeline import Ingestor, ProgressHook, RunReport, run_summary_line
@@ -84,6 +85,7 @@ class ExportFormat(StrEnum):
     parquet = "parquet"
     jsonl = "jsonl"
     csv = "csv"
+    neo4j_import = "neo4j-import"
 
 
 def _open(graph: str | None) -> GraphStore:
@@ -179,7 +181,14 @@ def graph_export(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Export every label and edge type to files (nodes/<Label>.<fmt>, edges/<TYPE>.<fmt>)."""
+    """Export every label and edge type to files (nodes/<Label>.<fmt>, edges/<TYPE>.<fmt>).
+
+    `--format neo4j-import` writes the files and argument list for Neo4j's offline
+    importer instead: the fast path for a first load into a new, stopped Neo4j.
+    """
+    if fmt is ExportFormat.neo4j_import:
+        _export_neo4j_import(out, graph, json_output)
+        return
     written: list[dict[str, Any]] = []
     with _open(graph) as store:
         tables = [("nodes", label) for label in sorted(REGISTRY.nodes)]
@@ -201,6 +210,29 @@ def graph_export(
     for item in written:
         console.print(f"• {item['table']}: {item['rows']:,} rows -> {item['path']}")
     console.print(f"[green]exported {len(written)} tables[/] to {out}")
+
+
+def _export_neo4j_import(out: Path, graph: str | None, json_output: bool) -> None:
+    tables = len(REGISTRY.nodes) + len(REGISTRY.edges)
+    with _open(graph) as store, _progress(json_output) as progress:
+        task = progress.add_task("exporting", total=tables)
+
+        def advance(table: str) -> None:
+            progress.update(task, description=f"exporting {table}", advance=1)
+
+        files = write_import_files(store, out, on_table=advance)
+    if json_output:
+        _print_json({"graph": store.uri, "format": "neo4j-import", **files.as_dict()})
+        return
+    console.print(
+        f"[green]wrote {len(files.files)} importer files[/] "
+        f"({sum(files.nodes.values()):,} nodes, {sum(files.edges.values()):,} edges) to {out}"
+    )
+    console.print(
+        "Stop the target Neo4j, then run (it replaces the database):\n"
+        f"  {files.command()}\n"
+        "then start it and run `twoloop graph init --graph URI` to create the constraints."
+    )
 
 
 def _write_frame(frame: pl.DataFrame, path: Path, fmt: ExportFormat) -> None:

@@ -81,8 +81,14 @@ def run_per_store(
         server = None
         workdir = Path(tempfile.mkdtemp(prefix="twoloop-bench-"))
         try:
+            extra: list[str] = []
             if kind == "embedded":
                 uri = str(workdir / "graph")
+            elif kind == "neo4j-bulk":
+                # The child stages into an embedded store, then imports it into a
+                # Neo4j it starts under this home.
+                uri = str(workdir / "graph")
+                extra = ["--neo4j-home", str(workdir / "neo4j")]
             elif neo4j_uri:
                 uri = neo4j_uri
                 wipe_neo4j(uri)
@@ -91,7 +97,17 @@ def run_per_store(
                 uri = server.uri
             print(f"bench: {kind} at {uri}", file=sys.stderr)
             proc = subprocess.run(
-                [sys.executable, script, "--child", "--store", kind, "--uri", uri, *child_args],
+                [
+                    sys.executable,
+                    script,
+                    "--child",
+                    "--store",
+                    kind,
+                    "--uri",
+                    uri,
+                    *child_args,
+                    *extra,
+                ],
                 capture_output=True,
                 text=True,
             )
@@ -99,11 +115,13 @@ def run_per_store(
                 print(proc.stderr, file=sys.stderr)
                 raise ChildFailed(proc.returncode)
             result = json.loads(proc.stdout.strip().splitlines()[-1])
+            if kind == "neo4j-bulk":
+                server = neo4jctl().status(workdir / "neo4j")
             if server is not None:
                 result["neo4j_server_peak_rss_mb"] = round(vm_hwm_mb(server.pid) or 0)
             results.append(result)
         finally:
-            if server is not None:
+            if server is not None or kind == "neo4j-bulk":
                 neo4jctl().stop(workdir / "neo4j")
             shutil.rmtree(workdir, ignore_errors=True)
     return results
@@ -118,12 +136,14 @@ def report(info: dict[str, Any], results: list[dict[str, Any]], as_json: bool) -
             print(json.dumps(r))
 
 
-def parser_for(doc: str | None) -> Any:
+def parser_for(doc: str | None, extra_stores: tuple[str, ...] = ()) -> Any:
     """The options every per-store benchmark takes; the script adds its own."""
     import argparse
 
     parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
-    parser.add_argument("--store", choices=["embedded", "neo4j", "both"], default="both")
+    parser.add_argument(
+        "--store", choices=["embedded", "neo4j", *extra_stores, "both"], default="both"
+    )
     parser.add_argument("--neo4j-uri", default=None, help="use this Neo4j (it is wiped)")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -421,6 +421,14 @@ def _frame(
     columns = list(schema)
     clean = [{c: _native(row.get(c)) for c in columns} for row in rows]
     frame = pl.DataFrame(clean, schema=schema)
+    # A missing list property reads as an empty list, as validation stores it.
+    lists = [
+        pl.col(c).fill_null(pl.lit([], dtype=t))
+        for c, t in schema.items()
+        if t == pl.List(pl.String)
+    ]
+    if lists:
+        frame = frame.with_columns(lists)
     return frame.sort(identity, nulls_last=True)
 
 

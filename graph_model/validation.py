@@ -333,7 +333,9 @@ def _cast(name: str, spec: FieldSpec, dtype: pl.DataType, source: str | None) ->
     # list_str
     if not (isinstance(dtype, pl.List) and dtype.inner in (pl.String(), pl.Null())):
         raise wrong("a list of text")
-    return col.cast(spec.dtype)
+    # A list is never null: an absent list is empty (Neo4j's importer cannot tell
+    # the two apart, and no reader of the graph needs to).
+    return col.cast(spec.dtype).fill_null(pl.lit([], dtype=spec.dtype))
 
 
 # ------------------------------------------------------------------ endpoints

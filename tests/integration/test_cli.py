@@ -137,6 +137,21 @@ def test_export_writes_one_file_per_table(tmp_path: Path, fmt: str) -> None:
     assert frame.height == 5
 
 
+def test_export_for_the_neo4j_importer_writes_files_and_the_command(tmp_path: Path) -> None:
+    graph = str(tmp_path / "g")
+    run(["demo", "--example", "--graph", graph], tmp_path)
+    args = ["graph", "export", "--graph", graph, "--out", str(tmp_path / "imp")]
+    out = json.loads(run([*args, "--format", "neo4j-import", "--json"], tmp_path).stdout)
+    assert out["nodes"]["Account"] == 5 and out["edges"]["EMITTED"] == 5
+    assert out["command"] == f"neo4j-admin database import full @{tmp_path / 'imp' / 'import.args'}"
+    lines = (tmp_path / "imp" / "import.args").read_text().splitlines()
+    assert lines[0] == "neo4j" and f"--nodes=Account={tmp_path / 'imp/nodes/Account.csv'}" in lines
+    header = (tmp_path / "imp/nodes/Account.csv").read_text().splitlines()[0]
+    assert header.startswith('"account_id:ID(Account)"')
+    text = run([*args, "--format", "neo4j-import"], tmp_path).stdout
+    assert "Stop the target Neo4j" in text and "import.args" in text
+
+
 def test_errors_are_one_line_with_the_type_exit_code(tmp_path: Path) -> None:
     proc = run(["graph", "stats", "--graph", "ftp://nowhere"], tmp_path, check=False)
     assert proc.returncode == 2

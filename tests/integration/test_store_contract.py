@@ -52,7 +52,14 @@ def test_ensure_schema_is_idempotent(store: GraphStore) -> None:
 def test_node_round_trip_keeps_types(store: GraphStore) -> None:
     berlin = dt.datetime(2026, 11, 2, 11, 30, tzinfo=ZoneInfo("Europe/Berlin"))
     store.upsert_nodes("Signal", [_signal("s1", occurred_at=berlin, strength=0.25, text="hi")])
-    store.upsert_nodes("Need", [{"need_id": "n1", "name": "Pipelines", "phrases": ["a", "b"]}])
+    store.upsert_nodes(
+        "Need",
+        [
+            {"need_id": "n1", "name": "Pipelines", "phrases": ["a", "b"]},
+            {"need_id": "n2", "name": "Quiet"},
+            {"need_id": "n3", "name": "Empty", "phrases": []},
+        ],
+    )
     store.upsert_nodes(
         "Opportunity",
         [
@@ -71,7 +78,14 @@ def test_node_round_trip_keeps_types(store: GraphStore) -> None:
     assert signal["occurred_at"] == berlin
     assert signal["occurred_at"].utcoffset() == dt.timedelta(0)
     assert signal["strength"] == 0.25 and signal["kind"] == "hiring"
-    assert store.get_nodes("Need", ["n1"])["phrases"].to_list() == [["a", "b"]]
+    needs = store.get_nodes("Need", ["n1", "n2", "n3"])["phrases"].to_list()
+    assert needs == [["a", "b"], [], []]  # a list is never null
+    nulls = pl.DataFrame(
+        {"need_id": ["n4"], "name": ["Null"], "phrases": [None]},
+        schema={"need_id": pl.String, "name": pl.String, "phrases": pl.List(pl.String)},
+    )
+    store.upsert_nodes("Need", nulls)
+    assert store.get_nodes("Need", ["n4"])["phrases"].to_list() == [[]]
     opp = store.get_nodes("Opportunity", ["o1"]).row(0, named=True)
     assert opp["close_date"] == dt.date(2026, 3, 1) and opp["amount"] == 100.0
     person = store.get_nodes("Person", ["p1"]).row(0, named=True)

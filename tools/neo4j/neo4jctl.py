@@ -3,11 +3,15 @@
     python tools/neo4j/neo4jctl.py up     [--home DIR] [--port N]
     python tools/neo4j/neo4jctl.py down   [--home DIR]
     python tools/neo4j/neo4jctl.py status [--home DIR] [--json]
+    python tools/neo4j/neo4jctl.py import --files DIR [--home DIR]
 
 ``up`` builds the launcher on first use (Maven downloads the jars into the
 local Maven cache once), starts Neo4j on a free loopback port with its own
 data directory, waits until Bolt answers and writes the URI to ``HOME/uri``.
-Heap and page cache come from TWOLOOP_DEV_NEO4J_HEAP and
+``import`` stops the server of that home (if it runs), replaces its ``neo4j``
+database with Neo4j's offline importer (``neo4j-admin database import full``)
+from files that ``twoloop graph export --format neo4j-import`` wrote, and
+starts it again. Heap and page cache come from TWOLOOP_DEV_NEO4J_HEAP and
 TWOLOOP_DEV_NEO4J_PAGECACHE_MB. Standard library only, so the test suite can
 load it too.
 """
@@ -223,14 +227,70 @@ def stop(home: Path = DEFAULT_HOME) -> bool:
     return was_alive
 
 
+ADMIN_CLASS = "org.neo4j.cli.AdminTool"
+
+
+def import_files(
+    home: Path, files: Path, *, heap: str | None = None, watch_pid: int | None = None
+) -> Server:
+    """Replace the database of ``home`` with the importer files in ``files``; return the
+    restarted server. The server is stopped while the importer runs."""
+    home = home.absolute()
+    args_file = files.absolute() / "import.args"
+    if not args_file.is_file():
+        raise Neo4jToolError(
+            f"{args_file} not found; write the files with "
+            "`twoloop graph export --format neo4j-import --out DIR`"
+        )
+    classpath = build()
+    stop(home)
+    conf = home / "import-conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (home / "data").mkdir(exist_ok=True)
+    (conf / "neo4j.conf").write_text("")
+    heap = heap or os.environ.get("TWOLOOP_DEV_NEO4J_HEAP", "1g")
+    log_path = home / "import.log"
+    env = {**os.environ, "NEO4J_HOME": str(home / "data"), "NEO4J_CONF": str(conf)}
+    with open(log_path, "wb") as log:
+        proc = subprocess.run(
+            [
+                _need("java", "openjdk-17-jre-headless"),
+                f"-Xmx{heap}",
+                "-cp",
+                os.pathsep.join(classpath),
+                ADMIN_CLASS,
+                "database",
+                "import",
+                "full",
+                f"@{args_file}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+    if proc.returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+        raise Neo4jToolError(
+            f"the importer exited with code {proc.returncode}; {log_path}:\n{tail}"
+        )
+    return start(home, heap=heap, watch_pid=watch_pid)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="neo4jctl", description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("action", choices=["up", "down", "status", "build"])
+    parser.add_argument("action", choices=["up", "down", "status", "build", "import"])
     parser.add_argument(
         "--home", type=Path, default=DEFAULT_HOME, help="server directory (data, logs, uri file)"
     )
     parser.add_argument("--port", type=int, default=None, help="Bolt port (default: a free one)")
     parser.add_argument("--json", action="store_true", help="print the server as JSON")
+    parser.add_argument(
+        "--files",
+        type=Path,
+        default=None,
+        help="importer files (import): a directory with import.args",
+    )
     args = parser.parse_args(argv)
     try:
         if args.action == "build":
@@ -244,6 +304,16 @@ def main(argv: list[str] | None = None) -> int:
                 if args.json
                 else f"Neo4j is up at {server.uri} "
                 f"(pid {server.pid}, home {server.home}); URI written to {args.home / 'uri'}"
+            )
+            return 0
+        if args.action == "import":
+            if args.files is None:
+                parser.error("import needs --files DIR")
+            server = import_files(args.home, args.files)
+            print(
+                json.dumps(asdict(server))
+                if args.json
+                else f"imported {args.files} into {server.home}; Neo4j is up at {server.uri}"
             )
             return 0
         if args.action == "down":
