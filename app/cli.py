@@ -34,11 +34,13 @@ from app.example_graph import load_example_graph
 from graph_model import REGISTRY, connect
 from graph_model.errors import TwoloopError
 from graph_model.neo4j_import import write_import_files
+from graph_model.settings import load_settings
 from graph_model.store import GraphCounts, GraphStore
 from ingest.config import load_config
 from ingest.pipeline import Ingestor, ProgressHook, RunReport, run_summary_line
 from ingest.sample import write_sample
 from ingest.schedule import ScheduledRun, Scheduler, upcoming
+from matching.indicates import choose_extractor, run_extraction
 
 console = Console()
 err_console = Console(stderr=True)
@@ -597,6 +599,68 @@ def sample(
         f"ground truth ({summary.ground_truth_pairs:,} good pairs): "
         f"{out / 'ground_truth.csv'} (never ingested)"
     )
+
+
+# ---------------------------------------------------------------- match
+
+match_app = typer.Typer(
+    help="Match capabilities to accounts: extract needs from signals, score, explain.",
+    no_args_is_help=True,
+)
+app.add_typer(match_app, name="match")
+
+
+class ExtractorChoice(StrEnum):
+    auto = "auto"
+    rules = "rules"
+    claude = "claude"
+
+
+@match_app.command("extract")
+def match_extract(
+    extractor: Annotated[
+        ExtractorChoice,
+        typer.Option(
+            "--extractor",
+            help="auto: Claude when an API key is set, else the offline rules extractor.",
+        ),
+    ] = ExtractorChoice.auto,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Read at most this many signals.")
+    ] = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Read signals and record the needs they reveal as INDICATES edges (with extractor,
+    confidence and a verbatim evidence quote). Reruns change only what changed.
+
+    Exit codes: 0 done; 2 Claude refused the request or no key for --extractor claude;
+    3 store or Claude unreachable.
+    """
+    settings = load_settings()
+    use_claude = {"auto": None, "rules": False, "claude": True}[extractor.value]
+    with _open(graph) as store:
+        chosen = choose_extractor(store, settings, use_claude=use_claude)
+        offline = chosen.name == "rules"
+        if offline and extractor is ExtractorChoice.auto and not json_output:
+            console.print(
+                "[yellow]offline:[/] no Claude API key is set, so the rules extractor reads "
+                "the catalog's phrases only (set TWOLOOP_ANTHROPIC_API_KEY for paraphrases)"
+            )
+        with _progress(json_output) as progress:
+            progress.add_task(f"extracting needs ({chosen.name})", total=None)
+            report = run_extraction(store, chosen, limit=limit)
+    if json_output:
+        _print_json({"graph": store.uri, "offline": offline, **report.as_dict()})
+        return
+    console.print(
+        f"[green]{report.extractor}[/] read {report.signals_read:,} signals: "
+        f"{report.findings:,} findings ({report.negated:,} denied phrases skipped, "
+        f"{report.rejected:,} answers rejected); {report.written:,} edges written, "
+        f"{report.removed:,} removed"
+    )
+    for note in report.notes:
+        console.print(f"• {note}")
 
 
 def main() -> None:

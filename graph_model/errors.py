@@ -218,3 +218,26 @@ class IngestLocked(TwoloopError):
             store=store,
             pid=pid,
         )
+
+
+class ModelError(TwoloopError):
+    """A call to a language model (Claude) failed."""
+
+
+class ModelUnavailable(ModelError):
+    """The model API could not answer now (connection, timeout, rate limit, overload,
+    server error) after the configured retries; retrying later may work."""
+
+    transient = True
+    exit_code = 3
+
+
+class ModelRejected(ModelError):
+    """The model API refused the request (credentials, permissions, a bad request):
+    retrying the same call will not help."""
+
+    exit_code = 2
+
+
+class ModelAnswerInvalid(ModelError):
+    """The model answered, but not in the shape the forced tool schema asks for."""

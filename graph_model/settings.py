@@ -7,7 +7,7 @@ one (a test checks it).
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graph_model.errors import ConfigError
@@ -54,6 +54,31 @@ class Settings(BaseSettings):
         ge=1,
         description="Embedded store: a table with more Parquet segments than this is "
         "compacted into one on the next write.",
+    )
+    anthropic_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TWOLOOP_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
+        description="Claude API key (ANTHROPIC_API_KEY is read too); unset means the offline "
+        "implementations (rules extractor, offline drafter) are used, and commands say so.",
+    )
+    anthropic_base_url: str | None = Field(
+        default=None,
+        description="Messages API base URL, e.g. a gateway or a local test server; unset means "
+        "the SDK's default.",
+    )
+    claude_extract_model: str = Field(
+        default="claude-haiku-4-5",
+        description="Claude model for signal -> need extraction.",
+    )
+    claude_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds before one Claude request times out."
+    )
+    claude_max_retries: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Retries of a Claude request on transient errors (429, 5xx, overload, "
+        "connection), with the SDK's backoff.",
     )
     dev_neo4j_heap: str = Field(default="1g", description="Heap (-Xmx) of the dev/test Neo4j.")
     dev_neo4j_pagecache_mb: int = Field(

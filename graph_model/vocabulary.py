@@ -203,6 +203,8 @@ class Signal(NodeModel):
     title: str | None = None
     text: str = ""
     strength: float | None = Field(default=None, ge=0.0, le=1.0)
+    # Extractors that have read this signal (so a paid extractor reads each one once).
+    read_by: list[str] = Field(default_factory=list)
 
 
 @node_type("Opportunity", key="opportunity_id", indexed=("status",))

@@ -1,4 +1,7 @@
-"""Capability catalog, signal->need extraction, metapaths, scoring.
+"""Matching: capabilities to account opportunities by typed paths in the graph.
 
-Not built yet: arrives with the matching issue.
+Built: signal -> need extraction (``extract``: the Extractor protocol and the
+rules extractor; ``claude_extractor``: the Claude adapter; ``indicates``:
+keeping INDICATES edges current in a store). Not built yet: metapaths,
+features and score, explanations, who to contact, Match nodes, learning.
 """

@@ -46,13 +46,15 @@ def run(
         ["ingest", "runs"],
         ["ingest", "schedule"],
         ["sample"],
+        ["match"],
+        ["match", "extract"],
     ],
     ids=lambda c: " ".join(c) or "twoloop",
 )
 def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
     out = run([*command, "--help"], tmp_path).stdout
     assert "Usage:" in out
-    if command and command not in (["graph"], ["ingest"]):
+    if command and command not in (["graph"], ["ingest"], ["match"]):
         assert "--json" in out
 
 
