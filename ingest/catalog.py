@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graph_model.errors import ConfigFileInvalid
 from graph_model.vocabulary import Seniority, Tier
+from graph_model.yamlfile import read_yaml, validate
 from ingest.normalise import company_key
-from ingest.yamlfile import read_yaml, validate
 
 
 class _Strict(BaseModel):

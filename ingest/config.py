@@ -8,9 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graph_model.errors import ConfigFileInvalid
+from graph_model.yamlfile import read_yaml, validate
 from ingest.mapping import SourceMapping, builtin_mapping, load_mapping
 from ingest.resolve import FuzzyThresholds
-from ingest.yamlfile import read_yaml, validate
 
 
 class _Strict(BaseModel):

@@ -29,9 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graph_model.errors import ConfigFileInvalid
 from graph_model.schema import REGISTRY, UTC_DATETIME, FieldSpec
+from graph_model.yamlfile import read_yaml, validate
 from ingest.normalise import compact_key, company_key, domain_of, email_key
 from ingest.resolve import FuzzyThresholds, reconcile
-from ingest.yamlfile import read_yaml, validate
 
 BUILTIN_DIR = Path(__file__).with_name("mappings")
 

@@ -2,6 +2,8 @@
 
 Built: signal -> need extraction (``extract``: the Extractor protocol and the
 rules extractor; ``claude_extractor``: the Claude adapter; ``indicates``:
-keeping INDICATES edges current in a store). Not built yet: metapaths,
-features and score, explanations, who to contact, Match nodes, learning.
+keeping INDICATES edges current in a store) and the metapath declarations
+(``metapaths.yaml``, read and checked against the registry by ``metapaths``).
+Not built yet: evaluating metapaths as joins, features and score,
+explanations, who to contact, Match nodes, learning.
 """

@@ -1,0 +1,279 @@
+"""Metapaths as data: typed chains of edges from a Capability to an Account.
+
+Declared once, in ``metapaths.yaml``, as Cypher-like patterns over the schema
+registry (a path that does not start at a Capability, such as a gate on the
+account's own properties, applies to every capability), for example::
+
+    (c:Capability)-[:ADDRESSES]->(n:Need)<-[r:INDICATES]-(s:Signal)<-[:EMITTED]-(a:Account)
+
+Each metapath names its role (``evidence`` feeds the score, ``gate`` blocks a
+pair), its conditions (``o.status == won``, ``x.occurred_at within 30d``,
+``peer != a``), the pivot where the capability side (evaluated once per run)
+meets the account side (evaluated per batch of accounts), optional weight
+and recency fields, and the sentence that explains one path instance.
+Everything is checked against the registry when loaded: labels, edge types,
+directions, aliases, fields and template placeholders. A wrong metapath file
+fails with its file, entry and reason. Adding a metapath is a data change
+(plus a test of what it finds).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from graph_model.errors import ConfigFileInvalid
+from graph_model.schema import REGISTRY, SchemaRegistry
+from graph_model.yamlfile import read_yaml, validate
+
+DEFAULT_FILE = Path(__file__).with_name("metapaths.yaml")
+
+_NODE = re.compile(r"\((?P<alias>[a-z][a-z0-9_]*)(?::(?P<label>[A-Za-z][A-Za-z0-9_]*))?\)")
+_EDGE = re.compile(
+    r"(?P<left><)?-\[(?P<alias>[a-z][a-z0-9_]*)?:(?P<type>[A-Z][A-Z0-9_]*)\]-(?P<right>>)?"
+)
+_CONDITION = re.compile(
+    r"^(?P<alias>[a-z][a-z0-9_]*)(?:\.(?P<field>[a-z][a-z0-9_]*))?\s*"
+    r"(?P<op>==|!=|>=|<=|within|in)\s*(?P<value>.+)$"
+)
+_PLACEHOLDER = re.compile(r"\{(?P<alias>[a-z][a-z0-9_]*)\.(?P<field>[a-z][a-z0-9_]*)\}")
+_DAYS = re.compile(r"^(?P<n>\d+)d$")
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One edge of a path: ``src_alias -[TYPE]-> dst_alias`` as stored, walked in path order."""
+
+    edge_type: str
+    alias: str | None
+    from_alias: str  # the node before it in the path
+    to_alias: str  # the node after it
+    forward: bool  # True: stored from ``from_alias`` to ``to_alias``
+
+
+@dataclass(frozen=True)
+class Condition:
+    alias: str
+    field: str | None  # None: compares the node itself (alias != alias)
+    op: str
+    value: Any  # a literal, a list, days (within) or another alias (!=)
+
+
+@dataclass(frozen=True)
+class Metapath:
+    id: str
+    role: Literal["evidence", "gate"]
+    description: str
+    nodes: dict[str, str]  # alias -> label, in path order
+    hops: tuple[Hop, ...]
+    conditions: tuple[Condition, ...]
+    pivot: str | None  # None: the path starts at the account
+    weight: tuple[tuple[str, str], ...]
+    recency: tuple[str, str] | None
+    sentence: str
+    prior_weight: float
+
+    @property
+    def capability_alias(self) -> str | None:
+        first = next(iter(self.nodes))
+        return first if self.nodes[first] == "Capability" else None
+
+    @property
+    def account_alias(self) -> str:
+        return list(self.nodes)[-1]
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    role: Literal["evidence", "gate"]
+    description: str
+    path: str
+    where: list[str] = Field(default_factory=list)
+    pivot: str | None = None
+    weight: list[str] = Field(default_factory=list)
+    recency: str | None = None
+    sentence: str
+    prior_weight: float = 0.0
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metapaths: list[_Entry]
+
+
+def load_metapaths(
+    path: Path = DEFAULT_FILE, *, registry: SchemaRegistry = REGISTRY
+) -> list[Metapath]:
+    """Read and check a metapath file; errors name the file, the entry and the reason."""
+    data = validate(_File, read_yaml(path), str(path))
+    seen: set[str] = set()
+    result: list[Metapath] = []
+    for i, entry in enumerate(data.metapaths):
+        where = f"metapaths.{i}({entry.id})"
+        if entry.id in seen:
+            raise ConfigFileInvalid(str(path), where, f"duplicate metapath id {entry.id!r}")
+        seen.add(entry.id)
+        try:
+            result.append(_build(entry, registry))
+        except ValueError as exc:
+            raise ConfigFileInvalid(str(path), where, str(exc)) from None
+    return result
+
+
+def parse_pattern(pattern: str) -> tuple[dict[str, str], list[Hop], dict[str, str]]:
+    """Nodes (alias -> label), hops and edge aliases (alias -> type) of a path pattern."""
+    nodes: dict[str, str] = {}
+    hops: list[Hop] = []
+    edge_aliases: dict[str, str] = {}
+    pos = 0
+    text = pattern.replace(" ", "")
+    previous: str | None = None
+    pending: re.Match[str] | None = None
+    while pos < len(text):
+        node = _NODE.match(text, pos)
+        if node:
+            alias, label = node["alias"], node["label"]
+            if alias in nodes or alias in edge_aliases:
+                raise ValueError(f"alias {alias!r} is used twice in the path")
+            if label is None:
+                raise ValueError(f"node ({alias}) needs a label")
+            nodes[alias] = label
+            if pending is not None and previous is not None:
+                hops.append(_hop(pending, previous, alias))
+                pending = None
+            elif previous is not None:
+                raise ValueError(f"nodes ({previous}) and ({alias}) need an edge between them")
+            previous, pos = alias, node.end()
+            continue
+        edge = _EDGE.match(text, pos)
+        if edge and previous is not None and pending is None:
+            if bool(edge["left"]) == bool(edge["right"]):
+                raise ValueError(f"edge [:{edge['type']}] needs exactly one direction (<- or ->)")
+            if edge["alias"]:
+                if edge["alias"] in nodes or edge["alias"] in edge_aliases:
+                    raise ValueError(f"alias {edge['alias']!r} is used twice in the path")
+                edge_aliases[edge["alias"]] = edge["type"]
+            pending, pos = edge, edge.end()
+            continue
+        raise ValueError(f"cannot read the path at {text[pos : pos + 24]!r}")
+    if pending is not None or not nodes:
+        raise ValueError("the path must start and end with a node")
+    return nodes, hops, edge_aliases
+
+
+def _hop(edge: re.Match[str], from_alias: str, to_alias: str) -> Hop:
+    return Hop(
+        edge_type=edge["type"],
+        alias=edge["alias"],
+        from_alias=from_alias,
+        to_alias=to_alias,
+        forward=bool(edge["right"]),
+    )
+
+
+def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
+    nodes, hops, edge_aliases = parse_pattern(entry.path)
+    labels = list(nodes.values())
+    if labels[-1] != "Account":
+        raise ValueError("the path must end at an (alias:Account) node")
+    if "Capability" in labels[1:]:
+        raise ValueError("a Capability node can only start the path")
+    for alias, label in nodes.items():
+        if label not in registry.nodes:
+            raise ValueError(f"({alias}:{label}): no such label in the schema")
+    for hop in hops:
+        if hop.edge_type not in registry.edges:
+            raise ValueError(f"[:{hop.edge_type}]: no such edge type in the schema")
+        spec = registry.edge(hop.edge_type)
+        src, dst = (hop.from_alias, hop.to_alias) if hop.forward else (hop.to_alias, hop.from_alias)
+        if (nodes[src], nodes[dst]) not in spec.endpoints:
+            raise ValueError(
+                f"[:{hop.edge_type}] does not go from {nodes[src]} to {nodes[dst]} "
+                f"(allowed: {', '.join(f'{s}->{d}' for s, d in spec.endpoints)})"
+            )
+
+    def field_of(ref: str, what: str) -> tuple[str, str]:
+        alias, _, name = ref.partition(".")
+        if alias in nodes:
+            fields = registry.node(nodes[alias]).fields
+        elif alias in edge_aliases:
+            fields = registry.edge(edge_aliases[alias]).fields
+        else:
+            raise ValueError(f"{what} {ref!r}: unknown alias {alias!r}")
+        if name not in fields:
+            raise ValueError(
+                f"{what} {ref!r}: {nodes.get(alias) or edge_aliases[alias]} has no field {name!r}"
+            )
+        return alias, name
+
+    conditions: list[Condition] = []
+    for text in entry.where:
+        m = _CONDITION.match(text.strip())
+        if not m:
+            raise ValueError(
+                f"condition {text!r}: expected 'alias.field OP value' or 'alias != alias'"
+            )
+        alias, name, op, raw = m["alias"], m["field"], m["op"], m["value"].strip()
+        if name is None:
+            if op != "!=" or raw not in nodes or alias not in nodes:
+                raise ValueError(f"condition {text!r}: only 'alias != alias' compares two nodes")
+            conditions.append(Condition(alias, None, op, raw))
+            continue
+        field_of(f"{alias}.{name}", "condition")
+        conditions.append(Condition(alias, name, op, _value(op, raw, text)))
+    pivot = entry.pivot
+    if labels[0] == "Capability":
+        if pivot is None or pivot not in nodes or pivot == next(iter(nodes)):
+            raise ValueError("pivot must name a node of the path other than the capability")
+    elif pivot is not None:
+        raise ValueError(
+            "a path that does not start at a Capability applies to every capability and has "
+            "no pivot"
+        )
+    weight = tuple(field_of(ref, "weight") for ref in entry.weight)
+    recency = field_of(entry.recency, "recency") if entry.recency else None
+    for m in _PLACEHOLDER.finditer(entry.sentence):
+        field_of(f"{m['alias']}.{m['field']}", "sentence placeholder")
+    return Metapath(
+        id=entry.id,
+        role=entry.role,
+        description=entry.description,
+        nodes=nodes,
+        hops=tuple(hops),
+        conditions=tuple(conditions),
+        pivot=pivot,
+        weight=weight,
+        recency=recency,
+        sentence=entry.sentence,
+        prior_weight=entry.prior_weight,
+    )
+
+
+def _value(op: str, raw: str, text: str) -> Any:
+    if op == "within":
+        m = _DAYS.match(raw)
+        if not m:
+            raise ValueError(f"condition {text!r}: 'within' takes days, like 30d")
+        return int(m["n"])
+    if op == "in":
+        items = [v.strip() for v in raw.strip("[]").split(",") if v.strip()]
+        if not items:
+            raise ValueError(f"condition {text!r}: 'in' takes a list like [a, b]")
+        return [_literal(v) for v in items]
+    return _literal(raw)
+
+
+def _literal(raw: str) -> Any:
+    if raw in ("true", "false"):
+        return raw == "true"
+    try:
+        return float(raw) if "." in raw else int(raw)
+    except ValueError:
+        return raw.strip("'\"")
