@@ -163,7 +163,6 @@ class ClaudeExtractor:
             answer = self._ask(batch)
             stats.requests += 1
             rows += self._accept(answer, batch, stats)
-        stats.findings = len(rows)
         if not rows:
             return empty_findings(), stats
         frame = pl.DataFrame(rows, schema=INDICATES_SCHEMA, orient="row")

@@ -78,8 +78,10 @@ def run_extraction(
     report.findings, report.negated = findings.height, stats.negated
     report.rejected, report.requests, report.notes = stats.rejected, stats.requests, stats.notes
 
-    keys = signals["signal_id"]
-    existing = store.edges("INDICATES", keys.to_list(), side="source")
+    read_everything = signal_ids is None and limit is None and not once
+    # A full read compares against every edge; passing all signal ids would only slow it.
+    touching = None if read_everything else signals["signal_id"].to_list()
+    existing = store.edges("INDICATES", touching, side="source")
     existing = existing.filter(pl.col("extractor") == extractor.name)
     stale = existing.join(findings.select(_IDENTITY), on=_IDENTITY, how="anti")
     compare = ["src", "dst", "confidence", "evidence"]
