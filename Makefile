@@ -9,7 +9,7 @@ NEO4J_HOME ?= .twoloop/neo4j/dev
 .PHONY: help venv system-deps demo test test-unit check format neo4j-up neo4j-down neo4j-status bench clean
 
 help:
-	@echo "make demo        build the example graph in the embedded store and print its stats"
+	@echo "make demo        sample world -> ingest -> match; prints ranked, explained matches"
 	@echo "make test        run the whole suite (starts and stops its own Neo4j)"
 	@echo "make check       ruff + pyright"
 	@echo "make neo4j-up    start the dev Neo4j (URI in $(NEO4J_HOME)/uri); make neo4j-down stops it"

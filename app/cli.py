@@ -38,9 +38,12 @@ from graph_model.settings import load_settings
 from graph_model.store import GraphCounts, GraphStore
 from ingest.config import load_config
 from ingest.pipeline import Ingestor, ProgressHook, RunReport, run_summary_line
+from ingest.sample import AS_OF as SAMPLE_AS_OF
 from ingest.sample import write_sample
 from ingest.schedule import ScheduledRun, Scheduler, upcoming
 from matching.indicates import choose_extractor, run_extraction
+from matching.read import explain_pair, top_matches
+from matching.run import DEFAULT_BATCH, run_matching
 
 console = Console()
 err_console = Console(stderr=True)
@@ -329,10 +332,11 @@ def demo(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Write a sample world, ingest it and print what the graph holds.
+    """Write a sample world, ingest it, extract needs, match, and print ranked,
+    explained matches for the first AMs' queues.
 
     Idempotent: a second run leaves the same graph (the sample is regenerated from
-    the same seed; ingest upserts).
+    the same seed; ingest upserts; matching is scored as of the sample's date).
     """
     with _open(graph) as store:
         store.ensure_schema()
@@ -350,11 +354,7 @@ def demo(
         with _ingest_progress(json_output) as hook:
             report = Ingestor(store, config, progress=hook).run()
         counts = store.counts()
-        if json_output:
-            _print_json(
-                {"sample": summary.as_dict(), "ingest": report.as_dict(), **counts.as_dict()}
-            )
-        else:
+        if not json_output:
             console.print(
                 f"[green]sample world[/] {summary.accounts:,} accounts, {summary.contacts:,} "
                 f"contacts, {summary.signals:,} signals in {sample_dir}"
@@ -363,6 +363,44 @@ def demo(
             console.print(_counts_table(f"graph {store.uri}", counts))
         if not report.ok:
             raise typer.Exit(1)
+        # The agent loop's matching half: needs from signals, then ranked, explained matches.
+        settings = load_settings()
+        extractor = choose_extractor(store, settings)
+        with _progress(json_output) as progress:
+            progress.add_task(f"extracting needs ({extractor.name})", total=None)
+            extracted = run_extraction(store, extractor)
+            progress.add_task("matching", total=None)
+            matched = run_matching(store, as_of=SAMPLE_AS_OF)
+        queues = {
+            am: top_matches(store, am, limit=3, today=SAMPLE_AS_OF.date())
+            for am in sorted(matched.by_am)[:2]
+        }
+        if json_output:
+            _print_json(
+                {
+                    "sample": summary.as_dict(),
+                    "ingest": report.as_dict(),
+                    **counts.as_dict(),
+                    "extraction": extracted.as_dict(),
+                    "matching": matched.as_dict(),
+                    "queues": queues,
+                }
+            )
+            return
+        if extractor.name == "rules":
+            console.print(
+                "[yellow]offline:[/] no Claude API key is set, so needs come from the rules "
+                "extractor (catalog phrases only)"
+            )
+        console.print(
+            f"[green]matched[/] as of {SAMPLE_AS_OF.date()} with model "
+            f"{matched.model_version}: {matched.surfaced:,} matches surfaced "
+            f"({matched.weak:,} weak) from {matched.pairs:,} pairs; "
+            f"{extracted.findings:,} need findings in the signals"
+        )
+        for am, rows in queues.items():
+            console.print(f"\n[bold]top matches for {am}[/]")
+            _print_queue(rows)
 
 
 # ---------------------------------------------------------------- ingest
@@ -661,6 +699,150 @@ def match_extract(
     )
     for note in report.notes:
         console.print(f"• {note}")
+
+
+def _as_of(value: str | None) -> dt.datetime | None:
+    """An ISO date or datetime (UTC when no zone is given); None stays None."""
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date or datetime") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Score as of this ISO date or datetime (recency and 'within' conditions are "
+        "measured from it). Default: now.",
+        show_default=False,
+    ),
+]
+
+
+def _print_queue(rows: list[dict[str, Any]]) -> None:
+    for i, row in enumerate(rows, 1):
+        flag = " [yellow](weak)[/]" if row["weak"] else ""
+        console.print(
+            Text.assemble(
+                (f"{i:>2}. {row['score']:.2f} ", "bold"),
+                f"{row['account']} ({row['account_id']}) <- {row['capability']}",
+            ),
+            soft_wrap=True,
+            end="",
+        )
+        console.print(flag)
+        console.print(Text("    " + row["explanation"]), soft_wrap=True)
+        for line in row["evidence"]:
+            console.print(Text("    - " + line), soft_wrap=True)
+        if row["contact"]:
+            console.print(Text("    contact: " + row["contact"]["reason"]), soft_wrap=True)
+        else:
+            console.print("    contact: nobody at the account fits the buyer personas")
+
+
+@match_app.command("run")
+def match_run(
+    accounts: Annotated[
+        str | None,
+        typer.Option("--accounts", help="Comma-separated account ids (default: every account)."),
+    ] = None,
+    as_of: AsOfOption = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Accounts per batch (one commit each).")
+    ] = DEFAULT_BATCH,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Score every (account, capability) pair the metapaths reach, explain the ones worth
+    surfacing and write them as Match nodes in each owning AM's queue.
+
+    Uses the active score model (twoloop learn), else the prior. Reruns with the same
+    graph, model and --as-of write the same matches; decisions already taken are kept.
+    """
+    when = _as_of(as_of) or dt.datetime.now(dt.UTC)
+    wanted = [a.strip() for a in accounts.split(",") if a.strip()] if accounts else None
+    with _open(graph) as store, _progress(json_output) as progress:
+        task = progress.add_task("matching accounts", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = run_matching(
+            store, as_of=when, accounts=wanted, batch_size=batch_size, progress=advance
+        )
+    if json_output:
+        _print_json({"graph": store.uri, **report.as_dict()})
+        return
+    console.print(
+        f"[green]matched[/] {report.accounts:,} accounts in {report.batches} batch(es) with "
+        f"model {report.model_version} as of {when.date()}: {report.pairs:,} pairs reached, "
+        f"{report.gated:,} blocked by gates, [bold]{report.surfaced:,} surfaced[/] "
+        f"({report.weak:,} weak, {report.with_contact:,} with a contact); "
+        f"{report.removed:,} stale proposals removed ({report.seconds:.1f}s)"
+    )
+    if report.by_am:
+        table = Table(title="surfaced per AM")
+        table.add_column("am_id")
+        table.add_column("matches", justify="right")
+        for am, n in report.by_am.items():
+            table.add_row(am, f"{n:,}")
+        console.print(table)
+
+
+@match_app.command("top")
+def match_top(
+    am: Annotated[str, typer.Option("--am", help="The account manager's id.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many matches.")] = 10,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """An AM's queue: open matches, best first, each with its case and who to contact."""
+    with _open(graph) as store:
+        rows = top_matches(store, am, limit=limit)
+    if json_output:
+        _print_json({"am_id": am, "matches": rows})
+        return
+    if not rows:
+        console.print(f"no open matches for {am} (run twoloop match run first?)")
+        return
+    _print_queue(rows)
+
+
+@match_app.command("explain")
+def match_explain(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    capability: Annotated[str, typer.Argument(help="Capability id.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Evaluate live as of this ISO date/datetime instead of reading the stored match.",
+            show_default=False,
+        ),
+    ] = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Why a capability is (or is not) proposed to an account: score, evidence paths as
+    sentences with dates and sources, gates, and who to contact."""
+    with _open(graph) as store:
+        told = explain_pair(store, account, capability, as_of=_as_of(as_of))
+    if json_output:
+        _print_json(told)
+        return
+    console.print(Text(f"{account} <- {capability} ({told['source']})", style="bold"))
+    console.print(Text(told["explanation"]), soft_wrap=True)
+    for line in told.get("evidence", []):
+        console.print(Text("  - " + line), soft_wrap=True)
+    contact = told.get("contact")
+    if contact:
+        console.print(Text("contact: " + contact["reason"]), soft_wrap=True)
 
 
 def main() -> None:

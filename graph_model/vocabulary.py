@@ -232,17 +232,35 @@ class Activity(NodeModel):
     summary: str | None = None
 
 
-@node_type("Match", key="match_id", indexed=("batch_id", "status"))
+@node_type("Match", key="match_id", indexed=("batch_id", "status", "account_id"))
 class Match(NodeModel):
-    """A scored pairing of a capability with an account, with its explanation."""
+    """A scored pairing of a capability with an account, with its explanation.
+
+    One node per (account, capability): a later run rescores it in place and
+    keeps what a person decided (status, defer_until).
+    """
 
     match_id: Key
+    account_id: str
+    capability_id: str
     score: float = Field(ge=0.0, le=1.0)
     model_version: str
     batch_id: str
     created_at: AwareDatetime
+    # The as-of time of the run that scored it (recency is measured from it).
+    as_of: AwareDatetime | None = None
     status: MatchStatus = MatchStatus.proposed
+    defer_until: dt.date | None = None
+    # The evidence is thin (the explanation says so instead of inventing urgency).
+    weak: bool = False
     explanation: str = ""
+    # The path instances that contributed most, one sentence each, strongest first.
+    evidence: list[str] = Field(default_factory=list)
+    # The same instances as paths (JSON list: metapath, nodes alias -> key, weight),
+    # the evidence ids that drafts cite.
+    evidence_paths: str = "[]"
+    # Per-metapath path counts and weighted sums (JSON), as scored.
+    features: str = "{}"
 
 
 @node_type("Draft", key="draft_id", indexed=("status",))
@@ -266,6 +284,27 @@ class Decision(NodeModel):
     decided_at: AwareDatetime
     reason: str | None = None
     defer_until: dt.date | None = None
+    # The match as the AM saw it (features JSON, score, model), so learning uses
+    # what was decided on even after later runs rescore the match.
+    features: str | None = None
+    score: float | None = None
+    model_version: str | None = None
+
+
+@node_type("ScoreModel", key="model_id", indexed=("active",))
+class ScoreModel(NodeModel):
+    """One version of the match score's weights; the active one scores the next run."""
+
+    model_id: Key
+    version: int = Field(ge=0)
+    created_at: AwareDatetime
+    active: bool = False
+    # The model itself (bias, weights, half-lives, thresholds) as JSON.
+    weights: str
+    trained_on: int = Field(default=0, ge=0)
+    # Held-out metrics before/after the fit (JSON), and what it was refit from.
+    metrics: str = "{}"
+    parent: str | None = None
 
 
 @node_type("IngestRun", key="run_id", indexed=("source",))

@@ -75,7 +75,6 @@ class Metapath:
     weight: tuple[tuple[str, str], ...]
     recency: tuple[str, str] | None
     sentence: str
-    prior_weight: float
 
     @property
     def capability_alias(self) -> str | None:
@@ -85,6 +84,46 @@ class Metapath:
     @property
     def account_alias(self) -> str:
         return list(self.nodes)[-1]
+
+    @property
+    def split_at(self) -> int:
+        """How many hops lie on the capability side (before the pivot)."""
+        if self.pivot is None:
+            return 0
+        return list(self.nodes).index(self.pivot)
+
+    @property
+    def capability_hops(self) -> tuple[Hop, ...]:
+        """Hops from the capability to the pivot, in path order."""
+        return self.hops[: self.split_at]
+
+    @property
+    def account_hops(self) -> tuple[Hop, ...]:
+        """Hops from the pivot to the account, in path order."""
+        return self.hops[self.split_at :]
+
+    def side_of(self, alias: str) -> Literal["capability", "account", "pivot"]:
+        """Which side of the pivot a node or edge alias lies on."""
+        if alias == self.pivot:
+            return "pivot"
+        order = list(self.nodes)
+        if alias in self.nodes:
+            at = order.index(alias)
+        else:
+            at = next(i for i, hop in enumerate(self.hops) if hop.alias == alias)
+            at += 1 if at >= self.split_at else 0
+        if self.pivot is None:
+            return "account"
+        return "capability" if at < self.split_at else "account"
+
+    def crossing(self) -> list[Condition]:
+        """``x != y`` conditions whose two aliases lie on opposite sides of the pivot."""
+        return [
+            c
+            for c in self.conditions
+            if c.field is None
+            and {self.side_of(c.alias), self.side_of(str(c.value))} == {"capability", "account"}
+        ]
 
 
 class _Entry(BaseModel):
@@ -99,7 +138,6 @@ class _Entry(BaseModel):
     weight: list[str] = Field(default_factory=list)
     recency: str | None = None
     sentence: str
-    prior_weight: float = 0.0
 
 
 class _File(BaseModel):
@@ -237,11 +275,28 @@ def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
             "a path that does not start at a Capability applies to every capability and has "
             "no pivot"
         )
+
+    def kind_of(alias: str, name: str) -> str:
+        spec = registry.node(nodes[alias]) if alias in nodes else registry.edge(edge_aliases[alias])
+        return spec.fields[name].kind
+
+    for cond in conditions:
+        if (
+            cond.op == "within"
+            and cond.field is not None
+            and kind_of(cond.alias, cond.field) not in ("date", "datetime")
+        ):
+            raise ValueError(f"condition on {cond.alias}.{cond.field}: 'within' needs a date")
     weight = tuple(field_of(ref, "weight") for ref in entry.weight)
+    for alias, name in weight:
+        if kind_of(alias, name) not in ("float", "int"):
+            raise ValueError(f"weight {alias}.{name} is not a number")
     recency = field_of(entry.recency, "recency") if entry.recency else None
+    if recency and kind_of(*recency) not in ("date", "datetime"):
+        raise ValueError(f"recency {recency[0]}.{recency[1]} is not a date")
     for m in _PLACEHOLDER.finditer(entry.sentence):
         field_of(f"{m['alias']}.{m['field']}", "sentence placeholder")
-    return Metapath(
+    built = Metapath(
         id=entry.id,
         role=entry.role,
         description=entry.description,
@@ -252,8 +307,10 @@ def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
         weight=weight,
         recency=recency,
         sentence=entry.sentence,
-        prior_weight=entry.prior_weight,
     )
+    if len(built.crossing()) > 1:
+        raise ValueError("at most one 'x != y' condition may compare the two sides of the pivot")
+    return built
 
 
 def _value(op: str, raw: str, text: str) -> Any:

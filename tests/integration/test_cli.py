@@ -48,6 +48,9 @@ def run(
         ["sample"],
         ["match"],
         ["match", "extract"],
+        ["match", "run"],
+        ["match", "top"],
+        ["match", "explain"],
     ],
     ids=lambda c: " ".join(c) or "twoloop",
 )

@@ -1,0 +1,448 @@
+"""Evaluate metapaths as polars joins over typed edge tables.
+
+A metapath is split at its pivot. The capability side (capability -> pivot) is
+walked once per run over the whole graph and cached; the account side (pivot
+<- account) is walked per batch of accounts, fetching only the edges that touch
+the batch (``store.edges(type, touching=..., side=...)``). The two meet in a
+join on the pivot. A small batch (``match explain``, a handful of accounts)
+walks the capability side backwards from the batch's pivot keys instead; both
+ways give the same result, and a contract test checks it on both stores.
+
+Per (account, capability) the evaluator returns path counts and weighted sums
+without materialising every path instance: each side is first aggregated per
+pivot, and the sums multiply (an instance's weight is the product of its two
+sides' weights). A condition comparing the two sides (``peer != a``) is applied
+by subtracting the instances that break it, which a second, narrow join finds.
+Only the strongest few instances per pair are joined in full, to explain it.
+
+Everything reads through the ``GraphStore`` interface, so the embedded store
+and Neo4j give identical results, and batches can run on separate workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from graph_model.store import GraphStore
+from matching.metapaths import Condition, Hop, Metapath
+from matching.model import ScoreModelSpec
+
+# Instances kept per (side, pivot) and per pair for explanations.
+TOP_PER_PIVOT = 4
+TOP_PER_PAIR = 3
+# Batches up to this many accounts walk the capability side from their own pivots.
+SMALL_BATCH = 64
+_EVIDENCE_CHARS = 160
+W = "__w"
+
+
+@dataclass(frozen=True)
+class _Step:
+    hop: Hop
+    known: str  # alias already in the frame
+    new: str  # alias the step adds
+    stored_from_known: bool  # the edge is stored from ``known`` to ``new``
+
+
+@dataclass
+class PathResult:
+    """One metapath over one batch.
+
+    ``pairs``: account_id, capability_id (absent for account-only paths), n, w.
+    ``instances``: the strongest path instances per pair: ``metapath``, weight ``w``,
+    the rendered ``sentence`` and ``nodes`` (JSON: alias -> node key, the path's ids).
+    """
+
+    metapath: Metapath
+    pairs: pl.DataFrame
+    instances: pl.DataFrame
+
+
+class Evaluator:
+    """Evaluates a set of metapaths for batches of accounts at one as-of time."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        metapaths: Sequence[Metapath],
+        model: ScoreModelSpec,
+        *,
+        as_of: dt.datetime,
+        small_batch: int = SMALL_BATCH,
+    ) -> None:
+        if as_of.tzinfo is None:
+            raise ValueError("as_of needs a time zone")
+        self.store = store
+        self.metapaths = list(metapaths)
+        self.model = model
+        self.as_of = as_of.astimezone(dt.UTC)
+        self.small_batch = small_batch
+        self._capability_cache: dict[str, pl.DataFrame] = {}
+        self.reads = 0
+
+    # ------------------------------------------------------------------ public
+
+    def evaluate(self, accounts: Sequence[str]) -> list[PathResult]:
+        """Every metapath for these accounts."""
+        keys = sorted(set(accounts))
+        return [self.evaluate_one(mp, keys) for mp in self.metapaths]
+
+    def evaluate_one(self, mp: Metapath, accounts: Sequence[str]) -> PathResult:
+        a = mp.account_alias
+        start = pl.DataFrame({a: list(accounts)}, schema={a: pl.String})
+        steps = [
+            _Step(h, h.to_alias, h.from_alias, not h.forward) for h in reversed(mp.account_hops)
+        ]
+        acct = self._walk(mp, start, steps)
+        acct = self._finish_side(mp, acct, [*self._side_aliases(mp, "account")])
+        c = mp.capability_alias
+        if mp.pivot is None or c is None:
+            pairs = (
+                acct.group_by(a)
+                .agg(pl.len().cast(pl.Int64).alias("n"), pl.col(W).sum().round(10).alias("w"))
+                .rename({a: "account_id"})
+            )
+            top = _top(acct, [a], TOP_PER_PAIR, [W])
+            return PathResult(mp, pairs.sort("account_id"), self._render(mp, top))
+        pivot = mp.pivot
+        if len(accounts) <= self.small_batch:
+            cap = self._capability_side(mp, acct[pivot].unique().to_list())
+        else:
+            cap = self._capability_side(mp, None)
+        pairs = self._aggregate(mp, acct, cap)
+        acct_top = _top(acct, _unique([a, pivot]), TOP_PER_PIVOT, [W]).rename({W: "__wa"})
+        cap_top = _top(cap, _unique([c, pivot]), TOP_PER_PIVOT, [W]).rename({W: "__wc"})
+        inst = acct_top.join(cap_top, on=pivot, how="inner")
+        for cond in mp.crossing():
+            inst = inst.filter(self._condition(cond, inst))
+        inst = inst.with_columns((pl.col("__wa") * pl.col("__wc")).round(12).alias(W)).drop(
+            "__wa", "__wc"
+        )
+        top = _top(inst, [a, c], TOP_PER_PAIR, [W])
+        return PathResult(mp, pairs, self._render(mp, top))
+
+    # ------------------------------------------------------------------ sides
+
+    def _capability_side(self, mp: Metapath, pivot_keys: list[str] | None) -> pl.DataFrame:
+        """Rows from the capability to the pivot: all of them (cached), or those
+        reaching these pivot keys."""
+        aliases = self._side_aliases(mp, "capability")
+        c = mp.capability_alias
+        assert c is not None and mp.pivot is not None
+        if pivot_keys is None:
+            if mp.id not in self._capability_cache:
+                caps = self.store.nodes(mp.nodes[c])
+                self.reads += 1
+                key = self.store.registry.node(mp.nodes[c]).key
+                start = pl.DataFrame({c: caps[key].to_list()}, schema={c: pl.String})
+                steps = [_Step(h, h.from_alias, h.to_alias, h.forward) for h in mp.capability_hops]
+                frame = self._walk(mp, start, steps)
+                self._capability_cache[mp.id] = self._finish_side(mp, frame, aliases)
+            return self._capability_cache[mp.id]
+        start = pl.DataFrame({mp.pivot: sorted(set(pivot_keys))}, schema={mp.pivot: pl.String})
+        steps = [
+            _Step(h, h.to_alias, h.from_alias, not h.forward) for h in reversed(mp.capability_hops)
+        ]
+        frame = self._walk(mp, start, steps)
+        return self._finish_side(mp, frame, aliases)
+
+    def _side_aliases(self, mp: Metapath, side: str) -> list[str]:
+        names = [*mp.nodes, *(h.alias for h in mp.hops if h.alias)]
+        return [x for x in names if mp.side_of(x) in (side, "pivot")]
+
+    def _walk(self, mp: Metapath, frame: pl.DataFrame, steps: Sequence[_Step]) -> pl.DataFrame:
+        """Follow edges from the frame's one alias, one step per hop, applying the
+        conditions of each node and edge as soon as it is reached."""
+        frame = self._node_conditions(mp, frame, frame.columns[0])
+        for step in steps:
+            frame = self._step(mp, frame, step)
+            frame = self._node_conditions(mp, frame, step.new)
+        return frame
+
+    def _step(self, mp: Metapath, frame: pl.DataFrame, step: _Step) -> pl.DataFrame:
+        hop = step.hop
+        spec = self.store.registry.edge(hop.edge_type)
+        edge_fields = sorted(self._fields_needed(mp, hop.alias)) if hop.alias else []
+        out_schema: dict[str, Any] = {step.known: pl.String, step.new: pl.String}
+        for name in edge_fields:
+            out_schema[f"{hop.alias}.{name}"] = spec.frame_schema()[name]
+        keys = frame[step.known].unique().to_list() if frame.height else []
+        if keys:
+            side = "source" if step.stored_from_known else "target"
+            edges = self.store.edges(
+                hop.edge_type, touching=keys, side=side, label=mp.nodes[step.known]
+            )
+            self.reads += 1
+        else:
+            edges = pl.DataFrame(schema=spec.frame_schema())
+        known_col, new_col, new_label = (
+            ("src", "dst", "dst_label") if step.stored_from_known else ("dst", "src", "src_label")
+        )
+        edges = edges.filter(pl.col(new_label) == mp.nodes[step.new]).select(
+            pl.col(known_col).alias(step.known),
+            pl.col(new_col).alias(step.new),
+            *[pl.col(name).alias(f"{hop.alias}.{name}") for name in edge_fields],
+        )
+        if hop.alias:
+            edges = edges.filter(self._conditions_on(mp, hop.alias, edges))
+            if spec.merge_on:  # parallel edges (one per extractor): keep the strongest
+                strength = _product([f"{hop.alias}.{f}" for a, f in mp.weight if a == hop.alias])
+                edges = (
+                    edges.with_columns(strength.alias("__s"))
+                    .sort(["__s", *edges.columns], descending=[True] + [False] * edges.width)
+                    .unique([step.known, step.new], keep="first", maintain_order=True)
+                    .drop("__s")
+                )
+        return frame.join(edges.cast(out_schema), on=step.known, how="inner")  # type: ignore[arg-type]
+
+    def _node_conditions(self, mp: Metapath, frame: pl.DataFrame, alias: str) -> pl.DataFrame:
+        """Fetch what the alias's conditions and weights need, and filter on its conditions."""
+        if any(c.alias == alias and c.field for c in mp.conditions):
+            frame = self._fetch(mp, frame, alias, self._fields_needed(mp, alias, sentence=False))
+        return frame.filter(self._conditions_on(mp, alias, frame))
+
+    def _finish_side(
+        self, mp: Metapath, frame: pl.DataFrame, aliases: Iterable[str]
+    ) -> pl.DataFrame:
+        """Add the weight column of one side: weight fields times recency decay."""
+        for alias in aliases:
+            if alias in mp.nodes:
+                missing = self._fields_needed(mp, alias, sentence=False) - _fields_present(
+                    frame, alias
+                )
+                if missing:
+                    frame = self._fetch(mp, frame, alias, missing)
+        refs = [
+            f"{a}.{f}" for a, f in mp.weight if a in frame.columns or f"{a}.{f}" in frame.columns
+        ]
+        weight = _product(refs)
+        if mp.recency and f"{mp.recency[0]}.{mp.recency[1]}" in frame.columns:
+            weight = weight * self._decay(mp, frame)
+        # Rounded so that vectorised float maths (which may differ in the last bit
+        # between batch shapes) cannot change which instances rank first.
+        return frame.with_columns(weight.cast(pl.Float64).round(12).alias(W))
+
+    def _decay(self, mp: Metapath, frame: pl.DataFrame) -> pl.Expr:
+        assert mp.recency is not None
+        alias, name = mp.recency
+        column = f"{alias}.{name}"
+        dtype = frame.schema[column]
+        if dtype == pl.Date:
+            age = (pl.lit(self.as_of.date()) - pl.col(column)).dt.total_seconds() / 86_400
+        else:
+            age = (pl.lit(self.as_of) - pl.col(column)).dt.total_seconds() / 86_400
+        age = age.clip(lower_bound=0.0)
+        if mp.nodes.get(alias) == "Signal":
+            kinds = {k: v for k, v in self.model.half_lives.items() if k != "default"}
+            half_life = pl.col(f"{alias}.kind").replace_strict(
+                kinds, default=self.model.half_life(None), return_dtype=pl.Float64
+            )
+        else:
+            half_life = pl.lit(self.model.half_life(mp.id))
+        return pl.when(pl.col(column).is_null()).then(0.5).otherwise(0.5 ** (age / half_life))
+
+    def _fields_needed(self, mp: Metapath, alias: str | None, *, sentence: bool = True) -> set[str]:
+        if alias is None:
+            return set()
+        fields = {c.field for c in mp.conditions if c.alias == alias and c.field}
+        fields |= {f for a, f in mp.weight if a == alias}
+        if mp.recency and mp.recency[0] == alias:
+            fields.add(mp.recency[1])
+            if mp.nodes.get(alias) == "Signal":
+                fields.add("kind")
+        if sentence or alias not in mp.nodes:  # edge fields come with the edge
+            fields |= _placeholders(mp).get(alias, set())
+        return fields
+
+    def _fetch(
+        self, mp: Metapath, frame: pl.DataFrame, alias: str, fields: Iterable[str]
+    ) -> pl.DataFrame:
+        wanted = sorted(set(fields) - _fields_present(frame, alias))
+        if not wanted:
+            return frame
+        spec = self.store.registry.node(mp.nodes[alias])
+        schema = spec.frame_schema()
+        keys = frame[alias].unique().to_list() if frame.height else []
+        if keys:
+            nodes = self.store.get_nodes(spec.label, keys)
+            self.reads += 1
+        else:
+            nodes = pl.DataFrame(schema=schema)
+        nodes = nodes.select(
+            pl.col(spec.key).alias(alias), *[pl.col(f).alias(f"{alias}.{f}") for f in wanted]
+        )
+        return frame.join(nodes, on=alias, how="left")
+
+    # ------------------------------------------------------------------ conditions
+
+    def _conditions_on(self, mp: Metapath, alias: str, frame: pl.DataFrame) -> pl.Expr:
+        expr = pl.lit(True)
+        for cond in mp.conditions:
+            if cond.alias != alias or cond in mp.crossing():
+                continue
+            if cond.field is None and str(cond.value) not in frame.columns:
+                continue  # compares with an alias not reached yet: applied later
+            expr = expr & self._condition(cond, frame)
+        return expr
+
+    def _condition(self, cond: Condition, frame: pl.DataFrame) -> pl.Expr:
+        if cond.field is None:
+            return (pl.col(cond.alias) != pl.col(str(cond.value))).fill_null(True)
+        column = f"{cond.alias}.{cond.field}"
+        col = pl.col(column)
+        dtype = frame.schema.get(column)
+        value = cond.value
+        if cond.op == "within":
+            days = dt.timedelta(days=int(value))
+            if dtype == pl.Date:
+                lo, hi = self.as_of.date() - days, self.as_of.date() + days
+            else:
+                lo, hi = self.as_of - days, self.as_of + days
+            return col.is_between(pl.lit(lo), pl.lit(hi)).fill_null(False)
+        if dtype in (pl.Date, pl.Datetime) and isinstance(value, str):
+            value = dt.date.fromisoformat(value)
+        if cond.op == "==":
+            return (col == value).fill_null(False)
+        if cond.op == "!=":
+            return (col != value).fill_null(True)
+        if cond.op == ">=":
+            return (col >= value).fill_null(False)
+        if cond.op == "<=":
+            return (col <= value).fill_null(False)
+        return col.is_in(list(cond.value)).fill_null(False)
+
+    # ------------------------------------------------------------------ aggregation
+
+    def _aggregate(self, mp: Metapath, acct: pl.DataFrame, cap: pl.DataFrame) -> pl.DataFrame:
+        a, c, pivot = mp.account_alias, mp.capability_alias, mp.pivot
+        assert c is not None and pivot is not None
+        acct_agg = acct.group_by(_unique([a, pivot])).agg(
+            pl.len().cast(pl.Int64).alias("na"), pl.col(W).sum().alias("wa")
+        )
+        cap_agg = cap.group_by(_unique([c, pivot])).agg(
+            pl.len().cast(pl.Int64).alias("nc"), pl.col(W).sum().alias("wc")
+        )
+        joined = acct_agg.join(cap_agg, on=pivot, how="inner")
+        pairs = joined.group_by([a, c]).agg(
+            (pl.col("na") * pl.col("nc")).sum().alias("n"),
+            (pl.col("wa") * pl.col("wc")).sum().alias("w"),
+        )
+        for cond in mp.crossing():
+            x, y = cond.alias, str(cond.value)
+            acct_key, cap_key = (x, y) if mp.side_of(x) == "account" else (y, x)
+            broken = (
+                acct.select([*_unique([a, pivot, acct_key]), pl.col(W).alias("wa")])
+                .join(
+                    cap.select([*_unique([c, pivot, cap_key]), pl.col(W).alias("wc")]),
+                    left_on=_unique([pivot, acct_key]),
+                    right_on=_unique([pivot, cap_key]),
+                    how="inner",
+                )
+                .group_by([a, c])
+                .agg(
+                    pl.len().cast(pl.Int64).alias("n_x"),
+                    (pl.col("wa") * pl.col("wc")).sum().alias("w_x"),
+                )
+            )
+            pairs = (
+                pairs.join(broken, on=[a, c], how="left")
+                .with_columns(
+                    (pl.col("n") - pl.col("n_x").fill_null(0)).alias("n"),
+                    (pl.col("w") - pl.col("w_x").fill_null(0.0)).clip(lower_bound=0.0).alias("w"),
+                )
+                .drop("n_x", "w_x")
+                .filter(pl.col("n") > 0)
+            )
+        return (
+            pairs.rename({a: "account_id", c: "capability_id"})
+            .with_columns(pl.col("w").round(10))
+            .sort(["account_id", "capability_id"])
+        )
+
+    # ------------------------------------------------------------------ explanations
+
+    def _render(self, mp: Metapath, top: pl.DataFrame) -> pl.DataFrame:
+        for alias, fields in _placeholders(mp).items():
+            if alias in mp.nodes:
+                top = self._fetch(mp, top, alias, fields)
+        a, c = mp.account_alias, mp.capability_alias
+        sentences = [render(mp.sentence, row) for row in top.iter_rows(named=True)]
+        keep = [pl.col(a).alias("account_id")]
+        if c is not None:
+            keep.append(pl.col(c).alias("capability_id"))
+        nodes = pl.struct([pl.col(alias) for alias in mp.nodes]).struct.json_encode()
+        return top.with_columns(pl.Series("sentence", sentences, dtype=pl.String)).select(
+            *keep,
+            pl.lit(mp.id).alias("metapath"),
+            pl.col(W).alias("w"),
+            "sentence",
+            nodes.alias("nodes"),
+        )
+
+
+def render(template: str, row: dict[str, Any]) -> str:
+    """Fill ``{alias.field}`` placeholders from one path instance."""
+
+    def value(match: Any) -> str:
+        got = row.get(f"{match['alias']}.{match['field']}")
+        if got is None:
+            return "?"
+        if isinstance(got, dt.datetime):
+            return got.date().isoformat()
+        if isinstance(got, dt.date):
+            return got.isoformat()
+        if isinstance(got, float):
+            return f"{got:g}"
+        text = " ".join(str(got).split())
+        if match["field"] == "kind":
+            text = text.replace("_", " ")
+        if len(text) > _EVIDENCE_CHARS:
+            text = text[: _EVIDENCE_CHARS - 1].rstrip() + "…"
+        return text
+
+    from matching.metapaths import _PLACEHOLDER
+
+    return _PLACEHOLDER.sub(value, " ".join(template.split()))
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _placeholders(mp: Metapath) -> dict[str, set[str]]:
+    from matching.metapaths import _PLACEHOLDER
+
+    found: dict[str, set[str]] = {}
+    for m in _PLACEHOLDER.finditer(mp.sentence):
+        found.setdefault(m["alias"], set()).add(m["field"])
+    return found
+
+
+def _product(columns: Sequence[str]) -> pl.Expr:
+    expr = pl.lit(1.0)
+    for column in columns:
+        expr = expr * pl.col(column).cast(pl.Float64).fill_null(1.0)
+    return expr
+
+
+def _top(frame: pl.DataFrame, by: list[str], k: int, weight: list[str]) -> pl.DataFrame:
+    """The ``k`` strongest rows per group; ties broken by every other column, so the
+    choice does not depend on row order."""
+    others = [c for c in frame.columns if c not in weight and frame.schema[c] != pl.List]
+    ordered = frame.sort(
+        [*weight, *others], descending=[True] * len(weight) + [False] * len(others), nulls_last=True
+    )
+    return ordered.group_by(by, maintain_order=True).head(k)
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _fields_present(frame: pl.DataFrame, alias: str) -> set[str]:
+    prefix = alias + "."
+    return {c[len(prefix) :] for c in frame.columns if c.startswith(prefix)}
