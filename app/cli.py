@@ -30,6 +30,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from app.decisions import decide
 from app.example_graph import load_example_graph
 from graph_model import REGISTRY, connect
 from graph_model.errors import TwoloopError
@@ -42,6 +43,8 @@ from ingest.sample import AS_OF as SAMPLE_AS_OF
 from ingest.sample import write_sample
 from ingest.schedule import ScheduledRun, Scheduler, upcoming
 from matching.indicates import choose_extractor, run_extraction
+from matching.learn import MIN_LABELS, learn
+from matching.model import PRIOR_VERSION, activate, model_versions
 from matching.read import explain_pair, top_matches
 from matching.run import DEFAULT_BATCH, run_matching
 
@@ -731,7 +734,8 @@ def _print_queue(rows: list[dict[str, Any]]) -> None:
         console.print(
             Text.assemble(
                 (f"{i:>2}. {row['score']:.2f} ", "bold"),
-                f"{row['account']} ({row['account_id']}) <- {row['capability']}",
+                f"{row['account']} ({row['account_id']}) <- {row['capability']}  "
+                f"[{row['match_id']}]",
             ),
             soft_wrap=True,
             end="",
@@ -843,6 +847,164 @@ def match_explain(
     contact = told.get("contact")
     if contact:
         console.print(Text("contact: " + contact["reason"]), soft_wrap=True)
+
+
+# ---------------------------------------------------------------- decisions and learning
+
+
+class DecisionChoice(StrEnum):
+    validate = "validate"
+    defer = "defer"
+    kill = "kill"
+
+
+@app.command("decide")
+def decide_command(
+    kind: Annotated[DecisionChoice, typer.Argument(help="validate, defer or kill.")],
+    match_id: Annotated[str, typer.Argument(help="The match id (see match top).")],
+    am: Annotated[str, typer.Option("--am", help="The deciding account manager's id.")],
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="defer: the ISO date the match comes back.", show_default=False
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (required for kill).", show_default=False)
+    ] = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Record an AM's decision on a match: validate (worth pursuing), defer until a date,
+    or kill with a reason. Decisions retrain the ranking (twoloop learn).
+
+    Exit codes: 0 recorded; 2 missing reason/date; 4 no such match or AM; 5 the match was
+    already decided (nothing changed).
+    """
+    defer_until = None
+    if until is not None:
+        try:
+            defer_until = dt.date.fromisoformat(until)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{until!r} is not an ISO date", param_hint="--until"
+            ) from None
+    with _open(graph) as store:
+        record = decide(
+            store, match_id, kind.value, am_id=am, reason=reason, defer_until=defer_until
+        )
+    if json_output:
+        _print_json(record.as_dict())
+        return
+    extra = f" until {record.defer_until}" if record.defer_until else ""
+    console.print(
+        f"[green]{record.kind}[/] {record.match_id} by {record.am_id}{extra}: "
+        f"now {record.status} ({record.decision_id})"
+    )
+
+
+learn_app = typer.Typer(
+    help="Refit the match score from AM decisions; list and roll back versions.",
+    invoke_without_command=True,
+)
+app.add_typer(learn_app, name="learn")
+
+
+@learn_app.callback()
+def learn_command(
+    ctx: typer.Context,
+    strength: Annotated[
+        float,
+        typer.Option("--strength", min=0.0, help="How hard the fit is pulled toward the prior."),
+    ] = 2.0,
+    min_labels: Annotated[
+        int, typer.Option("--min-labels", min=2, help="Refuse with fewer labelled decisions.")
+    ] = MIN_LABELS,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Fit and report, but store no new version.")
+    ] = False,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Refit the score's weights from decisions (validate = positive, kill = negative,
+    defer = no label), pulled toward the prior; print held-out metrics before and after;
+    store the result as a new active version that the next match run uses.
+
+    Exit codes: 0 learned; 2 too few labels.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    with _open(graph) as store:
+        report = learn(store, strength=strength, min_labels=min_labels, save=not dry_run)
+    if json_output:
+        _print_json({"stored": not dry_run, **report.as_dict()})
+        return
+    console.print(
+        f"[green]learned[/] from {report.labels} decisions ({report.positives} validated, "
+        f"{report.negatives} killed; {report.held_out} held out)"
+        + (f": stored as {report.version} (was {report.parent})" if not dry_run else " (dry run)")
+    )
+    if report.before:
+        table = Table(title="held-out decisions")
+        table.add_column("metric")
+        table.add_column(f"before ({report.parent})", justify="right")
+        table.add_column("after", justify="right")
+        for name in report.before:
+            table.add_row(name, f"{report.before[name]:.3f}", f"{report.after[name]:.3f}")
+        console.print(table)
+    weights = Table(title="weights")
+    weights.add_column("feature")
+    weights.add_column("before", justify="right")
+    weights.add_column("after", justify="right")
+    for name, value in report.weights_after.items():
+        weights.add_row(name, f"{report.weights_before.get(name, 0.0):+.3f}", f"{value:+.3f}")
+    console.print(weights)
+    for note in report.notes:
+        console.print(f"• {note}")
+
+
+@learn_app.command("versions")
+def learn_versions(graph: GraphOption = None, json_output: JsonOption = False) -> None:
+    """Stored score-model versions, oldest first, and which one is active."""
+    with _open(graph) as store:
+        versions = model_versions(store).drop("weights").to_dicts()
+    if json_output:
+        _print_json({"versions": versions})
+        return
+    if not versions:
+        console.print(f"no stored versions: runs use the prior ({PRIOR_VERSION})")
+        return
+    for row in versions:
+        mark = "*" if row["active"] else " "
+        console.print(
+            f"{mark} {row['model_id']}  {row['created_at']:%Y-%m-%d %H:%M}  "
+            f"{row['trained_on']} labels  from {row['parent']}"
+        )
+    if not any(row["active"] for row in versions):
+        console.print(f"* {PRIOR_VERSION} (active)")
+
+
+@learn_app.command("rollback")
+def learn_rollback(
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="The version to return to (e.g. v1, or prior). "
+            "Default: the one before the active version.",
+            show_default=False,
+        ),
+    ] = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Make an earlier score-model version active again; the next match run uses it."""
+    with _open(graph) as store:
+        active = activate(store, to)
+    if json_output:
+        _print_json({"active": active})
+        return
+    console.print(f"[green]active score model:[/] {active} (next match run uses it)")
 
 
 def main() -> None:

@@ -241,3 +241,22 @@ class ModelRejected(ModelError):
 
 class ModelAnswerInvalid(ModelError):
     """The model answered, but not in the shape the forced tool schema asks for."""
+
+
+class DecisionConflict(TwoloopError):
+    """Someone already decided this item; acting again would be a double action."""
+
+    exit_code = 5
+
+
+class DecisionRejected(TwoloopError):
+    """A decision is missing what it needs (a kill without a reason, a defer without a
+    future date)."""
+
+    exit_code = 2
+
+
+class TooFewLabels(TwoloopError):
+    """Not enough validated and killed matches to refit the score."""
+
+    exit_code = 2

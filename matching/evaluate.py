@@ -152,8 +152,11 @@ class Evaluator:
         return self._finish_side(mp, frame, aliases)
 
     def _side_aliases(self, mp: Metapath, side: str) -> list[str]:
+        """Aliases whose weight and recency fields one side accounts for (the pivot's
+        belong to the account side, so they count once)."""
         names = [*mp.nodes, *(h.alias for h in mp.hops if h.alias)]
-        return [x for x in names if mp.side_of(x) in (side, "pivot")]
+        sides = ("account", "pivot") if side == "account" else (side,)
+        return [x for x in names if mp.side_of(x) in sides]
 
     def _walk(self, mp: Metapath, frame: pl.DataFrame, steps: Sequence[_Step]) -> pl.DataFrame:
         """Follow edges from the frame's one alias, one step per hop, applying the
@@ -206,9 +209,7 @@ class Evaluator:
             frame = self._fetch(mp, frame, alias, self._fields_needed(mp, alias, sentence=False))
         return frame.filter(self._conditions_on(mp, alias, frame))
 
-    def _finish_side(
-        self, mp: Metapath, frame: pl.DataFrame, aliases: Iterable[str]
-    ) -> pl.DataFrame:
+    def _finish_side(self, mp: Metapath, frame: pl.DataFrame, aliases: list[str]) -> pl.DataFrame:
         """Add the weight column of one side: weight fields times recency decay."""
         for alias in aliases:
             if alias in mp.nodes:
@@ -217,11 +218,8 @@ class Evaluator:
                 )
                 if missing:
                     frame = self._fetch(mp, frame, alias, missing)
-        refs = [
-            f"{a}.{f}" for a, f in mp.weight if a in frame.columns or f"{a}.{f}" in frame.columns
-        ]
-        weight = _product(refs)
-        if mp.recency and f"{mp.recency[0]}.{mp.recency[1]}" in frame.columns:
+        weight = _product([f"{a}.{f}" for a, f in mp.weight if a in aliases])
+        if mp.recency and mp.recency[0] in aliases:
             weight = weight * self._decay(mp, frame)
         # Rounded so that vectorised float maths (which may differ in the last bit
         # between batch shapes) cannot change which instances rank first.

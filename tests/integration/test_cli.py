@@ -51,6 +51,10 @@ def run(
         ["match", "run"],
         ["match", "top"],
         ["match", "explain"],
+        ["decide"],
+        ["learn"],
+        ["learn", "versions"],
+        ["learn", "rollback"],
     ],
     ids=lambda c: " ".join(c) or "twoloop",
 )

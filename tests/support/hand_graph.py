@@ -139,6 +139,7 @@ def build(store: GraphStore) -> None:
                 "occurred_at": ago(45),
                 "source": "social",
                 "text": "Pipeline failures again.",
+                "strength": 0.5,
             },
             {
                 "signal_id": "s-old",

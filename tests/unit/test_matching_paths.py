@@ -90,8 +90,8 @@ def test_weights_multiply_confidence_strength_and_decay(results: dict[str, PathR
     # The rules edge (0.9) wins over the claude edge (0.6); hiring halves every 60 days.
     assert need["w"] == pytest.approx(0.9 * 0.8 * 0.5 ** (10 / 60))
     buyer = results["buyer_priority"].pairs.row(0, named=True)
-    # No strength counts as 1; a social post halves every 45 days.
-    assert buyer["w"] == pytest.approx(0.9 * 0.5)
+    # A social post halves every 45 days.
+    assert buyer["w"] == pytest.approx(0.9 * 0.5 * 0.5)
     champion = results["champion_move"].pairs.row(0, named=True)
     assert champion["w"] == pytest.approx(0.5 ** (30 / 180))
 
@@ -160,7 +160,7 @@ def test_score_gates_explanations_and_contacts(graph: GraphStore) -> None:
     told = matcher.explain(strong, instances)
     assert told["explanation"].startswith(f"Score {strong['score']:.2f} (model prior)")
     # Strongest contribution first: the fresh hiring signal (0.64), then the person's
-    # own, older post (0.45), then the technology.
+    # own, older post (0.225), then the technology.
     assert told["evidence"][0].startswith("Acme: hiring on 2026-11-10")
     assert told["evidence"][1].startswith("Ann Lee (Head of Data) at Acme: social post")
     assert [p["metapath"] for p in told["paths"]] == [
@@ -234,7 +234,7 @@ metapaths:
       -[:WORKS_AT]->(a:Account)
     where: ["s.kind in [social_post, news]"]
     pivot: s
-    weight: [r.confidence]
+    weight: [r.confidence, s.strength]
     sentence: "{p.full_name} posted on {s.occurred_at}"
 """
     )
@@ -242,4 +242,6 @@ metapaths:
     prior = load_prior(metapaths=load_metapaths())
     (result,) = Evaluator(graph, mps, prior, as_of=AS_OF).evaluate(ACCOUNTS)
     assert _pairs(result) == {("acme", "ingest", 1)}
+    # The pivot's own weight (s.strength) counts once, not once per side.
+    assert result.pairs["w"].to_list() == [pytest.approx(0.9 * 0.5)]
     assert result.instances["sentence"].to_list() == ["Ann Lee posted on 2026-10-06"]

@@ -1,0 +1,206 @@
+"""Refit the score's weights from AM decisions, pulled toward the prior.
+
+Labels come from Decision nodes on matches: ``validate`` is positive, ``kill``
+negative, ``defer`` carries no label; when an AM decided a match more than once,
+the latest decision counts. Features are the ones stored on the decision (the
+match as the AM saw it), transformed as the score does (``ln(1 + W_m)``).
+
+The fit is logistic regression with a Gaussian prior centred on the prior
+model's weights (L2 toward the prior, ``strength`` = how hard it pulls), solved
+by Newton's method. A fifth of the labels (chosen by a hash of the match id, so
+the split is stable) is held out: the report compares the current model and the
+refit on it (log loss, AUC, accuracy). The stored version is then refit on every
+label. Too few labels is refused with the counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from graph_model.errors import TooFewLabels
+from graph_model.store import GraphStore
+from matching.metapaths import Metapath, load_metapaths
+from matching.model import ScoreModelSpec, active_model, load_prior, save_version
+
+MIN_LABELS = 30
+MIN_PER_CLASS = 5
+HOLDOUT_SHARE = 0.2
+
+
+@dataclass
+class LearnReport:
+    version: str
+    parent: str
+    labels: int
+    positives: int
+    negatives: int
+    held_out: int
+    before: dict[str, float]
+    after: dict[str, float]
+    weights_before: dict[str, float]
+    weights_after: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def labelled_decisions(store: GraphStore) -> pl.DataFrame:
+    """match_id, label (1 validate / 0 kill), features (JSON) of each match's latest
+    validate-or-kill decision; a later defer does not erase an earlier label."""
+    decisions = store.nodes("Decision", {"kind": ["validate", "kill"]})
+    if decisions.height == 0:
+        return pl.DataFrame(
+            schema={"match_id": pl.String, "label": pl.Int64, "features": pl.String}
+        )
+    on = store.edges("DECIDED_ON", touching=decisions["decision_id"].to_list(), side="source")
+    on = on.filter(pl.col("dst_label") == "Match").select(
+        pl.col("src").alias("decision_id"), pl.col("dst").alias("match_id")
+    )
+    return (
+        decisions.join(on, on="decision_id", how="inner")
+        .sort(["match_id", "decided_at", "decision_id"])
+        .group_by("match_id", maintain_order=True)
+        .last()
+        .select(
+            "match_id",
+            (pl.col("kind") == "validate").cast(pl.Int64).alias("label"),
+            pl.col("features").fill_null("{}"),
+        )
+    )
+
+
+def design_matrix(features: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """Rows of [1, ln(1 + W_m) for m in names] from stored feature JSON."""
+    rows = []
+    for text in features:
+        stored = json.loads(text or "{}")
+        rows.append([1.0, *(math.log1p(max(stored.get(m, {}).get("w", 0.0), 0.0)) for m in names)])
+    return np.asarray(rows, dtype=float).reshape(len(rows), len(names) + 1)
+
+
+def fit(
+    x: np.ndarray, y: np.ndarray, prior: np.ndarray, *, strength: float, iterations: int = 50
+) -> np.ndarray:
+    """MAP logistic regression with an L2 pull of ``strength`` toward ``prior``."""
+    theta = prior.copy()
+    eye = np.eye(len(prior))
+    for _ in range(iterations):
+        p = _sigmoid(x @ theta)
+        grad = x.T @ (p - y) + strength * (theta - prior)
+        hess = (x.T * (p * (1 - p))) @ x + strength * eye
+        step = np.linalg.solve(hess, grad)
+        theta = theta - step
+        if float(np.max(np.abs(step))) < 1e-8:
+            break
+    return theta
+
+
+def metrics(x: np.ndarray, y: np.ndarray, theta: np.ndarray) -> dict[str, float]:
+    p = np.clip(_sigmoid(x @ theta), 1e-9, 1 - 1e-9)
+    log_loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    accuracy = float(np.mean((p >= 0.5) == (y == 1)))
+    return {
+        "log_loss": round(log_loss, 4),
+        "auc": round(_auc(p, y), 4),
+        "accuracy": round(accuracy, 4),
+    }
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow for large |z|
+
+
+def _auc(p: np.ndarray, y: np.ndarray) -> float:
+    pos, neg = p[y == 1], p[y == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    # Probability that a random positive outranks a random negative (ties count half).
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def _held_out(match_id: str) -> bool:
+    bucket = int(hashlib.sha1(match_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return bucket < HOLDOUT_SHARE
+
+
+def learn(
+    store: GraphStore,
+    *,
+    strength: float = 2.0,
+    min_labels: int = MIN_LABELS,
+    metapaths: Sequence[Metapath] | None = None,
+    now: dt.datetime | None = None,
+    save: bool = True,
+) -> LearnReport:
+    """Refit from decisions; store and activate the new version (unless ``save`` is off)."""
+    metapaths = list(metapaths) if metapaths is not None else load_metapaths()
+    prior = load_prior(metapaths=metapaths)
+    current = active_model(store, prior)
+    names = [m.id for m in metapaths if m.role == "evidence"]
+    labels = labelled_decisions(store)
+    positives = int(labels["label"].sum() or 0)
+    negatives = labels.height - positives
+    if labels.height < min_labels or min(positives, negatives) < MIN_PER_CLASS:
+        raise TooFewLabels(
+            f"too few decisions to learn from: {positives} validated and {negatives} killed "
+            f"matches; learning needs at least {min_labels} in all and {MIN_PER_CLASS} of each",
+            hint="deferred matches carry no label; twoloop decide validate|kill adds labels",
+        )
+    x = design_matrix(labels["features"].to_list(), names)
+    y = labels["label"].to_numpy().astype(float)
+    anchor = np.asarray([prior.bias, *(prior.weights.get(m, 0.0) for m in names)])
+    now_theta = np.asarray([current.bias, *(current.weights.get(m, 0.0) for m in names)])
+    held = np.asarray([_held_out(m) for m in labels["match_id"].to_list()])
+    notes: list[str] = []
+    if held.sum() < 2 or (~held).sum() < 2 or len(set(y[held])) < 2:
+        notes.append("the held-out fifth has too few labels of each kind for metrics")
+        before = after = {}
+    else:
+        trial = fit(x[~held], y[~held], anchor, strength=strength)
+        before = metrics(x[held], y[held], now_theta)
+        after = metrics(x[held], y[held], trial)
+    theta = fit(x, y, anchor, strength=strength)
+    learned = ScoreModelSpec(
+        version=current.version,
+        bias=float(round(theta[0], 6)),
+        weights={m: float(round(w, 6)) for m, w in zip(names, theta[1:], strict=True)},
+        half_lives=prior.half_lives,
+        background=prior.background,
+        surface_min_score=prior.surface_min_score,
+        weak_below=prior.weak_below,
+    )
+    version = current.version
+    if save:
+        stored = save_version(
+            store,
+            learned,
+            trained_on=labels.height,
+            metrics={"held_out_before": before, "held_out_after": after, "strength": strength},
+            parent=current.version,
+            now=now or dt.datetime.now(dt.UTC),
+        )
+        version = stored.version
+    return LearnReport(
+        version=version,
+        parent=current.version,
+        labels=labels.height,
+        positives=positives,
+        negatives=negatives,
+        held_out=int(held.sum()),
+        before=before,
+        after=after,
+        weights_before={"bias": current.bias, **{m: current.weights.get(m, 0.0) for m in names}},
+        weights_after={"bias": learned.bias, **learned.weights},
+        notes=notes,
+    )
