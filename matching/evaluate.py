@@ -83,7 +83,6 @@ class Evaluator:
         self.as_of = as_of.astimezone(dt.UTC)
         self.small_batch = small_batch
         self._capability_cache: dict[str, pl.DataFrame] = {}
-        self.reads = 0
 
     # ------------------------------------------------------------------ public
 
@@ -137,7 +136,6 @@ class Evaluator:
         if pivot_keys is None:
             if mp.id not in self._capability_cache:
                 caps = self.store.nodes(mp.nodes[c])
-                self.reads += 1
                 key = self.store.registry.node(mp.nodes[c]).key
                 start = pl.DataFrame({c: caps[key].to_list()}, schema={c: pl.String})
                 steps = [_Step(h, h.from_alias, h.to_alias, h.forward) for h in mp.capability_hops]
@@ -180,7 +178,6 @@ class Evaluator:
             edges = self.store.edges(
                 hop.edge_type, touching=keys, side=side, label=mp.nodes[step.known]
             )
-            self.reads += 1
         else:
             edges = pl.DataFrame(schema=spec.frame_schema())
         known_col, new_col, new_label = (
@@ -266,11 +263,7 @@ class Evaluator:
         spec = self.store.registry.node(mp.nodes[alias])
         schema = spec.frame_schema()
         keys = frame[alias].unique().to_list() if frame.height else []
-        if keys:
-            nodes = self.store.get_nodes(spec.label, keys)
-            self.reads += 1
-        else:
-            nodes = pl.DataFrame(schema=schema)
+        nodes = self.store.get_nodes(spec.label, keys) if keys else pl.DataFrame(schema=schema)
         nodes = nodes.select(
             pl.col(spec.key).alias(alias), *[pl.col(f).alias(f"{alias}.{f}") for f in wanted]
         )

@@ -179,25 +179,16 @@ class Matcher:
 
     # ------------------------------------------------------------------ explanations
 
-    def explain(self, row: dict[str, Any], instances: pl.DataFrame) -> dict[str, Any]:
+    def explain(self, row: dict[str, Any], index: InstanceIndex) -> dict[str, Any]:
         """Explanation, evidence sentences and paths of one scored pair."""
         account, capability = row["account_id"], row["capability_id"]
-        mine = instances.filter(
-            (pl.col("account_id") == account)
-            & (pl.col("role") == "evidence")
-            & (pl.col("capability_id") == capability)
-        ).sort(["contribution", "w", "metapath", "sentence"], descending=[True, True, False, False])
-        shown = mine.head(EVIDENCE_SHOWN)
+        shown = index.evidence(account, capability).head(EVIDENCE_SHOWN)
         counts = [
             f"{i.replace('_', ' ')} x{row[f'n:{i}']}" for i in self.evidence_ids if row[f"n:{i}"]
         ]
         score = row["score"]
         if row["gates"]:
-            blocked = instances.filter(
-                (pl.col("account_id") == account)
-                & (pl.col("role") == "gate")
-                & (pl.col("capability_id").is_null() | (pl.col("capability_id") == capability))
-            )
+            blocked = index.gates(account, capability)
             why = "; ".join(blocked["sentence"].unique(maintain_order=True).to_list())
             text = f"Not surfaced: blocked by {', '.join(row['gates'])} ({why})."
         elif row["evidence_n"] == 0:
@@ -234,6 +225,32 @@ class Matcher:
             for i in self.evidence_ids
             if row[f"n:{i}"]
         }
+
+
+class InstanceIndex:
+    """Explained path instances of a batch, grouped once by pair (evidence, strongest
+    contribution first) and by account (gates), so explaining each pair is a lookup."""
+
+    def __init__(self, instances: pl.DataFrame) -> None:
+        evidence = instances.filter(pl.col("role") == "evidence").sort(
+            ["contribution", "w", "metapath", "sentence"],
+            descending=[True, True, False, False],
+        )
+        gates = instances.filter(pl.col("role") == "gate")
+        self._empty = instances.clear()
+        self._evidence = evidence.partition_by(
+            ["account_id", "capability_id"], as_dict=True, maintain_order=True
+        )
+        self._gates = gates.partition_by(["account_id"], as_dict=True, maintain_order=True)
+
+    def evidence(self, account: str, capability: str) -> pl.DataFrame:
+        return self._evidence.get((account, capability), self._empty)
+
+    def gates(self, account: str, capability: str) -> pl.DataFrame:
+        mine = self._gates.get((account,), self._empty)
+        return mine.filter(
+            pl.col("capability_id").is_null() | (pl.col("capability_id") == capability)
+        )
 
 
 # ------------------------------------------------------------------ the run
@@ -295,6 +312,7 @@ def _run_batch(
     report.surfaced += surfaced.height
     report.weak += surfaced.filter(pl.col("weak")).height
     contacts = choose_contacts(store, surfaced, instances, matcher.capabilities)
+    index = InstanceIndex(instances)
     report.with_contact += len(contacts)
     owners = _owners(store, accounts)
     existing = store.nodes("Match", [Filter("account_id", "in", list(accounts))])
@@ -304,7 +322,7 @@ def _run_batch(
     for row in surfaced.iter_rows(named=True):
         mid = pair_id(row["account_id"], row["capability_id"])
         old = previous.get(mid, {})
-        told = matcher.explain(row, instances)
+        told = matcher.explain(row, index)
         nodes.append(
             {
                 "match_id": mid,

@@ -16,7 +16,7 @@ from graph_model.store import GraphStore
 from matching.evaluate import Evaluator, PathResult
 from matching.metapaths import load_metapaths
 from matching.model import load_prior
-from matching.run import Matcher
+from matching.run import InstanceIndex, Matcher
 from tests.support.hand_graph import AS_OF, build
 
 ACCOUNTS = ["acme", "globex", "initech", "umbrella"]
@@ -157,7 +157,7 @@ def test_score_gates_explanations_and_contacts(graph: GraphStore) -> None:
     )
     assert strong["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-6)
     assert not strong["weak"]
-    told = matcher.explain(strong, instances)
+    told = matcher.explain(strong, InstanceIndex(instances))
     assert told["explanation"].startswith(f"Score {strong['score']:.2f} (model prior)")
     # Strongest contribution first: the fresh hiring signal (0.64), then the person's
     # own, older post (0.225), then the technology.
@@ -171,11 +171,11 @@ def test_score_gates_explanations_and_contacts(graph: GraphStore) -> None:
 
     thin = rows[("globex", "ingest")]
     assert thin["weak"]
-    told = matcher.explain(thin, instances)
+    told = matcher.explain(thin, InstanceIndex(instances))
     assert told["explanation"].startswith("Weak case")
     assert "only background fit" not in told["explanation"]  # a subsidiary bought it
 
-    gated = matcher.explain(rows[("globex", "vault")], instances)
+    gated = matcher.explain(rows[("globex", "vault")], InstanceIndex(instances))
     assert gated["explanation"] == (
         "Not surfaced: blocked by already_bought (Globex already bought Privacy Vault "
         "(closed 2025-06-01))."
