@@ -153,31 +153,25 @@ def _from_evidence(
 def _from_persona(
     capability_name: str, persona: _Persona, people: Sequence[Mapping[str, Any]]
 ) -> ContactChoice | None:
-    best: tuple[tuple[float, int, int, str], Mapping[str, Any], list[str]] | None = None
+    fits = []
     for person in people:
         score, parts = persona_fit(person, persona)
-        if not any(p.startswith(("title", "department")) for p in parts):
-            continue  # seniority alone does not make a buyer
-        rank = (
-            score,
-            1 if person.get("email") else 0,
-            _SENIORITY_RANK.get(person.get("seniority") or "", -1),
-            # Lower id wins ties: negate by sorting key below.
-            person["person_id"],
-        )
-        if best is None or _better(rank, best[0]):
-            best = (rank, person, parts)
-    if best is None:
+        if any(p.startswith(("title", "department")) for p in parts):  # not seniority alone
+            fits.append((person, score, parts))
+    if not fits:
         return None
-    _, person, parts = best
+    # Best fit, then someone with an email, then the more senior, then the lower id.
+    person, _, parts = min(
+        fits,
+        key=lambda f: (
+            -f[1],
+            0 if f[0].get("email") else 1,
+            -_SENIORITY_RANK.get(f[0].get("seniority") or "", -1),
+            f[0]["person_id"],
+        ),
+    )
     who = person["full_name"] + (f" ({person['title']})" if person.get("title") else "")
     return ContactChoice(
         person["person_id"],
         f"{who} fits the {capability_name} buyer persona: " + ", ".join(parts),
     )
-
-
-def _better(a: tuple[float, int, int, str], b: tuple[float, int, int, str]) -> bool:
-    if a[:3] != b[:3]:
-        return a[:3] > b[:3]
-    return a[3] < b[3]

@@ -29,7 +29,7 @@ from typing import Any
 import polars as pl
 
 from graph_model.store import GraphStore
-from matching.metapaths import Condition, Hop, Metapath
+from matching.metapaths import PLACEHOLDER, Condition, Hop, Metapath
 from matching.model import ScoreModelSpec
 
 # Instances kept per (side, pivot) and per pair for explanations.
@@ -396,19 +396,15 @@ def render(template: str, row: dict[str, Any]) -> str:
             text = text[: _EVIDENCE_CHARS - 1].rstrip() + "…"
         return text
 
-    from matching.metapaths import _PLACEHOLDER
-
-    return _PLACEHOLDER.sub(value, " ".join(template.split()))
+    return PLACEHOLDER.sub(value, " ".join(template.split()))
 
 
 # ------------------------------------------------------------------ helpers
 
 
 def _placeholders(mp: Metapath) -> dict[str, set[str]]:
-    from matching.metapaths import _PLACEHOLDER
-
     found: dict[str, set[str]] = {}
-    for m in _PLACEHOLDER.finditer(mp.sentence):
+    for m in PLACEHOLDER.finditer(mp.sentence):
         found.setdefault(m["alias"], set()).add(m["field"])
     return found
 

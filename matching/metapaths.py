@@ -40,7 +40,7 @@ _CONDITION = re.compile(
     r"^(?P<alias>[a-z][a-z0-9_]*)(?:\.(?P<field>[a-z][a-z0-9_]*))?\s*"
     r"(?P<op>==|!=|>=|<=|within|in)\s*(?P<value>.+)$"
 )
-_PLACEHOLDER = re.compile(r"\{(?P<alias>[a-z][a-z0-9_]*)\.(?P<field>[a-z][a-z0-9_]*)\}")
+PLACEHOLDER = re.compile(r"\{(?P<alias>[a-z][a-z0-9_]*)\.(?P<field>[a-z][a-z0-9_]*)\}")
 _DAYS = re.compile(r"^(?P<n>\d+)d$")
 
 
@@ -294,7 +294,7 @@ def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
     recency = field_of(entry.recency, "recency") if entry.recency else None
     if recency and kind_of(*recency) not in ("date", "datetime"):
         raise ValueError(f"recency {recency[0]}.{recency[1]} is not a date")
-    for m in _PLACEHOLDER.finditer(entry.sentence):
+    for m in PLACEHOLDER.finditer(entry.sentence):
         field_of(f"{m['alias']}.{m['field']}", "sentence placeholder")
     built = Metapath(
         id=entry.id,

@@ -27,7 +27,7 @@ from typing import Any
 
 import polars as pl
 
-from graph_model.store import Filter, GraphStore
+from graph_model.store import Filter, GraphStore, NotFound
 from matching.contacts import ContactChoice, choose_contacts
 from matching.evaluate import Evaluator, PathResult
 from matching.metapaths import Metapath, load_metapaths
@@ -274,8 +274,6 @@ def run_matching(
         keys = sorted(set(accounts))
         missing = sorted(set(keys) - store.existing_keys("Account", keys))
         if missing:
-            from graph_model.store import NotFound
-
             raise NotFound(
                 f"no Account with account_id {missing[0]!r}"
                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
