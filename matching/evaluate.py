@@ -13,7 +13,9 @@ without materialising every path instance: each side is first aggregated per
 pivot, and the sums multiply (an instance's weight is the product of its two
 sides' weights). A condition comparing the two sides (``peer != a``) is applied
 by subtracting the instances that break it, which a second, narrow join finds.
-Only the strongest few instances per pair are joined in full, to explain it.
+Only the strongest few instances per pair are joined in full, to explain it, and
+their sentences are rendered on demand (``PathResult.instances_for``) in one
+vectorised pass, so a full run renders only what it stores.
 
 Everything reads through the ``GraphStore`` interface, so the embedded store
 and Neo4j give identical results, and batches can run on separate workers.
@@ -22,8 +24,8 @@ and Neo4j give identical results, and batches can run on separate workers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -56,11 +58,30 @@ class PathResult:
     ``pairs``: account_id, capability_id (absent for account-only paths), n, w.
     ``instances``: the strongest path instances per pair: ``metapath``, weight ``w``,
     the rendered ``sentence`` and ``nodes`` (JSON: alias -> node key, the path's ids).
+    ``instances_for(pairs)`` renders only those of the given pairs.
     """
 
     metapath: Metapath
     pairs: pl.DataFrame
-    instances: pl.DataFrame
+    top: pl.DataFrame  # the strongest instances, node keys and weight, not rendered
+    renderer: Callable[[Metapath, pl.DataFrame], pl.DataFrame] = field(repr=False)
+
+    @property
+    def instances(self) -> pl.DataFrame:
+        return self.renderer(self.metapath, self.top)
+
+    def instances_for(self, pairs: pl.DataFrame) -> pl.DataFrame:
+        """Rendered instances of these (account_id, capability_id) pairs; an
+        account-only path (a gate on the account) keeps its rows for their accounts."""
+        mp = self.metapath
+        a, c = mp.account_alias, mp.capability_alias
+        if c is None or mp.pivot is None:
+            keys = pairs.select(pl.col("account_id").alias(a)).unique()
+            return self.renderer(mp, self.top.join(keys, on=a, how="semi"))
+        keys = pairs.select(
+            pl.col("account_id").alias(a), pl.col("capability_id").alias(c)
+        ).unique()
+        return self.renderer(mp, self.top.join(keys, on=[a, c], how="semi"))
 
 
 class Evaluator:
@@ -107,7 +128,7 @@ class Evaluator:
                 .rename({a: "account_id"})
             )
             top = _top(acct, [a], TOP_PER_PAIR, [W])
-            return PathResult(mp, pairs.sort("account_id"), self._render(mp, top))
+            return PathResult(mp, pairs.sort("account_id"), top, self._render)
         pivot = mp.pivot
         if len(accounts) <= self.small_batch:
             cap = self._capability_side(mp, acct[pivot].unique().to_list())
@@ -123,7 +144,7 @@ class Evaluator:
             "__wa", "__wc"
         )
         top = _top(inst, [a, c], TOP_PER_PAIR, [W])
-        return PathResult(mp, pairs, self._render(mp, top))
+        return PathResult(mp, pairs, top, self._render)
 
     # ------------------------------------------------------------------ sides
 
@@ -362,41 +383,67 @@ class Evaluator:
             if alias in mp.nodes:
                 top = self._fetch(mp, top, alias, fields)
         a, c = mp.account_alias, mp.capability_alias
-        sentences = [render(mp.sentence, row) for row in top.iter_rows(named=True)]
         keep = [pl.col(a).alias("account_id")]
         if c is not None:
             keep.append(pl.col(c).alias("capability_id"))
         nodes = pl.struct([pl.col(alias) for alias in mp.nodes]).struct.json_encode()
-        return top.with_columns(pl.Series("sentence", sentences, dtype=pl.String)).select(
+        return top.select(
             *keep,
             pl.lit(mp.id).alias("metapath"),
             pl.col(W).alias("w"),
-            "sentence",
+            render_expr(mp.sentence, top.schema).alias("sentence"),
             nodes.alias("nodes"),
         )
 
 
-def render(template: str, row: dict[str, Any]) -> str:
-    """Fill ``{alias.field}`` placeholders from one path instance."""
+def render_expr(template: str, schema: pl.Schema) -> pl.Expr:
+    """The sentence of every path instance, as one polars expression: ``{alias.field}``
+    placeholders filled from the frame's ``alias.field`` columns (dates as ISO dates,
+    text on one line and cut at 160 characters, a kind's underscores as spaces, a
+    missing value as ``?``)."""
+    text = " ".join(template.split())
+    parts: list[pl.Expr] = []
+    at = 0
+    for m in PLACEHOLDER.finditer(text):
+        if m.start() > at:
+            parts.append(pl.lit(text[at : m.start()]))
+        parts.append(_value_expr(f"{m['alias']}.{m['field']}", m["field"], schema))
+        at = m.end()
+    if at < len(text):
+        parts.append(pl.lit(text[at:]))
+    return pl.concat_str(parts) if parts else pl.lit("")
 
-    def value(match: Any) -> str:
-        got = row.get(f"{match['alias']}.{match['field']}")
-        if got is None:
-            return "?"
-        if isinstance(got, dt.datetime):
-            return got.date().isoformat()
-        if isinstance(got, dt.date):
-            return got.isoformat()
-        if isinstance(got, float):
-            return f"{got:g}"
-        text = " ".join(str(got).split())
-        if match["field"] == "kind":
-            text = text.replace("_", " ")
-        if len(text) > _EVIDENCE_CHARS:
-            text = text[: _EVIDENCE_CHARS - 1].rstrip() + "…"
-        return text
 
-    return PLACEHOLDER.sub(value, " ".join(template.split()))
+def _value_expr(column: str, field_name: str, schema: pl.Schema) -> pl.Expr:
+    dtype = schema.get(column)
+    if dtype is None:
+        return pl.lit("?")
+    col = pl.col(column)
+    if isinstance(dtype, pl.Datetime):
+        value = col.dt.date().dt.to_string("%Y-%m-%d")
+    elif dtype == pl.Date:
+        value = col.dt.to_string("%Y-%m-%d")
+    elif dtype == pl.String:
+        value = col.str.replace_all(r"\s+", " ").str.strip_chars(" ")
+        if field_name == "kind":
+            value = value.str.replace_all("_", " ", literal=True)
+        value = (
+            pl.when(value.str.len_chars() > _EVIDENCE_CHARS)
+            .then(
+                pl.concat_str(
+                    value.str.slice(0, _EVIDENCE_CHARS - 1).str.strip_chars_end(" "),
+                    pl.lit("…"),
+                )
+            )
+            .otherwise(value)
+        )
+    elif dtype == pl.Boolean:
+        value = pl.when(col).then(pl.lit("True")).otherwise(pl.lit("False"))
+    elif dtype.is_float():
+        value = col.map_elements(lambda v: f"{v:g}", return_dtype=pl.String)
+    else:
+        value = col.cast(pl.String)
+    return value.fill_null("?")
 
 
 # ------------------------------------------------------------------ helpers
@@ -417,9 +464,17 @@ def _product(columns: Sequence[str]) -> pl.Expr:
 
 
 def _top(frame: pl.DataFrame, by: list[str], k: int, weight: list[str]) -> pl.DataFrame:
-    """The ``k`` strongest rows per group; ties broken by every other column, so the
-    choice does not depend on row order."""
-    others = [c for c in frame.columns if c not in weight and frame.schema[c] != pl.List]
+    """The ``k`` strongest rows per group; ties broken by the path's node keys (the
+    alias columns, which identify an instance), so the choice does not depend on row
+    order."""
+    others = [
+        c
+        for c in frame.columns
+        if c not in weight
+        and "." not in c
+        and not c.startswith("__")
+        and frame.schema[c] != pl.List
+    ]
     ordered = frame.sort(
         [*weight, *others], descending=[True] * len(weight) + [False] * len(others), nulls_last=True
     )

@@ -23,7 +23,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -89,16 +89,24 @@ class Matcher:
             self._capabilities = self.store.nodes("Capability")
         return self._capabilities
 
-    def score(self, accounts: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Every reachable pair of these accounts, scored, and their explained instances.
+    def score(
+        self, accounts: Sequence[str], *, explain: Literal["all", "surfaced"] = "all"
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Every reachable pair of these accounts, scored, and their explained instances
+        (of every pair, or with ``explain="surfaced"`` only of the surfaced ones).
 
         Pairs: account_id, capability_id, ``n:<id>``/``w:<id>`` per evidence metapath,
         ``gates`` (ids of the gates that block it), ``evidence_n``, score, surfaced, weak.
         """
         results = self.evaluator.evaluate(accounts)
-        return self._score(results, accounts), self._instances(results)
+        scored = self.score_results(results, accounts)
+        if explain == "surfaced":
+            return scored, self.instances(results, scored.filter(pl.col("surfaced")))
+        return scored, self.instances(results)
 
-    def _score(self, results: Sequence[PathResult], accounts: Sequence[str]) -> pl.DataFrame:
+    def score_results(self, results: Sequence[PathResult], accounts: Sequence[str]) -> pl.DataFrame:
+        """Score pairs from already evaluated metapaths (what :meth:`score` does after
+        evaluating; the quality benchmark reuses one evaluation for gates and scores)."""
         key = ["account_id", "capability_id"]
         evidence = [r for r in results if r.metapath.role == "evidence"]
         frames = [r.pairs.select(key) for r in evidence]
@@ -156,10 +164,13 @@ class Matcher:
             ),
         )
 
-    def _instances(self, results: Sequence[PathResult]) -> pl.DataFrame:
+    def instances(
+        self, results: Sequence[PathResult], pairs: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
+        """Rendered path instances of every pair, or of these pairs only."""
         frames = []
         for r in results:
-            inst = r.instances
+            inst = r.instances if pairs is None else r.instances_for(pairs)
             if "capability_id" not in inst.columns:
                 inst = inst.with_columns(pl.lit(None, dtype=pl.String).alias("capability_id"))
             weight = self.model.weights.get(r.metapath.id, 0.0)
@@ -182,14 +193,14 @@ class Matcher:
     def explain(self, row: dict[str, Any], index: InstanceIndex) -> dict[str, Any]:
         """Explanation, evidence sentences and paths of one scored pair."""
         account, capability = row["account_id"], row["capability_id"]
-        shown = index.evidence(account, capability).head(EVIDENCE_SHOWN)
+        shown = index.evidence(account, capability)
         counts = [
             f"{i.replace('_', ' ')} x{row[f'n:{i}']}" for i in self.evidence_ids if row[f"n:{i}"]
         ]
         score = row["score"]
         if row["gates"]:
             blocked = index.gates(account, capability)
-            why = "; ".join(blocked["sentence"].unique(maintain_order=True).to_list())
+            why = "; ".join(dict.fromkeys(g["sentence"] for g in blocked))
             text = f"Not surfaced: blocked by {', '.join(row['gates'])} ({why})."
         elif row["evidence_n"] == 0:
             text = "Not surfaced: no evidence path reaches this pair."
@@ -212,10 +223,10 @@ class Matcher:
             )
         return {
             "explanation": text,
-            "evidence": shown["sentence"].to_list(),
+            "evidence": [r["sentence"] for r in shown],
             "paths": [
                 {"metapath": r["metapath"], "nodes": json.loads(r["nodes"]), "weight": r["w"]}
-                for r in shown.iter_rows(named=True)
+                for r in shown
             ],
         }
 
@@ -229,28 +240,42 @@ class Matcher:
 
 class InstanceIndex:
     """Explained path instances of a batch, grouped once by pair (evidence, strongest
-    contribution first) and by account (gates), so explaining each pair is a lookup."""
+    contribution first, the first ``EVIDENCE_SHOWN``) and by account (gates), so
+    explaining each pair is a dictionary lookup."""
 
     def __init__(self, instances: pl.DataFrame) -> None:
-        evidence = instances.filter(pl.col("role") == "evidence").sort(
-            ["contribution", "w", "metapath", "sentence"],
-            descending=[True, True, False, False],
+        self._evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._gates: dict[str, list[dict[str, Any]]] = {}
+        if instances.is_empty():
+            return
+        evidence = (
+            instances.filter(pl.col("role") == "evidence")
+            .sort(
+                ["contribution", "w", "metapath", "sentence"],
+                descending=[True, True, False, False],
+            )
+            .group_by(["account_id", "capability_id"], maintain_order=True)
+            .head(EVIDENCE_SHOWN)
         )
+        for row in evidence.select(
+            "account_id", "capability_id", "metapath", "w", "sentence", "nodes"
+        ).iter_rows(named=True):
+            self._evidence.setdefault((row["account_id"], row["capability_id"]), []).append(row)
         gates = instances.filter(pl.col("role") == "gate")
-        self._empty = instances.clear()
-        self._evidence = evidence.partition_by(
-            ["account_id", "capability_id"], as_dict=True, maintain_order=True
-        )
-        self._gates = gates.partition_by(["account_id"], as_dict=True, maintain_order=True)
+        for row in gates.select("account_id", "capability_id", "sentence").iter_rows(named=True):
+            self._gates.setdefault(row["account_id"], []).append(row)
 
-    def evidence(self, account: str, capability: str) -> pl.DataFrame:
-        return self._evidence.get((account, capability), self._empty)
+    def evidence(self, account: str, capability: str) -> list[dict[str, Any]]:
+        """The strongest evidence instances of the pair (at most ``EVIDENCE_SHOWN``)."""
+        return self._evidence.get((account, capability), [])
 
-    def gates(self, account: str, capability: str) -> pl.DataFrame:
-        mine = self._gates.get((account,), self._empty)
-        return mine.filter(
-            pl.col("capability_id").is_null() | (pl.col("capability_id") == capability)
-        )
+    def gates(self, account: str, capability: str) -> list[dict[str, Any]]:
+        """Gate instances that block the pair (account-wide ones included)."""
+        return [
+            row
+            for row in self._gates.get(account, [])
+            if row["capability_id"] is None or row["capability_id"] == capability
+        ]
 
 
 # ------------------------------------------------------------------ the run
@@ -300,7 +325,7 @@ def batch_id(model_version: str, as_of: dt.datetime, accounts: Sequence[str]) ->
 def _run_batch(
     store: GraphStore, matcher: Matcher, accounts: Sequence[str], report: MatchRunReport
 ) -> None:
-    scored, instances = matcher.score(accounts)
+    scored, instances = matcher.score(accounts, explain="surfaced")
     bid = batch_id(matcher.model.version, matcher.as_of, accounts)
     report.batches += 1
     report.batch_ids.append(bid)
@@ -315,41 +340,49 @@ def _run_batch(
     owners = _owners(store, accounts)
     existing = store.nodes("Match", [Filter("account_id", "in", list(accounts))])
     previous = {row["match_id"]: row for row in existing.iter_rows(named=True)}
-    nodes: list[dict[str, Any]] = []
-    for_edges, offers, assigned, contact_edges = [], [], [], []
+    # Column lists, written as frames: the store checks a frame in bulk, where a
+    # list of dicts would be validated record by record.
+    cols: dict[str, list[Any]] = {name: [] for name in _MATCH_COLUMNS}
+    for_edges, offers, assigned, contact_edges = (
+        _edge_columns(),
+        _edge_columns(),
+        _edge_columns(),
+        _edge_columns(reason=True),
+    )
     for row in surfaced.iter_rows(named=True):
         mid = pair_id(row["account_id"], row["capability_id"])
         old = previous.get(mid, {})
         told = matcher.explain(row, index)
-        nodes.append(
-            {
-                "match_id": mid,
-                "account_id": row["account_id"],
-                "capability_id": row["capability_id"],
-                "score": row["score"],
-                "model_version": matcher.model.version,
-                "batch_id": bid,
-                "created_at": old.get("created_at") or matcher.as_of,
-                "as_of": matcher.as_of,
-                "status": old.get("status") or "proposed",
-                "defer_until": old.get("defer_until"),
-                "weak": row["weak"],
-                "explanation": told["explanation"],
-                "evidence": told["evidence"],
-                "evidence_paths": json.dumps(told["paths"], sort_keys=True),
-                "features": json.dumps(matcher.features(row), sort_keys=True),
-            }
-        )
-        for_edges.append({"src_label": "Match", "src": mid, "dst": row["account_id"]})
-        offers.append({"src": mid, "dst": row["capability_id"]})
+        for name, value in (
+            ("match_id", mid),
+            ("account_id", row["account_id"]),
+            ("capability_id", row["capability_id"]),
+            ("score", row["score"]),
+            ("model_version", matcher.model.version),
+            ("batch_id", bid),
+            ("created_at", old.get("created_at") or matcher.as_of),
+            ("as_of", matcher.as_of),
+            ("status", old.get("status") or "proposed"),
+            ("defer_until", old.get("defer_until")),
+            ("weak", row["weak"]),
+            ("explanation", told["explanation"]),
+            ("evidence", told["evidence"]),
+            ("evidence_paths", json.dumps(told["paths"], sort_keys=True)),
+            ("features", json.dumps(matcher.features(row), sort_keys=True)),
+        ):
+            cols[name].append(value)
+        _add(for_edges, mid, row["account_id"])
+        _add(offers, mid, row["capability_id"])
         owner = owners.get(row["account_id"])
         if owner:
-            assigned.append({"src": mid, "dst": owner})
+            _add(assigned, mid, owner)
             report.by_am[owner] = report.by_am.get(owner, 0) + 1
         choice: ContactChoice | None = contacts.get((row["account_id"], row["capability_id"]))
         if choice:
-            contact_edges.append({"src": mid, "dst": choice.person_id, "reason": choice.reason})
-    keep = {n["match_id"] for n in nodes}
+            _add(contact_edges, mid, choice.person_id, reason=choice.reason)
+    schema = store.registry.node("Match").frame_schema()
+    nodes = pl.DataFrame(cols, schema={name: schema[name] for name in _MATCH_COLUMNS})
+    keep = set(cols["match_id"])
     stale = [
         mid for mid, row in previous.items() if mid not in keep and row["status"] == "proposed"
     ]
@@ -365,16 +398,51 @@ def _run_batch(
             )
             if old_edges is not None and old_edges.height:
                 write.delete_edges(rel, old_edges.select("src", "dst"))
-        if nodes:
+        if nodes.height:
             write.upsert_nodes("Match", nodes)
-            write.upsert_edges("FOR", for_edges)
-            write.upsert_edges("OFFERS", offers)
-            if assigned:
-                write.upsert_edges("ASSIGNED_TO", assigned)
-            if contact_edges:
-                write.upsert_edges("CONTACT", contact_edges)
-    report.written += len(nodes)
+            write.upsert_edges("FOR", _edge_frame(for_edges, src_label="Match"))
+            write.upsert_edges("OFFERS", _edge_frame(offers))
+            if assigned["src"]:
+                write.upsert_edges("ASSIGNED_TO", _edge_frame(assigned))
+            if contact_edges["src"]:
+                write.upsert_edges("CONTACT", _edge_frame(contact_edges))
+    report.written += nodes.height
     report.removed += len(stale)
+
+
+_MATCH_COLUMNS = (
+    "match_id",
+    "account_id",
+    "capability_id",
+    "score",
+    "model_version",
+    "batch_id",
+    "created_at",
+    "as_of",
+    "status",
+    "defer_until",
+    "weak",
+    "explanation",
+    "evidence",
+    "evidence_paths",
+    "features",
+)
+
+
+def _edge_columns(*, reason: bool = False) -> dict[str, list[Any]]:
+    return {"src": [], "dst": [], **({"reason": []} if reason else {})}
+
+
+def _add(edges: dict[str, list[Any]], src: str, dst: str, **props: Any) -> None:
+    edges["src"].append(src)
+    edges["dst"].append(dst)
+    for name, value in props.items():
+        edges[name].append(value)
+
+
+def _edge_frame(edges: dict[str, list[Any]], **labels: str) -> pl.DataFrame:
+    frame = pl.DataFrame(edges, schema={name: pl.String for name in edges})
+    return frame.with_columns(pl.lit(v).alias(k) for k, v in labels.items())
 
 
 def _owners(store: GraphStore, accounts: Sequence[str]) -> dict[str, str]:

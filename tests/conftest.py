@@ -17,12 +17,18 @@ from types import ModuleType
 
 import neo4j
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from graph_model import connect
 from graph_model.settings import Settings
 from graph_model.store import GraphStore
 
 REPO = Path(__file__).resolve().parents[1]
+
+# No wall-time limits in tests: Hypothesis's per-example deadline fails on a busy
+# 2-core machine without saying anything about the code.
+hypothesis_settings.register_profile("twoloop", deadline=None)
+hypothesis_settings.load_profile("twoloop")
 
 
 def load_neo4jctl() -> ModuleType:

@@ -499,6 +499,26 @@ def test_sample_world_is_deterministic_and_ingests_with_exact_accounting(
     assert any("Ignore all previous instructions" in t for t in texts)
 
 
+def test_a_larger_catalog_adds_editions_that_ingest_and_sell(
+    embedded_store: GraphStore, tmp_path: Path
+) -> None:
+    from ingest.sample import CAPABILITIES, capability_table, write_sample
+
+    table = capability_table(50)
+    assert len({c[0] for c in table}) == 50 and table[:12] == CAPABILITIES
+    assert all(c[2] and c[3] and c[4] for c in table)  # needs, integrations, industries
+    assert {c[0] for c in capability_table(5)} < {c[0] for c in CAPABILITIES}
+
+    write_sample(tmp_path / "w", accounts=150, seed=2, capabilities=50)
+    report = run(embedded_store, tmp_path / "w" / "ingest.yaml")
+    assert report.ok and all(s.balanced for s in report.sources)
+    assert embedded_store.counts().nodes["Capability"] == 50
+    # Deals for editions land on the edition, not on the capability they derive from.
+    sold = set(embedded_store.edges("INCLUDES")["dst"].to_list())
+    editions = {c[0] for c in table[12:]}
+    assert sold & editions and sold - editions
+
+
 # ------------------------------------------------------------------ schedules
 
 
