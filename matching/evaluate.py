@@ -104,6 +104,7 @@ class Evaluator:
         self.as_of = as_of.astimezone(dt.UTC)
         self.small_batch = small_batch
         self._capability_cache: dict[str, pl.DataFrame] = {}
+        self._summary_cache: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -132,11 +133,14 @@ class Evaluator:
         pivot = mp.pivot
         if len(accounts) <= self.small_batch:
             cap = self._capability_side(mp, acct[pivot].unique().to_list())
+            cap_agg, cap_top = self._capability_summary(mp, cap)
         else:
             cap = self._capability_side(mp, None)
-        pairs = self._aggregate(mp, acct, cap)
+            if mp.id not in self._summary_cache:
+                self._summary_cache[mp.id] = self._capability_summary(mp, cap)
+            cap_agg, cap_top = self._summary_cache[mp.id]
+        pairs = self._aggregate(mp, acct, cap, cap_agg)
         acct_top = _top(acct, _unique([a, pivot]), TOP_PER_PIVOT, [W]).rename({W: "__wa"})
-        cap_top = _top(cap, _unique([c, pivot]), TOP_PER_PIVOT, [W]).rename({W: "__wc"})
         inst = acct_top.join(cap_top, on=pivot, how="inner")
         for cond in mp.crossing():
             inst = inst.filter(self._condition(cond, inst))
@@ -147,6 +151,19 @@ class Evaluator:
         return PathResult(mp, pairs, top, self._render)
 
     # ------------------------------------------------------------------ sides
+
+    def _capability_summary(
+        self, mp: Metapath, cap: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The capability side per (capability, pivot): counts and weight sums, and
+        its strongest instances (cached with the side itself for full batches)."""
+        c, pivot = mp.capability_alias, mp.pivot
+        assert c is not None and pivot is not None
+        agg = cap.group_by(_unique([c, pivot])).agg(
+            pl.len().cast(pl.Int64).alias("nc"), pl.col(W).sum().alias("wc")
+        )
+        top = _top(cap, _unique([c, pivot]), TOP_PER_PIVOT, [W]).rename({W: "__wc"})
+        return agg, top
 
     def _capability_side(self, mp: Metapath, pivot_keys: list[str] | None) -> pl.DataFrame:
         """Rows from the capability to the pivot: all of them (cached), or those
@@ -330,14 +347,13 @@ class Evaluator:
 
     # ------------------------------------------------------------------ aggregation
 
-    def _aggregate(self, mp: Metapath, acct: pl.DataFrame, cap: pl.DataFrame) -> pl.DataFrame:
+    def _aggregate(
+        self, mp: Metapath, acct: pl.DataFrame, cap: pl.DataFrame, cap_agg: pl.DataFrame
+    ) -> pl.DataFrame:
         a, c, pivot = mp.account_alias, mp.capability_alias, mp.pivot
         assert c is not None and pivot is not None
         acct_agg = acct.group_by(_unique([a, pivot])).agg(
             pl.len().cast(pl.Int64).alias("na"), pl.col(W).sum().alias("wa")
-        )
-        cap_agg = cap.group_by(_unique([c, pivot])).agg(
-            pl.len().cast(pl.Int64).alias("nc"), pl.col(W).sum().alias("wc")
         )
         joined = acct_agg.join(cap_agg, on=pivot, how="inner")
         pairs = joined.group_by([a, c]).agg(
@@ -475,10 +491,14 @@ def _top(frame: pl.DataFrame, by: list[str], k: int, weight: list[str]) -> pl.Da
         and not c.startswith("__")
         and frame.schema[c] != pl.List
     ]
-    ordered = frame.sort(
+    # Groups of k rows or fewer keep every row; only the larger ones need sorting.
+    size = pl.len().over(by)
+    small, big = frame.filter(size <= k), frame.filter(size > k)
+    ordered = big.sort(
         [*weight, *others], descending=[True] * len(weight) + [False] * len(others), nulls_last=True
     )
-    return ordered.group_by(by, maintain_order=True).head(k)
+    kept = ordered.group_by(by, maintain_order=True).head(k).select(frame.columns)
+    return pl.concat([small, kept])
 
 
 def _unique(items: Sequence[str]) -> list[str]:

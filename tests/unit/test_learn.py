@@ -19,8 +19,20 @@ def _data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_weak_pull_recovers_the_true_weights() -> None:
     x, y = _data(5000)
-    theta = fit(x, y, np.zeros(3), strength=1e-3)
+    theta = fit(x, y, np.zeros(3), strength=1e-3, fixed=())
     assert theta == pytest.approx([-0.5, 2.0, -1.0], abs=0.15)
+
+
+def test_the_bias_stays_at_the_prior_and_the_weights_still_learn() -> None:
+    x, y = _data(5000)
+    # Labels drawn only from the top of a queue: mostly positives.
+    top = x[:, 1] > 0.5
+    prior = np.array([-3.0, 0.5, 0.5])
+    theta = fit(x[top], y[top], prior, strength=1e-3)
+    assert theta[0] == -3.0
+    assert theta[1] > prior[1] and theta[2] < 0  # the direction of each weight is learned
+    free = fit(x[top], y[top], prior, strength=1e-3, fixed=())
+    assert free[0] > -1.5  # a free bias would have learned the sample's base rate
 
 
 def test_a_strong_pull_stays_at_the_prior() -> None:
