@@ -40,6 +40,7 @@ whose explanation cites at least one evidence path.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import json
 import math
@@ -213,7 +214,7 @@ def simulate_am(
                     row["match_id"],
                     "defer",
                     am_id=am,
-                    defer_until=(now + _days(30)).date(),
+                    defer_until=(now + dt.timedelta(days=30)).date(),
                     now=now,
                 )
                 counts["defer"] += 1
@@ -224,12 +225,6 @@ def simulate_am(
                 decide(store, row["match_id"], "kill", am_id=am, reason="not a fit", now=now)
                 counts["kill"] += 1
     return counts
-
-
-def _days(n: int) -> Any:
-    import datetime as dt
-
-    return dt.timedelta(days=n)
 
 
 # ------------------------------------------------------------------ baselines

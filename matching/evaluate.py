@@ -63,25 +63,20 @@ class PathResult:
 
     metapath: Metapath
     pairs: pl.DataFrame
-    top: pl.DataFrame  # the strongest instances, node keys and weight, not rendered
+    # The strongest instances (node keys and weight, not rendered) of the given
+    # (account_id, capability_id) pairs, or of every pair with None; built on
+    # demand, since a batch explains only the pairs it surfaces.
+    strongest: Callable[[pl.DataFrame | None], pl.DataFrame] = field(repr=False)
     renderer: Callable[[Metapath, pl.DataFrame], pl.DataFrame] = field(repr=False)
 
     @property
     def instances(self) -> pl.DataFrame:
-        return self.renderer(self.metapath, self.top)
+        return self.renderer(self.metapath, self.strongest(None))
 
     def instances_for(self, pairs: pl.DataFrame) -> pl.DataFrame:
         """Rendered instances of these (account_id, capability_id) pairs; an
         account-only path (a gate on the account) keeps its rows for their accounts."""
-        mp = self.metapath
-        a, c = mp.account_alias, mp.capability_alias
-        if c is None or mp.pivot is None:
-            keys = pairs.select(pl.col("account_id").alias(a)).unique()
-            return self.renderer(mp, self.top.join(keys, on=a, how="semi"))
-        keys = pairs.select(
-            pl.col("account_id").alias(a), pl.col("capability_id").alias(c)
-        ).unique()
-        return self.renderer(mp, self.top.join(keys, on=[a, c], how="semi"))
+        return self.renderer(self.metapath, self.strongest(pairs))
 
 
 class Evaluator:
@@ -129,7 +124,14 @@ class Evaluator:
                 .rename({a: "account_id"})
             )
             top = _top(acct, [a], TOP_PER_PAIR, [W])
-            return PathResult(mp, pairs.sort("account_id"), top, self._render)
+
+            def of_accounts(wanted: pl.DataFrame | None) -> pl.DataFrame:
+                if wanted is None:
+                    return top
+                keys = wanted.select(pl.col("account_id").alias(a)).unique()
+                return top.join(keys, on=a, how="semi")
+
+            return PathResult(mp, pairs.sort("account_id"), of_accounts, self._render)
         pivot = mp.pivot
         if len(accounts) <= self.small_batch:
             cap = self._capability_side(mp, acct[pivot].unique().to_list())
@@ -141,14 +143,24 @@ class Evaluator:
             cap_agg, cap_top = self._summary_cache[mp.id]
         pairs = self._aggregate(mp, acct, cap, cap_agg)
         acct_top = _top(acct, _unique([a, pivot]), TOP_PER_PIVOT, [W]).rename({W: "__wa"})
-        inst = acct_top.join(cap_top, on=pivot, how="inner")
-        for cond in mp.crossing():
-            inst = inst.filter(self._condition(cond, inst))
-        inst = inst.with_columns((pl.col("__wa") * pl.col("__wc")).round(12).alias(W)).drop(
-            "__wa", "__wc"
-        )
-        top = _top(inst, [a, c], TOP_PER_PAIR, [W])
-        return PathResult(mp, pairs, top, self._render)
+
+        def of_pairs(wanted: pl.DataFrame | None) -> pl.DataFrame:
+            if wanted is None:
+                inst = acct_top.join(cap_top, on=pivot, how="inner")
+            else:
+                keys = wanted.select(
+                    pl.col("account_id").alias(a), pl.col("capability_id").alias(c)
+                ).unique()
+                side = acct_top.join(keys.select(a).unique(), on=a, how="semi")
+                inst = side.join(cap_top, on=pivot, how="inner").join(keys, on=[a, c], how="semi")
+            for cond in mp.crossing():
+                inst = inst.filter(self._condition(cond, inst))
+            inst = inst.with_columns((pl.col("__wa") * pl.col("__wc")).round(12).alias(W)).drop(
+                "__wa", "__wc"
+            )
+            return _top(inst, [a, c], TOP_PER_PAIR, [W])
+
+        return PathResult(mp, pairs, of_pairs, self._render)
 
     # ------------------------------------------------------------------ sides
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from publicsuffixlist import PSLFILE, PublicSuffixList
 
@@ -58,10 +58,23 @@ hosts = st.from_regex(
     st.sampled_from(["", "/", "/a/b?c=d", ":8080/x"]),
 )
 def test_domain_is_the_same_however_the_site_is_written(host: str, scheme: str, path: str) -> None:
+    # A host that is itself a public suffix ("ru.com", "uk.com": private registries
+    # on the list) is nobody's domain; the next test pins what happens to those.
+    assume(not _package_list().is_public(host))
     plain = domain_of(pl.Series([host])).item()
     assert domain_of(pl.Series([scheme + host.upper() + path])).item() == plain
     assert domain_of(pl.Series([f"someone@{host}"])).item() == plain
     assert plain is not None and domain_of(pl.Series([plain])).item() == plain  # idempotent
+
+
+def test_a_public_suffix_is_no_domain_but_a_name_under_it_is() -> None:
+    # Found by the property above: ru.com is a registry (the list's private part),
+    # so a site under it is its own registrable domain, like acme.github.io.
+    assert domain_of(pl.Series(["ru.com", "https://www.RU.com/x", "acme.github.io"])).to_list() == [
+        None,
+        "www.ru.com",
+        "acme.github.io",
+    ]
 
 
 def test_host_of_strips_everything_but_the_host() -> None:
