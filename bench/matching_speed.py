@@ -162,6 +162,11 @@ def main() -> int:
         print(json.dumps(outcome))
         return 0
 
+    if args.neo4j_uri:
+        parser.error(
+            "--neo4j-uri is not supported here: the graph is bulk-imported into a fresh "
+            "dev Neo4j the benchmark starts (and stops) itself"
+        )
     t = time.perf_counter()
     prepared, info = prepare(args.work_dir, args.accounts, args.capabilities)
     print(f"bench: prepared graph {prepared} ({time.perf_counter() - t:.0f}s)", file=sys.stderr)
