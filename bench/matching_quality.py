@@ -162,9 +162,8 @@ def matcher_scores(matcher: Matcher, accounts: list[str]) -> tuple[pl.DataFrame,
                 gated.add((row["account_id"], row["capability_id"]))
             else:
                 gated.update((row["account_id"], c) for c in capabilities)
-    instances = matcher.instances(results)
-    index = InstanceIndex(instances)
     surfaced = scored.filter(pl.col("surfaced"))
+    index = InstanceIndex(matcher.instances(results, surfaced))
     explained = sum(
         bool(matcher.explain(row, index)["evidence"]) for row in surfaced.iter_rows(named=True)
     )

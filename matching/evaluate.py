@@ -98,8 +98,9 @@ class Evaluator:
         self.model = model
         self.as_of = as_of.astimezone(dt.UTC)
         self.small_batch = small_batch
-        self._capability_cache: dict[str, pl.DataFrame] = {}
-        self._summary_cache: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {}
+        # Per metapath, for full batches: the whole capability side, its per-pivot
+        # sums and its strongest instances, computed once per run.
+        self._capability_cache: dict[str, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -137,10 +138,10 @@ class Evaluator:
             cap = self._capability_side(mp, acct[pivot].unique().to_list())
             cap_agg, cap_top = self._capability_summary(mp, cap)
         else:
-            cap = self._capability_side(mp, None)
-            if mp.id not in self._summary_cache:
-                self._summary_cache[mp.id] = self._capability_summary(mp, cap)
-            cap_agg, cap_top = self._summary_cache[mp.id]
+            if mp.id not in self._capability_cache:
+                whole = self._capability_side(mp, None)
+                self._capability_cache[mp.id] = (whole, *self._capability_summary(mp, whole))
+            cap, cap_agg, cap_top = self._capability_cache[mp.id]
         pairs = self._aggregate(mp, acct, cap, cap_agg)
         acct_top = _top(acct, _unique([a, pivot]), TOP_PER_PIVOT, [W]).rename({W: "__wa"})
 
@@ -168,7 +169,7 @@ class Evaluator:
         self, mp: Metapath, cap: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The capability side per (capability, pivot): counts and weight sums, and
-        its strongest instances (cached with the side itself for full batches)."""
+        its strongest instances."""
         c, pivot = mp.capability_alias, mp.pivot
         assert c is not None and pivot is not None
         agg = cap.group_by(_unique([c, pivot])).agg(
@@ -178,20 +179,17 @@ class Evaluator:
         return agg, top
 
     def _capability_side(self, mp: Metapath, pivot_keys: list[str] | None) -> pl.DataFrame:
-        """Rows from the capability to the pivot: all of them (cached), or those
-        reaching these pivot keys."""
+        """Rows from the capability to the pivot: all of them, or those reaching these
+        pivot keys."""
         aliases = self._side_aliases(mp, "capability")
         c = mp.capability_alias
         assert c is not None and mp.pivot is not None
         if pivot_keys is None:
-            if mp.id not in self._capability_cache:
-                caps = self.store.nodes(mp.nodes[c])
-                key = self.store.registry.node(mp.nodes[c]).key
-                start = pl.DataFrame({c: caps[key].to_list()}, schema={c: pl.String})
-                steps = [_Step(h, h.from_alias, h.to_alias, h.forward) for h in mp.capability_hops]
-                frame = self._walk(mp, start, steps)
-                self._capability_cache[mp.id] = self._finish_side(mp, frame, aliases)
-            return self._capability_cache[mp.id]
+            caps = self.store.nodes(mp.nodes[c])
+            key = self.store.registry.node(mp.nodes[c]).key
+            start = pl.DataFrame({c: caps[key].to_list()}, schema={c: pl.String})
+            steps = [_Step(h, h.from_alias, h.to_alias, h.forward) for h in mp.capability_hops]
+            return self._finish_side(mp, self._walk(mp, start, steps), aliases)
         start = pl.DataFrame({mp.pivot: sorted(set(pivot_keys))}, schema={mp.pivot: pl.String})
         steps = [
             _Step(h, h.to_alias, h.from_alias, not h.forward) for h in reversed(mp.capability_hops)

@@ -342,46 +342,45 @@ def _run_batch(
     previous = {row["match_id"]: row for row in existing.iter_rows(named=True)}
     # Column lists, written as frames: the store checks a frame in bulk, where a
     # list of dicts would be validated record by record.
-    cols: dict[str, list[Any]] = {name: [] for name in _MATCH_COLUMNS}
-    for_edges, offers, assigned, contact_edges = (
-        _edge_columns(),
-        _edge_columns(),
-        _edge_columns(),
-        _edge_columns(reason=True),
-    )
+    schema = store.registry.node("Match").frame_schema()
+    cols: dict[str, list[Any]] = {name: [] for name in schema}
+    contact_rows: list[tuple[str, str, str]] = []
     for row in surfaced.iter_rows(named=True):
         mid = pair_id(row["account_id"], row["capability_id"])
         old = previous.get(mid, {})
         told = matcher.explain(row, index)
-        for name, value in (
-            ("match_id", mid),
-            ("account_id", row["account_id"]),
-            ("capability_id", row["capability_id"]),
-            ("score", row["score"]),
-            ("model_version", matcher.model.version),
-            ("batch_id", bid),
-            ("created_at", old.get("created_at") or matcher.as_of),
-            ("as_of", matcher.as_of),
-            ("status", old.get("status") or "proposed"),
-            ("defer_until", old.get("defer_until")),
-            ("weak", row["weak"]),
-            ("explanation", told["explanation"]),
-            ("evidence", told["evidence"]),
-            ("evidence_paths", json.dumps(told["paths"], sort_keys=True)),
-            ("features", json.dumps(matcher.features(row), sort_keys=True)),
-        ):
-            cols[name].append(value)
-        _add(for_edges, mid, row["account_id"])
-        _add(offers, mid, row["capability_id"])
-        owner = owners.get(row["account_id"])
-        if owner:
-            _add(assigned, mid, owner)
-            report.by_am[owner] = report.by_am.get(owner, 0) + 1
+        match = {
+            "match_id": mid,
+            "account_id": row["account_id"],
+            "capability_id": row["capability_id"],
+            "score": row["score"],
+            "model_version": matcher.model.version,
+            "batch_id": bid,
+            "created_at": old.get("created_at") or matcher.as_of,
+            "as_of": matcher.as_of,
+            "status": old.get("status") or "proposed",
+            "defer_until": old.get("defer_until"),
+            "weak": row["weak"],
+            "explanation": told["explanation"],
+            "evidence": told["evidence"],
+            "evidence_paths": json.dumps(told["paths"], sort_keys=True),
+            "features": json.dumps(matcher.features(row), sort_keys=True),
+        }
+        for name, column in cols.items():
+            column.append(match[name])
         choice: ContactChoice | None = contacts.get((row["account_id"], row["capability_id"]))
         if choice:
-            _add(contact_edges, mid, choice.person_id, reason=choice.reason)
-    schema = store.registry.node("Match").frame_schema()
-    nodes = pl.DataFrame(cols, schema={name: schema[name] for name in _MATCH_COLUMNS})
+            contact_rows.append((mid, choice.person_id, choice.reason))
+    nodes = pl.DataFrame(cols, schema=schema)
+    links = nodes.select(pl.col("match_id").alias("src"), "account_id", "capability_id")
+    assigned = links.select(
+        "src",
+        pl.col("account_id")
+        .replace_strict(owners, default=None, return_dtype=pl.String)
+        .alias("dst"),
+    ).drop_nulls("dst")
+    for owner, n in assigned.group_by("dst").len().iter_rows():
+        report.by_am[owner] = report.by_am.get(owner, 0) + n
     keep = set(cols["match_id"])
     stale = [
         mid for mid, row in previous.items() if mid not in keep and row["status"] == "proposed"
@@ -400,49 +399,24 @@ def _run_batch(
                 write.delete_edges(rel, old_edges.select("src", "dst"))
         if nodes.height:
             write.upsert_nodes("Match", nodes)
-            write.upsert_edges("FOR", _edge_frame(for_edges, src_label="Match"))
-            write.upsert_edges("OFFERS", _edge_frame(offers))
-            if assigned["src"]:
-                write.upsert_edges("ASSIGNED_TO", _edge_frame(assigned))
-            if contact_edges["src"]:
-                write.upsert_edges("CONTACT", _edge_frame(contact_edges))
+            write.upsert_edges(
+                "FOR",
+                links.select("src", pl.col("account_id").alias("dst"), src_label=pl.lit("Match")),
+            )
+            write.upsert_edges("OFFERS", links.select("src", pl.col("capability_id").alias("dst")))
+            if assigned.height:
+                write.upsert_edges("ASSIGNED_TO", assigned)
+            if contact_rows:
+                write.upsert_edges(
+                    "CONTACT",
+                    pl.DataFrame(
+                        contact_rows,
+                        schema={"src": pl.String, "dst": pl.String, "reason": pl.String},
+                        orient="row",
+                    ),
+                )
     report.written += nodes.height
     report.removed += len(stale)
-
-
-_MATCH_COLUMNS = (
-    "match_id",
-    "account_id",
-    "capability_id",
-    "score",
-    "model_version",
-    "batch_id",
-    "created_at",
-    "as_of",
-    "status",
-    "defer_until",
-    "weak",
-    "explanation",
-    "evidence",
-    "evidence_paths",
-    "features",
-)
-
-
-def _edge_columns(*, reason: bool = False) -> dict[str, list[Any]]:
-    return {"src": [], "dst": [], **({"reason": []} if reason else {})}
-
-
-def _add(edges: dict[str, list[Any]], src: str, dst: str, **props: Any) -> None:
-    edges["src"].append(src)
-    edges["dst"].append(dst)
-    for name, value in props.items():
-        edges[name].append(value)
-
-
-def _edge_frame(edges: dict[str, list[Any]], **labels: str) -> pl.DataFrame:
-    frame = pl.DataFrame(edges, schema={name: pl.String for name in edges})
-    return frame.with_columns(pl.lit(v).alias(k) for k, v in labels.items())
 
 
 def _owners(store: GraphStore, accounts: Sequence[str]) -> dict[str, str]:
