@@ -174,8 +174,58 @@ class Cypher:
     def _match_keys(self, spec: NodeSpec) -> LiteralString:
         return "MATCH (n:" + self.label(spec.label) + ") WHERE n." + self.key(spec) + " IN $keys"
 
-    def nodes_by_key(self, spec: NodeSpec) -> LiteralString:
-        return self._match_keys(spec) + " RETURN properties(n) AS n"
+    def column(
+        self, alias: LiteralString, fields: dict[str, FieldSpec], name: str
+    ) -> LiteralString:
+        """One property as a column value. Temporal values travel as numbers
+        (microseconds or days since 1970), which polars turns into dates in bulk: the
+        driver would build one Python object per value, which costs more than the
+        query itself."""
+        ref = alias + "." + self.prop(fields, name)
+        kind = fields[name].kind
+        if kind == "datetime":
+            # epochMillis is floored; epochSeconds is truncated toward zero.
+            return ref + ".epochMillis * 1000 + (" + ref + ".nanosecond / 1000) % 1000"
+        if kind == "date":
+            return "duration.inDays(date('1970-01-01'), " + ref + ").days"
+        return ref
+
+    def node_rows(self, spec: NodeSpec) -> LiteralString:
+        """Nodes by key as one record: ``rows``, a list of [field, ...] in the order of
+        ``spec.fields`` (one record instead of one per node: the driver's cost is per
+        record)."""
+        columns = ", ".join(self.column("n", spec.fields, name) for name in spec.fields)
+        return self._match_keys(spec) + " RETURN collect([" + columns + "]) AS rows"
+
+    def edge_rows(
+        self, spec: EdgeSpec, src: NodeSpec, dst: NodeSpec, at_src: bool, at_dst: bool
+    ) -> LiteralString:
+        """Edges between two labels as one record: ``rows``, a list of [src key, dst
+        key, field, ...] in the order of ``spec.fields``."""
+        conds: list[LiteralString] = []
+        if at_src:
+            conds.append("a." + self.key(src) + " IN $keys")
+        if at_dst:
+            conds.append("b." + self.key(dst) + " IN $keys")
+        where: LiteralString = (" WHERE " + " OR ".join(conds)) if conds else ""
+        src_key: LiteralString = "a." + self.key(src)
+        dst_key: LiteralString = "b." + self.key(dst)
+        columns: list[LiteralString] = [src_key, dst_key]
+        for name in spec.fields:
+            columns.append(self.column("r", spec.fields, name))
+        return (
+            "MATCH (a:"
+            + self.label(src.label)
+            + ")-[r:"
+            + self.rel(spec.type)
+            + "]->(b:"
+            + self.label(dst.label)
+            + ")"
+            + where
+            + " RETURN collect(["
+            + ", ".join(columns)
+            + "]) AS rows"
+        )
 
     def keys_present(self, spec: NodeSpec) -> LiteralString:
         return self._match_keys(spec) + " RETURN n." + self.key(spec) + " AS k"
@@ -200,34 +250,19 @@ class Cypher:
             else:
                 conds.append(col + _OPERATORS[f.op] + param)
         where: LiteralString = (" WHERE " + " AND ".join(conds)) if conds else ""
-        tail: LiteralString = " ORDER BY n." + self.key(spec) + " LIMIT $limit" if limited else ""
-        return (
-            "MATCH (n:" + self.label(spec.label) + ")" + where + " RETURN properties(n) AS n" + tail
+        tail: LiteralString = (
+            " WITH n ORDER BY n." + self.key(spec) + " LIMIT $limit" if limited else ""
         )
-
-    def edges_between(
-        self, spec: EdgeSpec, src: NodeSpec, dst: NodeSpec, at_src: bool, at_dst: bool
-    ) -> LiteralString:
-        conds: list[LiteralString] = []
-        if at_src:
-            conds.append("a." + self.key(src) + " IN $keys")
-        if at_dst:
-            conds.append("b." + self.key(dst) + " IN $keys")
-        where: LiteralString = (" WHERE " + " OR ".join(conds)) if conds else ""
+        columns = ", ".join(self.column("n", spec.fields, name) for name in spec.fields)
         return (
-            "MATCH (a:"
-            + self.label(src.label)
-            + ")-[r:"
-            + self.rel(spec.type)
-            + "]->(b:"
-            + self.label(dst.label)
+            "MATCH (n:"
+            + self.label(spec.label)
             + ")"
             + where
-            + " RETURN a."
-            + self.key(src)
-            + " AS src, b."
-            + self.key(dst)
-            + " AS dst, properties(r) AS props"
+            + tail
+            + " RETURN collect(["
+            + columns
+            + "]) AS rows"
         )
 
     def count_nodes(self, label: str) -> LiteralString:

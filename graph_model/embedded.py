@@ -67,6 +67,10 @@ class _Table:
     segments: tuple[str, ...]
     parts: list[pl.DataFrame]
     merged: pl.DataFrame | None = None
+    # Per edge end ("src", "dst"): (label, key, row) of the merged frame sorted by
+    # (label, key), built on first use, so edges touching a few keys are found by
+    # binary search instead of a scan.
+    ends: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 @dataclass
@@ -348,10 +352,20 @@ class EmbeddedStore(GraphStore):
     # ------------------------------------------------------------ reads
 
     @_snapshot
-    def get_nodes(self, label: str, keys: Iterable[str]) -> pl.DataFrame:
+    def get_nodes(self, label: str, keys: Iterable[str] | pl.Series) -> pl.DataFrame:
         spec = self.registry.node(label)
-        wanted = list(dict.fromkeys(str(k) for k in keys))
-        return self._node_frame(label).filter(pl.col(spec.key).is_in(wanted))
+        values = keys if isinstance(keys, pl.Series) else pl.Series(list(keys), dtype=pl.String)
+        wanted = values.cast(pl.String).drop_nulls().unique().sort()
+        frame = self._node_frame(label)
+        if frame.height == 0 or wanted.len() == 0:
+            return frame.clear()
+        # A merged table is sorted by its key: look each key up by binary search
+        # instead of scanning the whole label (a batch asks for a few thousand of
+        # a million signals).
+        column = frame.get_column(spec.key)
+        at = column.search_sorted(wanted, side="left").clip(upper_bound=frame.height - 1)
+        found = frame[at]
+        return found.filter(found.get_column(spec.key) == wanted)
 
     @_snapshot
     def existing_keys(self, label: str, keys: Iterable[str] | pl.Series) -> set[str]:
@@ -400,14 +414,15 @@ class EmbeddedStore(GraphStore):
         frame = self._edge_frame(rel_type)
         if touching is None:
             return frame
-        keys = list(dict.fromkeys(str(k) for k in touching))
-        at_src = pl.col("src").is_in(keys)
-        at_dst = pl.col("dst").is_in(keys)
-        if label is not None:
-            at_src = at_src & (pl.col("src_label") == label)
-            at_dst = at_dst & (pl.col("dst_label") == label)
-        cond = at_src if side == "source" else at_dst if side == "target" else at_src | at_dst
-        return frame.filter(cond)
+        values = touching if isinstance(touching, pl.Series) else pl.Series(list(touching))
+        keys = values.cast(pl.String).drop_nulls().unique()
+        if frame.height == 0 or keys.len() == 0:
+            return frame.clear()
+        state = self._table(self._edge_table(rel_type))
+        ends = ("src",) if side == "source" else ("dst",) if side == "target" else ("src", "dst")
+        rows = pl.concat([_rows_at(state, frame, end, keys, label) for end in ends])
+        # In the merged frame's order, as a filter would give them.
+        return frame[rows.unique().sort()]
 
     @_snapshot
     def counts(self) -> GraphCounts:
@@ -517,6 +532,38 @@ class _Working:
         if removed:
             self.rewrite(table, kept)
         return removed
+
+
+def _rows_at(
+    state: _Table, frame: pl.DataFrame, end: str, keys: pl.Series, label: str | None
+) -> pl.Series:
+    """Row numbers of the edges whose ``end`` ("src" or "dst") is one of these keys
+    (with that label, if given), found by binary search in the end's sorted index."""
+    index = state.ends.get(end)
+    if index is None:
+        index = (
+            frame.select(pl.col(f"{end}_label").alias("label"), pl.col(end).alias("key"))
+            .with_row_index("row")
+            .sort(["label", "key", "row"])
+        )
+        state.ends[end] = index
+    labels = index.get_column("label")
+    found = []
+    for name in [label] if label is not None else labels.unique().sort().to_list():
+        lo = int(labels.search_sorted(name, side="left"))
+        hi = int(labels.search_sorted(name, side="right"))
+        if hi <= lo:
+            continue
+        block = index.get_column("key").slice(lo, hi - lo)
+        spans = pl.DataFrame(
+            {
+                "a": block.search_sorted(keys, side="left").cast(pl.Int64) + lo,
+                "b": block.search_sorted(keys, side="right").cast(pl.Int64) + lo,
+            }
+        ).filter(pl.col("b") > pl.col("a"))
+        at = spans.select(pl.int_ranges("a", "b").explode()).to_series()
+        found.append(index.get_column("row").gather(at))
+    return pl.concat(found) if found else pl.Series("row", [], dtype=pl.UInt32)
 
 
 def _merge(parts: Sequence[pl.DataFrame], spec: NodeSpec | EdgeSpec) -> pl.DataFrame:

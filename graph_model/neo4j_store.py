@@ -78,7 +78,7 @@ class Neo4jStore(GraphStore):
 
     # ------------------------------------------------------------ plumbing
 
-    def _read(self, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
+    def _records(self, query: LiteralString, **params: Any) -> list[neo4j.Record]:
         try:
             records, _, _ = self._driver.execute_query(
                 query,
@@ -90,7 +90,20 @@ class Neo4jStore(GraphStore):
             raise
         except Exception as exc:
             raise _translate(exc, self.uri) from None
-        return [record.data() for record in records]
+        return records
+
+    def _read(self, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
+        return [record.data() for record in self._records(query, **params)]
+
+    def _read_rows(
+        self, query: LiteralString, schema: Mapping[str, pl.DataType], **params: Any
+    ) -> pl.DataFrame:
+        """A query that returns one record, ``rows`` (a list of value lists in the
+        order of ``schema``, temporal values as numbers: see ``Cypher.column``), as a
+        frame of ``schema``. The record is read as it arrives: ``Record.data()`` would
+        walk every value of the list again in Python."""
+        records = self._records(query, **params)
+        return _columns_frame(records[0]["rows"] if records else [], schema)
 
     def _write(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         try:
@@ -262,11 +275,17 @@ class Neo4jStore(GraphStore):
 
     # ------------------------------------------------------------ reads
 
-    def get_nodes(self, label: str, keys: Iterable[str]) -> pl.DataFrame:
+    def get_nodes(self, label: str, keys: Iterable[str] | pl.Series) -> pl.DataFrame:
         spec = self.registry.node(label)
-        wanted = list(dict.fromkeys(str(k) for k in keys))
-        rows = self._read(self.cypher.nodes_by_key(spec), keys=wanted) if wanted else []
-        return _node_frame(spec, [r["n"] for r in rows])
+        values = keys.cast(pl.String).to_list() if isinstance(keys, pl.Series) else keys
+        wanted = list(dict.fromkeys(str(k) for k in values if k is not None))
+        query = self.cypher.node_rows(spec)
+        schema = spec.frame_schema()
+        frames = [
+            self._read_rows(query, schema, keys=wanted[start : start + _KEYS_PER_QUERY])
+            for start in range(0, len(wanted), _KEYS_PER_QUERY)
+        ]
+        return _sorted(frames, schema, list(spec.identity))
 
     def existing_keys(self, label: str, keys: Iterable[str] | pl.Series) -> set[str]:
         spec = self.registry.node(label)
@@ -292,8 +311,8 @@ class Neo4jStore(GraphStore):
         if limit is not None:
             params["limit"] = int(limit)
         query = self.cypher.nodes_where(spec, filters, limited=limit is not None)
-        rows = self._read(query, **params)
-        return _node_frame(spec, [r["n"] for r in rows])
+        schema = spec.frame_schema()
+        return _sorted([self._read_rows(query, schema, **params)], schema, list(spec.identity))
 
     def edges(
         self,
@@ -306,27 +325,42 @@ class Neo4jStore(GraphStore):
         spec = self.registry.edge(rel_type)
         if label is not None:
             self.registry.node(label)
-        keys = None if touching is None else list(dict.fromkeys(str(k) for k in touching))
-        rows: list[dict[str, Any]] = []
+        if touching is None:
+            keys = None
+        else:
+            values = touching.to_list() if isinstance(touching, pl.Series) else touching
+            keys = list(dict.fromkeys(str(k) for k in values if k is not None))
+        schema = spec.frame_schema()
+        own = {name: schema[name] for name in spec.fields}
+        raw = {"src": pl.String(), "dst": pl.String(), **own}
+        frames: list[pl.DataFrame] = []
         for src_label, dst_label in spec.endpoints:
             src, dst = self.registry.node(src_label), self.registry.node(dst_label)
             at_src = keys is not None and side != "target" and label in (None, src_label)
             at_dst = keys is not None and side != "source" and label in (None, dst_label)
             if keys is not None and not (at_src or at_dst):
                 continue
-            query = self.cypher.edges_between(spec, src, dst, at_src, at_dst)
-            found = self._read(query, keys=keys) if keys is not None else self._read(query)
-            rows += [
-                {
-                    "src_label": src_label,
-                    "src": r["src"],
-                    "dst_label": dst_label,
-                    "dst": r["dst"],
-                    **_native_map(r["props"]),
-                }
-                for r in found
+            query = self.cypher.edge_rows(spec, src, dst, at_src, at_dst)
+            chunks = (
+                [self._read_rows(query, raw)]
+                if keys is None
+                else [
+                    self._read_rows(query, raw, keys=keys[start : start + _KEYS_PER_QUERY])
+                    for start in range(0, len(keys), _KEYS_PER_QUERY)
+                ]
+            )
+            frames += [
+                chunk.with_columns(
+                    pl.lit(src_label).alias("src_label"), pl.lit(dst_label).alias("dst_label")
+                )
+                for chunk in chunks
             ]
-        return _edge_frame(spec, rows)
+        frame = _sorted(frames, schema, list(spec.identity))
+        if keys is not None and side == "either" and len(keys) > _KEYS_PER_QUERY:
+            # Split over queries, one edge can match twice: its source in one chunk of
+            # keys, its target in another.
+            frame = frame.unique(maintain_order=True)
+        return frame
 
     def counts(self) -> GraphCounts:
         nodes = {
@@ -413,31 +447,40 @@ def _native_map(props: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _native(v) for k, v in props.items()}
 
 
-def _frame(
-    schema: dict[str, pl.DataType], rows: list[dict[str, Any]], identity: list[str]
-) -> pl.DataFrame:
+def _columns_frame(rows: list[list[Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """Rows read by ``_read_rows`` as a frame: numbers back into dates and times."""
+    raw: dict[str, pl.DataType] = {}
+    for name, dtype in schema.items():
+        if dtype == pl.Date:
+            raw[name] = pl.Int32()
+        elif isinstance(dtype, pl.Datetime):
+            raw[name] = pl.Int64()
+        else:
+            raw[name] = dtype
     if not rows:
         return empty_frame(schema)
-    columns = list(schema)
-    clean = [{c: _native(row.get(c)) for c in columns} for row in rows]
-    frame = pl.DataFrame(clean, schema=schema)
-    # A missing list property reads as an empty list, as validation stores it.
-    lists = [
-        pl.col(c).fill_null(pl.lit([], dtype=t))
-        for c, t in schema.items()
-        if t == pl.List(pl.String)
-    ]
-    if lists:
-        frame = frame.with_columns(lists)
-    return frame.sort(identity, nulls_last=True)
+    frame = pl.DataFrame(rows, schema=raw, orient="row", strict=False)
+    converted = []
+    for name, dtype in schema.items():
+        if dtype == pl.Date:
+            converted.append(pl.col(name).cast(pl.Date))
+        elif isinstance(dtype, pl.Datetime):
+            converted.append(
+                pl.col(name).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").cast(dtype)
+            )
+        elif dtype == pl.List(pl.String):
+            # A missing list property reads as an empty list, as validation stores it.
+            converted.append(pl.col(name).fill_null(pl.lit([], dtype=dtype)))
+    return frame.with_columns(converted) if converted else frame
 
 
-def _node_frame(spec: NodeSpec, rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return _frame(spec.frame_schema(), rows, list(spec.identity))
-
-
-def _edge_frame(spec: EdgeSpec, rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return _frame(spec.frame_schema(), rows, list(spec.identity))
+def _sorted(
+    frames: list[pl.DataFrame], schema: Mapping[str, pl.DataType], identity: list[str]
+) -> pl.DataFrame:
+    parts = [f.select(list(schema)) for f in frames if f.height]
+    if not parts:
+        return empty_frame(schema)
+    return pl.concat(parts).sort(identity, nulls_last=True)
 
 
 def _translate(exc: BaseException, uri: str) -> StoreError:

@@ -288,8 +288,9 @@ class GraphStore(ABC):
 
     # -- reads
     @abstractmethod
-    def get_nodes(self, label: str, keys: Iterable[str]) -> pl.DataFrame:
-        """The nodes of ``label`` with these keys (missing keys are simply absent)."""
+    def get_nodes(self, label: str, keys: Iterable[str] | pl.Series) -> pl.DataFrame:
+        """The nodes of ``label`` with these keys (missing keys are simply absent),
+        sorted by key."""
 
     @abstractmethod
     def existing_keys(self, label: str, keys: Iterable[str] | pl.Series) -> set[str]:

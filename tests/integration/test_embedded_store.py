@@ -9,7 +9,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.example_graph import load_example_graph
 from graph_model import connect
@@ -184,3 +187,55 @@ def test_lock_file_records_the_writer_pid_only_while_writing(tmp_path: Path) -> 
     store.upsert_nodes("Account", _accounts(0, 1))
     assert (tmp_path / "g" / "write.lock").read_text() == ""
     assert os.getpid()  # the pid is written during the write, cleared after
+
+
+_KEYS = st.sampled_from([f"k{i}" for i in range(12)])
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    edges=st.lists(st.tuples(st.sampled_from(["Account", "Person"]), _KEYS, _KEYS), max_size=40),
+    wanted=st.lists(st.one_of(_KEYS, st.just("missing")), max_size=8),
+    side=st.sampled_from(["source", "target", "either"]),
+    label=st.sampled_from([None, "Account", "Person", "Signal"]),
+    split=st.integers(min_value=0, max_value=40),
+)
+def test_edges_and_nodes_found_by_binary_search_equal_a_scan(
+    tmp_path_factory: pytest.TempPathFactory,
+    edges: list[tuple[str, str, str]],
+    wanted: list[str],
+    side: str,
+    label: str | None,
+    split: int,
+) -> None:
+    """The sorted-index lookups return exactly what filtering the whole table would,
+    in the same order, for every side, label and mix of segments."""
+    store = _open(tmp_path_factory.mktemp("lookup") / "graph")
+    keys = sorted({k for _, s, d in edges for k in (s, d)})
+    store.upsert_nodes("Account", [{"account_id": k, "name": k} for k in keys])
+    store.upsert_nodes("Person", [{"person_id": k, "full_name": k} for k in keys])
+    store.upsert_nodes(
+        "Signal",
+        [
+            {"signal_id": k, "kind": "news", "occurred_at": "2026-11-01T00:00:00Z", "source": "t"}
+            for k in keys
+        ],
+    )
+    rows = [{"src_label": lab, "src": s, "dst": d} for lab, s, d in edges]
+    # Two writes: the table is read from two segments and merged.
+    store.upsert_edges("EMITTED", rows[:split])
+    store.upsert_edges("EMITTED", rows[split:])
+    whole = store.edges("EMITTED")
+    at_src = pl.col("src").is_in(wanted) & (
+        pl.lit(True) if label is None else pl.col("src_label") == label
+    )
+    at_dst = pl.col("dst").is_in(wanted) & (
+        pl.lit(True) if label is None else pl.col("dst_label") == label
+    )
+    cond = at_src if side == "source" else at_dst if side == "target" else at_src | at_dst
+    got = store.edges("EMITTED", wanted, side=side, label=label)  # type: ignore[arg-type]
+    assert got.rows() == whole.filter(cond).rows()
+    nodes = store.get_nodes("Signal", wanted)
+    assert nodes["signal_id"].to_list() == sorted(set(wanted) & set(keys))
+    assert store.get_nodes("Signal", pl.Series(wanted, dtype=pl.String)).equals(nodes)
+    store.close()

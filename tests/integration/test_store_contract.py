@@ -92,6 +92,41 @@ def test_node_round_trip_keeps_types(store: GraphStore) -> None:
     assert person["do_not_contact"] is True and person["email"] is None
 
 
+@pytest.mark.parametrize(
+    "when",
+    [
+        dt.datetime(2026, 11, 1, 1, 2, 3, 123456, tzinfo=dt.UTC),
+        dt.datetime(1960, 11, 1, 1, 2, 3, 123456, tzinfo=dt.UTC),  # before 1970
+        dt.datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 29, 3, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+    ],
+)
+def test_times_and_dates_read_back_exactly_on_every_read_path(
+    store: GraphStore, when: dt.datetime
+) -> None:
+    """Every read (by key, by filter, edges touching keys, whole tables) gives back the
+    same instant to the microsecond and the same day, nulls as nulls."""
+    store.upsert_nodes(
+        "Signal",
+        [
+            {"signal_id": "s1", "kind": "news", "occurred_at": when, "source": "t"},
+            {"signal_id": "s2", "kind": "news", "occurred_at": when, "source": "t", "url": None},
+        ],
+    )
+    store.upsert_nodes("Account", _accounts("a1"))
+    store.upsert_nodes("Person", [{"person_id": "p1", "full_name": "P"}])
+    store.upsert_edges("PREVIOUSLY_AT", [{"src": "p1", "dst": "a1", "until": when.date()}])
+    by_key = store.get_nodes("Signal", ["s1", "s2"])["occurred_at"].to_list()
+    by_filter = store.nodes("Signal", {"kind": "news"})["occurred_at"].to_list()
+    assert by_key == by_filter == [when, when]
+    assert store.nodes("Signal", {"kind": "news"}, limit=1)["signal_id"].to_list() == ["s1"]
+    for touching in (["p1"], None):
+        until = store.edges("PREVIOUSLY_AT", touching, side="source")["until"].to_list()
+        assert until == [when.date()]
+    store.upsert_edges("PREVIOUSLY_AT", [{"src": "p1", "dst": "a1", "until": None}])
+    assert store.edges("PREVIOUSLY_AT", ["a1"], side="target")["until"].to_list() == [None]
+
+
 def test_upsert_merges_on_key_and_replaces_properties(store: GraphStore) -> None:
     store.upsert_nodes("Account", _accounts("a1", "a2", tier="A", country="US"))
     store.upsert_nodes("Account", [{"account_id": "a1", "name": "Renamed", "tier": "B"}])

@@ -38,9 +38,26 @@ def test_filters_become_parameters() -> None:
         [Filter("tier", "in", ["A"]), Filter("employees", "gte", 5), Filter("country", "is_null")],
         limited=True,
     )
-    assert query == (
+    assert query.startswith(
         "MATCH (n:`Account`) WHERE n.`tier` IN $p0 AND n.`employees` >= $p1 AND "
-        "n.`country` IS NULL RETURN properties(n) AS n ORDER BY n.`account_id` LIMIT $limit"
+        "n.`country` IS NULL WITH n ORDER BY n.`account_id` LIMIT $limit "
+        "RETURN collect([n.`account_id`, n.`name`, "
+    )
+    # Times travel as microseconds since 1970 (floored), decoded by polars in bulk.
+    assert query.endswith(
+        "n.`updated_at`.epochMillis * 1000 + (n.`updated_at`.nanosecond / 1000) % 1000]) AS rows"
+    )
+
+
+def test_dates_travel_as_days_since_1970() -> None:
+    spec = REGISTRY.edge("PREVIOUSLY_AT")
+    query = cypher.edge_rows(
+        spec, REGISTRY.node("Person"), REGISTRY.node("Account"), at_src=True, at_dst=False
+    )
+    assert query == (
+        "MATCH (a:`Person`)-[r:`PREVIOUSLY_AT`]->(b:`Account`) WHERE a.`person_id` IN $keys "
+        "RETURN collect([a.`person_id`, b.`account_id`, r.`title`, "
+        "duration.inDays(date('1970-01-01'), r.`until`).days]) AS rows"
     )
 
 
