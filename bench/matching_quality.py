@@ -71,7 +71,7 @@ from ingest.pipeline import Ingestor  # noqa: E402
 from ingest.sample import AS_OF, write_sample  # noqa: E402
 from matching.indicates import choose_extractor, run_extraction  # noqa: E402
 from matching.learn import learn  # noqa: E402
-from matching.run import InstanceIndex, Matcher, run_matching  # noqa: E402
+from matching.run import Matcher, run_matching  # noqa: E402
 
 Pair = tuple[str, str]
 Scores = dict[Pair, float]
@@ -163,10 +163,8 @@ def matcher_scores(matcher: Matcher, accounts: list[str]) -> tuple[pl.DataFrame,
             else:
                 gated.update((row["account_id"], c) for c in capabilities)
     surfaced = scored.filter(pl.col("surfaced"))
-    index = InstanceIndex(matcher.instances(results, surfaced))
-    explained = sum(
-        bool(matcher.explain(row, index)["evidence"]) for row in surfaced.iter_rows(named=True)
-    )
+    told = matcher.explanations(surfaced, matcher.instances(results, surfaced))
+    explained = told.filter(pl.col("evidence").list.len() > 0).height
     share = explained / surfaced.height if surfaced.height else math.nan
     return scored, gated, share
 

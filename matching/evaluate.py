@@ -11,8 +11,12 @@ ways give the same result, and a contract test checks it on both stores.
 Per (account, capability) the evaluator returns path counts and weighted sums
 without materialising every path instance: each side is first aggregated per
 pivot, and the sums multiply (an instance's weight is the product of its two
-sides' weights). A condition comparing the two sides (``peer != a``) is applied
-by subtracting the instances that break it, which a second, narrow join finds.
+sides' weights). A path whose sum is a share (``share_of``: the share of an
+industry's accounts that bought, rather than how many did) divides each pivot's
+capability side by the number of accounts the pivot reaches in the whole graph,
+so the feature does not grow with the size of the book. A condition comparing
+the two sides (``peer != a``) is applied by subtracting the instances that break
+it, which a second, narrow join finds.
 Only the strongest few instances per pair are joined in full, to explain it, and
 their sentences are rendered on demand (``PathResult.instances_for``) in one
 vectorised pass, so a full run renders only what it stores.
@@ -189,13 +193,33 @@ class Evaluator:
             key = self.store.registry.node(mp.nodes[c]).key
             start = pl.DataFrame({c: caps[key].to_list()}, schema={c: pl.String})
             steps = [_Step(h, h.from_alias, h.to_alias, h.forward) for h in mp.capability_hops]
-            return self._finish_side(mp, self._walk(mp, start, steps), aliases)
+            frame = self._finish_side(mp, self._walk(mp, start, steps), aliases)
+        else:
+            start = pl.DataFrame({mp.pivot: sorted(set(pivot_keys))}, schema={mp.pivot: pl.String})
+            steps = [
+                _Step(h, h.to_alias, h.from_alias, not h.forward)
+                for h in reversed(mp.capability_hops)
+            ]
+            frame = self._finish_side(mp, self._walk(mp, start, steps), aliases)
+        if mp.share_of is None:
+            return frame
+        sizes = self._pivot_sizes(mp, frame[mp.pivot].unique().to_list())
+        return (
+            frame.join(sizes, on=mp.pivot, how="inner")
+            .with_columns((pl.col(W) / pl.col("__size")).round(12).alias(W))
+            .drop("__size")
+        )
+
+    def _pivot_sizes(self, mp: Metapath, pivot_keys: list[str]) -> pl.DataFrame:
+        """How many accounts each pivot reaches over the whole graph (not only the
+        batch): the denominator of a ``share_of`` path."""
+        assert mp.pivot is not None
         start = pl.DataFrame({mp.pivot: sorted(set(pivot_keys))}, schema={mp.pivot: pl.String})
-        steps = [
-            _Step(h, h.to_alias, h.from_alias, not h.forward) for h in reversed(mp.capability_hops)
-        ]
-        frame = self._walk(mp, start, steps)
-        return self._finish_side(mp, frame, aliases)
+        steps = [_Step(h, h.from_alias, h.to_alias, h.forward) for h in mp.account_hops]
+        reached = self._walk(mp, start, steps)
+        return reached.group_by(mp.pivot).agg(
+            pl.col(mp.account_alias).n_unique().cast(pl.Float64).alias("__size")
+        )
 
     def _side_aliases(self, mp: Metapath, side: str) -> list[str]:
         """Aliases whose weight and recency fields one side accounts for (the pivot's
@@ -310,8 +334,10 @@ class Evaluator:
             return frame
         spec = self.store.registry.node(mp.nodes[alias])
         schema = spec.frame_schema()
-        keys = frame[alias].unique().to_list() if frame.height else []
-        nodes = self.store.get_nodes(spec.label, keys) if keys else pl.DataFrame(schema=schema)
+        keys = frame[alias].drop_nulls().unique()
+        nodes = (
+            self.store.get_nodes(spec.label, keys) if keys.len() else pl.DataFrame(schema=schema)
+        )
         nodes = nodes.select(
             pl.col(spec.key).alias(alias), *[pl.col(f).alias(f"{alias}.{f}") for f in wanted]
         )

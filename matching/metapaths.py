@@ -10,7 +10,8 @@ Each metapath names its role (``evidence`` feeds the score, ``gate`` blocks a
 pair), its conditions (``o.status == won``, ``x.occurred_at within 30d``,
 ``peer != a``), the pivot where the capability side (evaluated once per run)
 meets the account side (evaluated per batch of accounts), optional weight
-and recency fields, and the sentence that explains one path instance.
+and recency fields, whether its sum is a share of the pivot's accounts
+(``share_of``), and the sentence that explains one path instance.
 Everything is checked against the registry when loaded: labels, edge types,
 directions, aliases, fields and template placeholders. A wrong metapath file
 fails with its file, entry and reason. Adding a metapath is a data change
@@ -75,6 +76,9 @@ class Metapath:
     weight: tuple[tuple[str, str], ...]
     recency: tuple[str, str] | None
     sentence: str
+    # The account alias when the pair's weighted sum is a share: each pivot's sum is
+    # divided by the number of accounts it reaches (an industry's size, an AM's book).
+    share_of: str | None = None
 
     @property
     def capability_alias(self) -> str | None:
@@ -137,6 +141,7 @@ class _Entry(BaseModel):
     pivot: str | None = None
     weight: list[str] = Field(default_factory=list)
     recency: str | None = None
+    share_of: str | None = None
     sentence: str
 
 
@@ -296,6 +301,13 @@ def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
         raise ValueError(f"recency {recency[0]}.{recency[1]} is not a date")
     for m in PLACEHOLDER.finditer(entry.sentence):
         field_of(f"{m['alias']}.{m['field']}", "sentence placeholder")
+    if entry.share_of is not None:
+        if entry.role != "evidence" or pivot is None:
+            raise ValueError("share_of applies to an evidence path with a pivot")
+        if entry.share_of != list(nodes)[-1]:
+            raise ValueError(
+                f"share_of {entry.share_of!r}: must name the account alias {list(nodes)[-1]!r}"
+            )
     built = Metapath(
         id=entry.id,
         role=entry.role,
@@ -307,6 +319,7 @@ def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
         weight=weight,
         recency=recency,
         sentence=entry.sentence,
+        share_of=entry.share_of,
     )
     if len(built.crossing()) > 1:
         raise ValueError("at most one 'x != y' condition may compare the two sides of the pivot")

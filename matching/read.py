@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from graph_model.store import GraphStore, NotFound
-from matching.run import InstanceIndex, Matcher, pair_id
+from matching.run import Matcher, pair_id
 
 QUEUE_STATUSES = ("proposed", "deferred")
 
@@ -70,15 +70,13 @@ def explain_pair(
         )
         return {**base, "surfaced": False, "score": None, "explanation": f"Not surfaced: {why}."}
     row = hit.row(0, named=True)
-    told = matcher.explain(row, InstanceIndex(instances))
     return {
         **base,
         "surfaced": row["surfaced"],
         "score": row["score"],
         "weak": row["weak"],
         "gates": row["gates"],
-        "features": matcher.features(row),
-        **told,
+        **matcher.explain(hit.head(1), instances),
     }
 
 

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import polars as pl
 
 from graph_model.store import Filter, GraphStore, NotFound
-from matching.contacts import ContactChoice, choose_contacts
+from matching.contacts import choose_contacts
 from matching.evaluate import Evaluator, PathResult
 from matching.metapaths import Metapath, load_metapaths
 from matching.model import ScoreModelSpec, active_model, load_prior
@@ -109,15 +109,17 @@ class Matcher:
         evaluating; the quality benchmark reuses one evaluation for gates and scores)."""
         key = ["account_id", "capability_id"]
         evidence = [r for r in results if r.metapath.role == "evidence"]
-        frames = [r.pairs.select(key) for r in evidence]
+        # One lazy plan, collected once: polars runs the joins together (about twice
+        # as fast as joining eagerly one metapath at a time).
+        frames = [r.pairs.lazy().select(key) for r in evidence]
         pairs = (
-            pl.concat(frames).unique().sort(key)
+            pl.concat(frames).unique()
             if frames
-            else pl.DataFrame(schema={k: pl.String for k in key})
+            else pl.LazyFrame(schema={k: pl.String for k in key})
         )
         for r in evidence:
             pairs = pairs.join(
-                r.pairs.rename({"n": f"n:{r.metapath.id}", "w": f"w:{r.metapath.id}"}),
+                r.pairs.lazy().rename({"n": f"n:{r.metapath.id}", "w": f"w:{r.metapath.id}"}),
                 on=key,
                 how="left",
             )
@@ -125,21 +127,33 @@ class Matcher:
             *[pl.col(f"n:{i}").fill_null(0) for i in self.evidence_ids],
             *[pl.col(f"w:{i}").fill_null(0.0) for i in self.evidence_ids],
         )
-        gate_flags: list[str] = []
-        for r in results:
+        # Gates block few pairs: list them in long form (pair, gate) and attach each
+        # pair's list in one join, in the order the metapaths are declared.
+        hits = []
+        for order, r in enumerate(results):
             if r.metapath.role != "gate":
                 continue
-            flag = f"g:{r.metapath.id}"
-            gate_flags.append(flag)
-            on = key if "capability_id" in r.pairs.columns else ["account_id"]
-            hits = r.pairs.select(on).unique().with_columns(pl.lit(True).alias(flag))
-            pairs = pairs.join(hits, on=on, how="left").with_columns(pl.col(flag).fill_null(False))
+            tag = [pl.lit(order).alias("__g"), pl.lit(r.metapath.id).alias("gates")]
+            if "capability_id" in r.pairs.columns:
+                hits.append(r.pairs.lazy().select(*key, *tag))
+            else:  # a gate on the account blocks every pair of it
+                accounts_hit = r.pairs.lazy().select("account_id").unique()
+                hits.append(
+                    pairs.select(key).join(accounts_hit, on="account_id").select(*key, *tag)
+                )
+        if hits:
+            listed = (
+                pl.concat(hits)
+                .unique()
+                .sort([*key, "__g"])
+                .group_by(key, maintain_order=True)
+                .agg(pl.col("gates"))
+            )
+            pairs = pairs.join(listed, on=key, how="left")
         gates = (
-            pl.concat_list(
-                [pl.when(pl.col(f)).then(pl.lit(f[2:])).otherwise(None) for f in gate_flags]
-            ).list.drop_nulls()
-            if gate_flags
-            else pl.lit([], dtype=pl.List(pl.String))
+            pl.col("gates").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+            if hits
+            else (pl.lit([], dtype=pl.List(pl.String)))
         )
         background = set(self.model.background)
         foreground = [i for i in self.evidence_ids if i not in background]
@@ -152,7 +166,7 @@ class Matcher:
             evidence_n.alias("evidence_n"),
             foreground_n.alias("foreground_n"),
             self.model.score_expr(self.evidence_ids).round(6).alias("score"),
-        ).drop(gate_flags)
+        ).sort(key)
         return scored.with_columns(
             (
                 (pl.col("gates").list.len() == 0)
@@ -162,7 +176,7 @@ class Matcher:
             ((pl.col("score") < self.model.weak_below) | (pl.col("foreground_n") == 0)).alias(
                 "weak"
             ),
-        )
+        ).collect()
 
     def instances(
         self, results: Sequence[PathResult], pairs: pl.DataFrame | None = None
@@ -190,92 +204,199 @@ class Matcher:
 
     # ------------------------------------------------------------------ explanations
 
-    def explain(self, row: dict[str, Any], index: InstanceIndex) -> dict[str, Any]:
-        """Explanation, evidence sentences and paths of one scored pair."""
-        account, capability = row["account_id"], row["capability_id"]
-        shown = index.evidence(account, capability)
-        counts = [
-            f"{i.replace('_', ' ')} x{row[f'n:{i}']}" for i in self.evidence_ids if row[f"n:{i}"]
-        ]
-        score = row["score"]
-        if row["gates"]:
-            blocked = index.gates(account, capability)
-            why = "; ".join(dict.fromkeys(g["sentence"] for g in blocked))
-            text = f"Not surfaced: blocked by {', '.join(row['gates'])} ({why})."
-        elif row["evidence_n"] == 0:
-            text = "Not surfaced: no evidence path reaches this pair."
-        elif row["weak"]:
-            thin = (
-                "only background fit, nothing shows a current need"
-                if row["foreground_n"] == 0
-                else "the evidence is thin, old or uncertain"
-            )
-            text = (
-                f"Weak case (score {score:.2f}): {thin} ({', '.join(counts)}). "
-                "Treat it as a hypothesis to check, not a reason to write now."
-            )
-        else:
-            text = f"Score {score:.2f} (model {self.model.version}): {', '.join(counts)}."
-        if not row["surfaced"] and not row["gates"] and row["evidence_n"]:
-            text = (
-                f"Not surfaced: score {score:.2f} is below "
-                f"{self.model.surface_min_score:.2f} ({', '.join(counts)})."
-            )
-        return {
-            "explanation": text,
-            "evidence": [r["sentence"] for r in shown],
-            "paths": [
-                {"metapath": r["metapath"], "nodes": json.loads(r["nodes"]), "weight": r["w"]}
-                for r in shown
+    def explanations(self, scored: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
+        """What each scored pair tells an AM, in one vectorised pass, in ``scored``'s
+        row order: account_id, capability_id and
+
+        - ``explanation``: one sentence on why the pair is surfaced, weak or not surfaced;
+        - ``evidence``: the sentences of its strongest evidence instances (strongest
+          contribution first, at most ``EVIDENCE_SHOWN``);
+        - ``evidence_paths``: the same instances as JSON (metapath, node keys, weight);
+        - ``features``: JSON, path count ``n`` and weighted sum ``w`` per evidence
+          metapath that reaches the pair.
+        """
+        key = ["account_id", "capability_id"]
+        shown = _shown(instances, key)
+        blocked = _blocked(scored, instances, key)
+        counts = _joined(
+            [
+                pl.when(pl.col(f"n:{i}") > 0).then(
+                    pl.concat_str(pl.lit(f"{i.replace('_', ' ')} x"), pl.col(f"n:{i}"))
+                )
+                for i in self.evidence_ids
             ],
-        }
-
-    def features(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            i: {"n": int(row[f"n:{i}"]), "w": float(row[f"w:{i}"])}
-            for i in self.evidence_ids
-            if row[f"n:{i}"]
-        }
-
-
-class InstanceIndex:
-    """Explained path instances of a batch, grouped once by pair (evidence, strongest
-    contribution first, the first ``EVIDENCE_SHOWN``) and by account (gates), so
-    explaining each pair is a dictionary lookup."""
-
-    def __init__(self, instances: pl.DataFrame) -> None:
-        self._evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self._gates: dict[str, list[dict[str, Any]]] = {}
-        if instances.is_empty():
-            return
-        evidence = (
-            instances.filter(pl.col("role") == "evidence")
-            .sort(
-                ["contribution", "w", "metapath", "sentence"],
-                descending=[True, True, False, False],
-            )
-            .group_by(["account_id", "capability_id"], maintain_order=True)
-            .head(EVIDENCE_SHOWN)
+            ", ",
         )
-        for row in evidence.select(
-            "account_id", "capability_id", "metapath", "w", "sentence", "nodes"
-        ).iter_rows(named=True):
-            self._evidence.setdefault((row["account_id"], row["capability_id"]), []).append(row)
-        gates = instances.filter(pl.col("role") == "gate")
-        for row in gates.select("account_id", "capability_id", "sentence").iter_rows(named=True):
-            self._gates.setdefault(row["account_id"], []).append(row)
+        features = pl.concat_str(
+            pl.lit("{"),
+            _joined(
+                [
+                    pl.when(pl.col(f"n:{i}") > 0).then(
+                        pl.concat_str(
+                            pl.lit(f'"{i}": {{"n": '),
+                            pl.col(f"n:{i}").cast(pl.String),
+                            pl.lit(', "w": '),
+                            pl.col(f"w:{i}").cast(pl.Float64).cast(pl.String),
+                            pl.lit("}"),
+                        )
+                    )
+                    for i in sorted(self.evidence_ids)
+                ],
+                ", ",
+            ),
+            pl.lit("}"),
+        )
+        score = _two_decimals(pl.col("score"))
+        thin = (
+            pl.when(pl.col("foreground_n") == 0)
+            .then(pl.lit("only background fit, nothing shows a current need"))
+            .otherwise(pl.lit("the evidence is thin, old or uncertain"))
+        )
+        has_gates = pl.col("gates").list.len() > 0
+        text = (
+            pl.when(~pl.col("surfaced") & ~has_gates & (pl.col("evidence_n") > 0))
+            .then(
+                pl.concat_str(
+                    pl.lit("Not surfaced: score "),
+                    score,
+                    pl.lit(f" is below {self.model.surface_min_score:.2f} ("),
+                    counts,
+                    pl.lit(")."),
+                )
+            )
+            .when(has_gates)
+            .then(
+                pl.concat_str(
+                    pl.lit("Not surfaced: blocked by "),
+                    pl.col("gates").list.join(", "),
+                    pl.lit(" ("),
+                    pl.col("__why").fill_null(""),
+                    pl.lit(")."),
+                )
+            )
+            .when(pl.col("evidence_n") == 0)
+            .then(pl.lit("Not surfaced: no evidence path reaches this pair."))
+            .when(pl.col("weak"))
+            .then(
+                pl.concat_str(
+                    pl.lit("Weak case (score "),
+                    score,
+                    pl.lit("): "),
+                    thin,
+                    pl.lit(" ("),
+                    counts,
+                    pl.lit("). Treat it as a hypothesis to check, not a reason to write now."),
+                )
+            )
+            .otherwise(
+                pl.concat_str(
+                    pl.lit("Score "),
+                    score,
+                    pl.lit(f" (model {self.model.version}): "),
+                    counts,
+                    pl.lit("."),
+                )
+            )
+        )
+        return (
+            scored.join(shown, on=key, how="left", maintain_order="left")
+            .join(blocked, on=key, how="left", maintain_order="left")
+            .select(
+                *key,
+                text.alias("explanation"),
+                pl.col("evidence").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+                pl.col("evidence_paths").fill_null("[]"),
+                features.alias("features"),
+            )
+        )
 
-    def evidence(self, account: str, capability: str) -> list[dict[str, Any]]:
-        """The strongest evidence instances of the pair (at most ``EVIDENCE_SHOWN``)."""
-        return self._evidence.get((account, capability), [])
+    def explain(self, pair: pl.DataFrame, instances: pl.DataFrame) -> dict[str, Any]:
+        """Explanation, evidence sentences, paths and features of one scored pair (a
+        one-row frame from :meth:`score`)."""
+        if pair.height != 1:
+            raise ValueError(f"explain takes one scored pair, not {pair.height}")
+        row = self.explanations(pair, instances).row(0, named=True)
+        return {
+            "explanation": row["explanation"],
+            "evidence": row["evidence"],
+            "paths": json.loads(row["evidence_paths"]),
+            "features": json.loads(row["features"]),
+        }
 
-    def gates(self, account: str, capability: str) -> list[dict[str, Any]]:
-        """Gate instances that block the pair (account-wide ones included)."""
-        return [
-            row
-            for row in self._gates.get(account, [])
-            if row["capability_id"] is None or row["capability_id"] == capability
-        ]
+
+def _shown(instances: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """Per pair, the strongest evidence instances: their sentences and their paths as
+    JSON."""
+    schema = {
+        "account_id": pl.String,
+        "capability_id": pl.String,
+        "evidence": pl.List(pl.String),
+        "evidence_paths": pl.String,
+    }
+    if instances.is_empty():
+        return pl.DataFrame(schema=schema)
+    path = pl.concat_str(
+        pl.lit('{"metapath": "'),
+        pl.col("metapath"),  # an identifier: nothing to escape
+        pl.lit('", "nodes": '),
+        pl.col("nodes"),  # JSON already
+        pl.lit(', "weight": '),
+        pl.col("w").cast(pl.Float64).cast(pl.String),
+        pl.lit("}"),
+    )
+    return (
+        instances.filter(pl.col("role") == "evidence")
+        .sort(
+            ["contribution", "w", "metapath", "sentence"],
+            descending=[True, True, False, False],
+        )
+        .group_by(key, maintain_order=True)
+        .agg(
+            pl.col("sentence").head(EVIDENCE_SHOWN).alias("evidence"),
+            pl.concat_str(pl.lit("["), path.head(EVIDENCE_SHOWN).str.join(", "), pl.lit("]"))
+            .first()
+            .alias("evidence_paths"),
+        )
+        .cast(schema)  # type: ignore[arg-type]
+    )
+
+
+def _blocked(scored: pl.DataFrame, instances: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """Per gated pair, the sentences of the gates that block it (account-wide gates
+    included), each once, in the order they were found."""
+    schema = {"account_id": pl.String, "capability_id": pl.String, "__why": pl.String}
+    gated = scored.filter(pl.col("gates").list.len() > 0).select(key)
+    if gated.is_empty() or instances.is_empty():
+        return pl.DataFrame(schema=schema)
+    gates = (
+        instances.with_row_index("__i")
+        .filter(pl.col("role") == "gate")
+        .select("__i", "account_id", pl.col("capability_id").alias("__gc"), "sentence")
+    )
+    return (
+        gated.join(gates, on="account_id", how="inner")
+        .filter(pl.col("__gc").is_null() | (pl.col("__gc") == pl.col("capability_id")))
+        .sort("__i")
+        .group_by(key, maintain_order=True)
+        .agg(pl.col("sentence").unique(maintain_order=True).str.join("; ").alias("__why"))
+        .cast(schema)  # type: ignore[arg-type]
+    )
+
+
+def _joined(parts: list[pl.Expr], separator: str) -> pl.Expr:
+    """The non-null parts joined (an empty string when there are none)."""
+    if not parts:
+        return pl.lit("")
+    return pl.concat_str(parts, separator=separator, ignore_nulls=True).fill_null("")
+
+
+def _two_decimals(score: pl.Expr) -> pl.Expr:
+    """A score in [0, 1] as text with two decimals, half up (0.125 -> 0.13)."""
+    micro = (score * 1_000_000).round(0).cast(pl.Int64)
+    cents = (micro + 5_000) // 10_000
+    return pl.concat_str(
+        (cents // 100).cast(pl.String), pl.lit("."), (cents % 100).cast(pl.String).str.zfill(2)
+    )
 
 
 # ------------------------------------------------------------------ the run
@@ -335,43 +456,62 @@ def _run_batch(
     report.surfaced += surfaced.height
     report.weak += surfaced.filter(pl.col("weak")).height
     contacts = choose_contacts(store, surfaced, instances, matcher.capabilities)
-    index = InstanceIndex(instances)
     report.with_contact += len(contacts)
     owners = _owners(store, accounts)
     existing = store.nodes("Match", [Filter("account_id", "in", list(accounts))])
-    previous = {row["match_id"]: row for row in existing.iter_rows(named=True)}
-    # Column lists, written as frames: the store checks a frame in bulk, where a
+    # Built as frames, column by column: the store checks a frame in bulk, where a
     # list of dicts would be validated record by record.
     schema = store.registry.node("Match").frame_schema()
-    cols: dict[str, list[Any]] = {name: [] for name in schema}
-    contact_rows: list[tuple[str, str, str]] = []
-    for row in surfaced.iter_rows(named=True):
-        mid = pair_id(row["account_id"], row["capability_id"])
-        old = previous.get(mid, {})
-        told = matcher.explain(row, index)
-        match = {
-            "match_id": mid,
-            "account_id": row["account_id"],
-            "capability_id": row["capability_id"],
-            "score": row["score"],
-            "model_version": matcher.model.version,
-            "batch_id": bid,
-            "created_at": old.get("created_at") or matcher.as_of,
-            "as_of": matcher.as_of,
-            "status": old.get("status") or "proposed",
-            "defer_until": old.get("defer_until"),
-            "weak": row["weak"],
-            "explanation": told["explanation"],
-            "evidence": told["evidence"],
-            "evidence_paths": json.dumps(told["paths"], sort_keys=True),
-            "features": json.dumps(matcher.features(row), sort_keys=True),
-        }
-        for name, column in cols.items():
-            column.append(match[name])
-        choice: ContactChoice | None = contacts.get((row["account_id"], row["capability_id"]))
-        if choice:
-            contact_rows.append((mid, choice.person_id, choice.reason))
-    nodes = pl.DataFrame(cols, schema=schema)
+    told = matcher.explanations(surfaced, instances)
+    ids = pl.Series(
+        "match_id",
+        [pair_id(a, c) for a, c in surfaced.select("account_id", "capability_id").iter_rows()],
+        dtype=pl.String,
+    )
+    kept = existing.select(
+        "match_id",
+        pl.col("created_at").alias("__created"),
+        pl.col("status").alias("__status"),
+        pl.col("defer_until").alias("__defer"),
+    )
+    nodes = (
+        told.with_columns(ids, surfaced["score"], surfaced["weak"])
+        .join(kept, on="match_id", how="left", maintain_order="left")
+        .select(
+            "match_id",
+            "account_id",
+            "capability_id",
+            "score",
+            pl.lit(matcher.model.version).alias("model_version"),
+            pl.lit(bid).alias("batch_id"),
+            pl.col("__created").fill_null(pl.lit(matcher.as_of)).alias("created_at"),
+            pl.lit(matcher.as_of).alias("as_of"),
+            pl.col("__status").fill_null("proposed").alias("status"),
+            pl.col("__defer").alias("defer_until"),
+            "weak",
+            "explanation",
+            "evidence",
+            "evidence_paths",
+            "features",
+        )
+        .select(list(schema))
+        .cast(schema)  # type: ignore[arg-type]
+    )
+    chosen = pl.DataFrame(
+        [(a, c, choice.person_id, choice.reason) for (a, c), choice in contacts.items()],
+        schema={
+            "account_id": pl.String,
+            "capability_id": pl.String,
+            "dst": pl.String,
+            "reason": pl.String,
+        },
+        orient="row",
+    )
+    contact_edges = (
+        nodes.select(pl.col("match_id").alias("src"), "account_id", "capability_id")
+        .join(chosen, on=["account_id", "capability_id"], how="inner")
+        .select("src", "dst", "reason")
+    )
     links = nodes.select(pl.col("match_id").alias("src"), "account_id", "capability_id")
     assigned = links.select(
         "src",
@@ -381,11 +521,9 @@ def _run_batch(
     ).drop_nulls("dst")
     for owner, n in assigned.group_by("dst").len().iter_rows():
         report.by_am[owner] = report.by_am.get(owner, 0) + n
-    keep = set(cols["match_id"])
-    stale = [
-        mid for mid, row in previous.items() if mid not in keep and row["status"] == "proposed"
-    ]
-    rescored = sorted(keep & set(previous))
+    again = existing["match_id"].is_in(ids.implode())
+    stale = existing.filter(~again & (pl.col("status") == "proposed"))["match_id"].to_list()
+    rescored = existing.filter(again)["match_id"].sort().to_list()
     with store.batch() as write:
         if stale:
             write.delete_nodes("Match", stale)
@@ -406,15 +544,8 @@ def _run_batch(
             write.upsert_edges("OFFERS", links.select("src", pl.col("capability_id").alias("dst")))
             if assigned.height:
                 write.upsert_edges("ASSIGNED_TO", assigned)
-            if contact_rows:
-                write.upsert_edges(
-                    "CONTACT",
-                    pl.DataFrame(
-                        contact_rows,
-                        schema={"src": pl.String, "dst": pl.String, "reason": pl.String},
-                        orient="row",
-                    ),
-                )
+            if contact_edges.height:
+                write.upsert_edges("CONTACT", contact_edges)
     report.written += nodes.height
     report.removed += len(stale)
 

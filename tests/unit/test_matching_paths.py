@@ -16,7 +16,7 @@ from graph_model.store import GraphStore
 from matching.evaluate import Evaluator, PathResult
 from matching.metapaths import load_metapaths
 from matching.model import load_prior
-from matching.run import InstanceIndex, Matcher
+from matching.run import Matcher, _two_decimals
 from tests.support.hand_graph import AS_OF, build
 
 ACCOUNTS = ["acme", "globex", "initech", "umbrella"]
@@ -36,6 +36,12 @@ def results(graph: GraphStore) -> dict[str, PathResult]:
     metapaths = load_metapaths()
     evaluator = Evaluator(graph, metapaths, load_prior(metapaths=metapaths), as_of=AS_OF)
     return {r.metapath.id: r for r in evaluator.evaluate(ACCOUNTS)}
+
+
+def _pair(scored: pl.DataFrame, account: str, capability: str) -> pl.DataFrame:
+    return scored.filter(
+        (pl.col("account_id") == account) & (pl.col("capability_id") == capability)
+    )
 
 
 def _pairs(result: PathResult) -> set[tuple[str, ...]]:
@@ -94,6 +100,35 @@ def test_weights_multiply_confidence_strength_and_decay(results: dict[str, PathR
     assert buyer["w"] == pytest.approx(0.9 * 0.5 * 0.5)
     champion = results["champion_move"].pairs.row(0, named=True)
     assert champion["w"] == pytest.approx(0.5 ** (30 / 180))
+
+
+def test_share_paths_divide_by_the_accounts_their_pivot_reaches(
+    results: dict[str, PathResult],
+) -> None:
+    # One won deal among healthcare's two accounts (globex, initech) and software's
+    # two (acme, umbrella): a share of 1/2, however many paths a bigger book would add.
+    w = {
+        (r[0], r[1]): r[2]
+        for r in results["lookalike_wins"]
+        .pairs.select("account_id", "capability_id", "w")
+        .iter_rows()
+    }
+    assert w == {("initech", "vault"): 0.5, ("globex", "ingest"): 0.5}
+    # am-1 won o1 (vault) and owns acme and globex; am-2 won o4 (ingest), owns two.
+    track = results["am_track_record"].pairs
+    assert set(track["w"].to_list()) == {0.5}
+    # Counts stay path counts; only the weighted sum is a share.
+    assert set(track["n"].to_list()) == {1}
+
+
+def test_a_share_path_has_the_same_sizes_for_one_account_as_for_a_batch(
+    graph: GraphStore,
+) -> None:
+    metapaths = [m for m in load_metapaths() if m.id == "lookalike_wins"]
+    model = load_prior(metapaths=load_metapaths())
+    small = Evaluator(graph, metapaths, model, as_of=AS_OF)  # walks from the pivot
+    alone = small.evaluate(["initech"])[0].pairs
+    assert alone.select("account_id", "capability_id", "w").rows() == [("initech", "vault", 0.5)]
 
 
 def test_instances_render_sentences_with_dates_sources_and_ids(
@@ -157,8 +192,15 @@ def test_score_gates_explanations_and_contacts(graph: GraphStore) -> None:
     )
     assert strong["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-6)
     assert not strong["weak"]
-    told = matcher.explain(strong, InstanceIndex(instances))
-    assert told["explanation"].startswith(f"Score {strong['score']:.2f} (model prior)")
+    told = matcher.explain(_pair(scored, "acme", "ingest"), instances)
+    assert told["explanation"] == (
+        f"Score {strong['score']:.2f} (model prior): need evidence x1, buyer priority x1, "
+        "tech fit x1, industry fit x1."
+    )
+    assert told["features"] == {
+        m: {"n": 1, "w": pytest.approx(strong[f"w:{m}"])}
+        for m in ("buyer_priority", "industry_fit", "need_evidence", "tech_fit")
+    }
     # Strongest contribution first: the fresh hiring signal (0.64), then the person's
     # own, older post (0.225), then the technology.
     assert told["evidence"][0].startswith("Acme: hiring on 2026-11-10")
@@ -169,13 +211,30 @@ def test_score_gates_explanations_and_contacts(graph: GraphStore) -> None:
         "tech_fit",
     ]
 
+    # Half of globex's industry and its subsidiary bought ingest: not a weak case under
+    # the prior, and a weak one under a model that asks for more.
     thin = rows[("globex", "ingest")]
-    assert thin["weak"]
-    told = matcher.explain(thin, InstanceIndex(instances))
-    assert told["explanation"].startswith("Weak case")
-    assert "only background fit" not in told["explanation"]  # a subsidiary bought it
+    z = (
+        prior.bias
+        + prior.weights["subsidiary_wins"] * math.log1p(1.0)
+        + prior.weights["lookalike_wins"] * math.log1p(0.5)
+    )
+    assert thin["score"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-6)
+    assert not thin["weak"]
+    strict = Matcher(graph, as_of=AS_OF, model=prior.model_copy(update={"weak_below": 0.9}))
+    scored_strict, instances_strict = strict.score(ACCOUNTS)
+    thin_frame = _pair(scored_strict, "globex", "ingest")
+    assert thin_frame["weak"].item()
+    told = strict.explain(thin_frame, instances_strict)
+    # Not "only background fit": a subsidiary bought it.
+    assert told["explanation"] == (
+        f"Weak case (score {thin['score']:.2f}): the evidence is thin, old or uncertain "
+        "(lookalike wins x1, subsidiary wins x1). Treat it as a hypothesis to check, not a "
+        "reason to write now."
+    )
+    assert told["evidence"] and len(told["paths"]) == len(told["evidence"])
 
-    gated = matcher.explain(rows[("globex", "vault")], InstanceIndex(instances))
+    gated = matcher.explain(_pair(scored, "globex", "vault"), instances)
     assert gated["explanation"] == (
         "Not surfaced: blocked by already_bought (Globex already bought Privacy Vault "
         "(closed 2025-06-01))."
@@ -191,6 +250,50 @@ def test_score_gates_explanations_and_contacts(graph: GraphStore) -> None:
     assert contacts[("acme", "ingest")].person_id == "ann"
     assert contacts[("acme", "ingest")].reason.startswith("Raised the need: Ann Lee")
     assert ("globex", "ingest") not in contacts  # nobody works there
+
+
+def test_explanations_say_why_a_pair_is_not_surfaced(graph: GraphStore) -> None:
+    high = Matcher(graph, as_of=AS_OF)
+    high = Matcher(
+        graph, as_of=AS_OF, model=high.model.model_copy(update={"surface_min_score": 0.99})
+    )
+    scored, instances = high.score(ACCOUNTS)
+    told = high.explain(_pair(scored, "acme", "ingest"), instances)
+    score = scored.filter(pl.col("account_id") == "acme", pl.col("capability_id") == "ingest")
+    assert told["explanation"] == (
+        f"Not surfaced: score {score['score'].item():.2f} is below 0.99 (need evidence x1, "
+        "buyer priority x1, tech fit x1, industry fit x1)."
+    )
+    # Account-wide gates are cited once each, in the order they were found.
+    told = high.explain(_pair(scored, "umbrella", "ingest"), instances)
+    assert told["explanation"] == (
+        "Not surfaced: blocked by suppressed, outside_icp (Umbrella is on a suppression "
+        "list; Umbrella is outside the ideal-customer profile)."
+    )
+    many = high.explanations(scored, instances)
+    assert (
+        many.select("account_id", "capability_id").rows()
+        == scored.select("account_id", "capability_id").rows()
+    )
+    with pytest.raises(ValueError, match="one scored pair, not 2"):
+        high.explain(scored.head(2), instances)
+
+
+@pytest.mark.parametrize(
+    ("score", "text"),
+    [
+        (0.0, "0.00"),
+        (0.004999, "0.00"),
+        (0.005, "0.01"),
+        (0.125, "0.13"),
+        (0.5, "0.50"),
+        (0.994999, "0.99"),
+        (0.995, "1.00"),
+        (1.0, "1.00"),
+    ],
+)
+def test_scores_read_with_two_decimals_half_up(score: float, text: str) -> None:
+    assert pl.select(_two_decimals(pl.lit(score))).item() == text
 
 
 def test_persona_fit_prefers_title_then_department_and_never_seniority_alone(

@@ -117,6 +117,8 @@ def test_adding_a_metapath_is_a_data_change(tmp_path: Path) -> None:
         ({"weight": ["a.color"]}, "Account has no field 'color'"),
         ({"role": "maybe"}, "Input should be 'evidence' or 'gate'"),
         ({"colour": "red"}, "Extra inputs are not permitted"),
+        ({"share_of": "i"}, "share_of 'i': must name the account alias 'a'"),
+        ({"share_of": "a", "role": "gate"}, "share_of applies to an evidence path"),
     ],
 )
 def test_a_wrong_metapath_names_the_file_entry_and_reason(
