@@ -7,9 +7,13 @@ match as the AM saw it), transformed as the score does (``ln(1 + W_m)``).
 
 The fit is logistic regression with a Gaussian prior centred on the prior
 model's weights (L2 toward the prior, ``strength`` = how hard it pulls), solved
-by Newton's method. A fifth of the labels (chosen by a hash of the match id, so
-the split is stable) is held out: the report compares the current model and the
-refit on it (log loss, AUC, accuracy). The stored version is then refit on every
+by Newton's method. The bias is fit without a pull, as a nuisance, and the
+stored version keeps the prior's bias: decisions are a selected sample (see
+``fit``), so they tell the weights of the evidence, not the base rate.
+
+A fifth of the labels (chosen by a hash of the match id, so the split is
+stable) is held out: the report compares the current model and the refit on it
+(log loss, AUC, accuracy). The stored version is then refit on every
 label. Too few labels is refused with the counts.
 """
 
@@ -94,37 +98,41 @@ def fit(
     prior: np.ndarray,
     *,
     strength: float,
-    fixed: Sequence[int] = (0,),
+    fixed: Sequence[int] = (),
+    unpenalised: Sequence[int] = (0,),
     iterations: int = 50,
 ) -> np.ndarray:
     """MAP logistic regression with an L2 pull of ``strength`` toward ``prior``.
 
-    The coordinates in ``fixed`` stay at the prior: by default the bias (column 0).
-    Decisions only ever label matches that were already surfaced, mostly the top of a
-    queue, so their share of positives says nothing about the base rate among all
-    pairs; a free bias would learn that share and lift every score (in the quality
-    benchmark it went from -3.2 to -1.8 and every candidate cleared the surfacing
-    threshold). With the bias held, learning moves the weights of the evidence,
-    which is what decisions do tell, and scores stay on the scale routing
-    thresholds are set on.
+    Coordinates in ``fixed`` stay at the prior; those in ``unpenalised`` are fit
+    without a pull. By default the bias (column 0) is fit freely and everything else
+    is pulled. Decisions label a selected sample (matches that were surfaced, mostly
+    the top of a queue), like a case-control study: the weights of the evidence can
+    be estimated from it, the base rate cannot, and the intercept absorbs the
+    selection. ``learn`` therefore fits the bias here as a nuisance and stores the
+    prior's bias. Holding the bias at the prior during the fit instead distorts the
+    weights, which then have to carry the selection themselves (a unit test shows
+    the slopes doubling).
     """
     theta = prior.copy()
     free = np.ones(len(prior), dtype=bool)
     free[list(fixed)] = False
+    pull = np.full(len(prior), strength)
+    pull[list(unpenalised)] = 0.0
     xf = x[:, free]
-    eye = np.eye(int(free.sum()))
+    pf = pull[free]
 
     def loss(t: np.ndarray) -> float:
         z = x @ t
         # -log-likelihood, written so large |z| cannot overflow, plus the pull.
         nll = float(np.sum(np.logaddexp(0.0, z) - y * z))
-        return nll + 0.5 * strength * float(np.sum((t[free] - prior[free]) ** 2))
+        return nll + 0.5 * float(np.sum(pull * (t - prior) ** 2))
 
     current = loss(theta)
     for _ in range(iterations):
         p = _sigmoid(x @ theta)
-        grad = xf.T @ (p - y) + strength * (theta[free] - prior[free])
-        hess = (xf.T * (p * (1 - p))) @ xf + strength * eye
+        grad = xf.T @ (p - y) + pf * (theta[free] - prior[free])
+        hess = (xf.T * (p * (1 - p))) @ xf + np.diag(pf) + 1e-9 * np.eye(len(pf))
         step = np.zeros_like(theta)
         step[free] = np.linalg.solve(hess, grad)
         # Newton's step, halved until the penalised loss falls (plain Newton can
@@ -206,12 +214,18 @@ def learn(
         before = after = {}
     else:
         trial = fit(x[~held], y[~held], anchor, strength=strength)
-        before = metrics(x[held], y[held], now_theta)
+        # Log loss and accuracy depend on the intercept, which a selected sample
+        # sets: each model is measured with its intercept fitted to the training
+        # decisions (the current model's weights held), so the two compare like for
+        # like. AUC does not depend on it.
+        weights_only = range(1, len(names) + 1)
+        calibrated = fit(x[~held], y[~held], now_theta, strength=strength, fixed=weights_only)
+        before = metrics(x[held], y[held], calibrated)
         after = metrics(x[held], y[held], trial)
     theta = fit(x, y, anchor, strength=strength)
     learned = ScoreModelSpec(
         version=current.version,
-        bias=float(round(theta[0], 6)),
+        bias=prior.bias,
         weights={m: float(round(w, 6)) for m, w in zip(names, theta[1:], strict=True)},
         half_lives=prior.half_lives,
         background=prior.background,
