@@ -67,10 +67,10 @@ class _Table:
     segments: tuple[str, ...]
     parts: list[pl.DataFrame]
     merged: pl.DataFrame | None = None
-    # Per edge end ("src", "dst"): (label, key, row) of the merged frame sorted by
-    # (label, key), built on first use, so edges touching a few keys are found by
-    # binary search instead of a scan.
-    ends: dict[str, pl.DataFrame] = field(default_factory=dict)
+    # Per edge end ("src", "dst"): the merged frame it indexes and its (label, key,
+    # row) sorted by (label, key), built on first use, so edges touching a few keys
+    # are found by binary search instead of a scan.
+    ends: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = field(default_factory=dict)
 
 
 @dataclass
@@ -539,14 +539,16 @@ def _rows_at(
 ) -> pl.Series:
     """Row numbers of the edges whose ``end`` ("src" or "dst") is one of these keys
     (with that label, if given), found by binary search in the end's sorted index."""
-    index = state.ends.get(end)
-    if index is None:
+    cached = state.ends.get(end)
+    if cached is not None and cached[0] is frame:
+        index = cached[1]
+    else:  # first use, or the table was merged again since
         index = (
             frame.select(pl.col(f"{end}_label").alias("label"), pl.col(end).alias("key"))
             .with_row_index("row")
             .sort(["label", "key", "row"])
         )
-        state.ends[end] = index
+        state.ends[end] = (frame, index)
     labels = index.get_column("label")
     found = []
     for name in [label] if label is not None else labels.unique().sort().to_list():

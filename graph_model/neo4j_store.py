@@ -22,6 +22,7 @@ from graph_model.cypher import TWOLOOP_SCHEMA_PREFIX, Cypher
 from graph_model.errors import (
     MissingEndpoints,
     QueryFailed,
+    StoreCorrupt,
     StoreError,
     StoreUnavailable,
     TwoloopError,
@@ -103,7 +104,13 @@ class Neo4jStore(GraphStore):
         frame of ``schema``. The record is read as it arrives: ``Record.data()`` would
         walk every value of the list again in Python."""
         records = self._records(query, **params)
-        return _columns_frame(records[0]["rows"] if records else [], schema)
+        try:
+            return _columns_frame(records[0]["rows"] if records else [], schema)
+        except pl.exceptions.PolarsError as exc:
+            # Written by something other than twoloop: say so rather than guess.
+            raise StoreCorrupt(
+                self.uri, f"a property does not have the type the schema registry gives it: {exc}"
+            ) from None
 
     def _write(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         try:
@@ -459,7 +466,7 @@ def _columns_frame(rows: list[list[Any]], schema: Mapping[str, pl.DataType]) -> 
             raw[name] = dtype
     if not rows:
         return empty_frame(schema)
-    frame = pl.DataFrame(rows, schema=raw, orient="row", strict=False)
+    frame = pl.DataFrame(rows, schema=raw, orient="row")
     converted = []
     for name, dtype in schema.items():
         if dtype == pl.Date:

@@ -10,7 +10,7 @@ import pytest
 
 from app.example_graph import load_example_graph
 from graph_model import connect
-from graph_model.errors import StoreUnavailable
+from graph_model.errors import StoreCorrupt, StoreUnavailable
 from graph_model.settings import Settings
 from graph_model.store import Filter, GraphStore
 from graph_model.validation import validate_edges
@@ -261,3 +261,13 @@ def test_ensure_schema_drops_only_our_stale_indexes(neo4j_store: GraphStore) -> 
     assert "dropped index twoloop_Account_stale (no longer in the schema registry)" in done
     assert "twoloop_Account_stale" not in names
     assert "analyst_own_index" in names
+
+
+def test_a_property_of_the_wrong_type_is_reported_not_guessed(neo4j_store: GraphStore) -> None:
+    """Data written around twoloop (a string where the registry says int) fails the
+    read with the store named, instead of turning into a silent null."""
+    neo4j_store.upsert_nodes("Account", [{"account_id": "a1", "name": "A", "employees": 5}])
+    with neo4j.GraphDatabase.driver(neo4j_store.uri) as driver:
+        driver.execute_query("MATCH (a:Account {account_id: 'a1'}) SET a.employees = 'many'")
+    with pytest.raises(StoreCorrupt, match="does not have the type the schema registry gives it"):
+        neo4j_store.get_nodes("Account", ["a1"])
