@@ -1,4 +1,6 @@
-"""Handoff policy, escalation packets, outbox and channels.
+"""The handoff: the routing policy (``policy``), what it reads from the graph
+(``context``) and what it would do to current matches (``simulate``).
 
-Not built yet: arrives with the handoff issue.
+Escalation packets, the outbox and the channels arrive with the rest of the
+handoff issue.
 """

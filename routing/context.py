@@ -1,0 +1,96 @@
+"""What the routing policy looks at, per match, read from the graph.
+
+One row per Match with the ``ROUTING_FIELDS``: the match's own score, weakness
+and features (intent, champion, background only), the account's tier,
+relationship and open deals, and the contact chosen for it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from graph_model.store import Filter, GraphStore
+from matching.model import active_model, load_prior
+
+SENIOR = ("vp", "executive")
+INTENT_PATHS = ("need_evidence", "buyer_priority")
+
+
+def routing_frame(store: GraphStore, matches: pl.DataFrame) -> pl.DataFrame:
+    """``matches`` (Match nodes) with one column per routing field."""
+    if matches.is_empty():
+        return matches.with_columns(
+            *[pl.lit(None).alias(name) for name in _DERIVED],
+        )
+    background = set(active_model(store, load_prior()).background)
+    accounts = store.get_nodes("Account", matches["account_id"].unique()).select(
+        "account_id",
+        pl.col("tier").fill_null("none").alias("tier"),
+        "relationship",
+    )
+    opps = store.edges(
+        "FOR", touching=matches["account_id"].unique(), side="target", label="Account"
+    ).filter(pl.col("src_label") == "Opportunity")
+    open_accounts: set[str] = set()
+    if opps.height:
+        status = store.get_nodes("Opportunity", opps["src"].unique()).select(
+            pl.col("opportunity_id").alias("src"), "status"
+        )
+        open_accounts = set(
+            opps.join(status, on="src").filter(pl.col("status") == "open")["dst"].to_list()
+        )
+    contacts = store.edges("CONTACT", touching=matches["match_id"], side="source", label="Match")
+    people = (
+        store.get_nodes("Person", contacts["dst"].unique()).select(
+            pl.col("person_id").alias("dst"), "seniority"
+        )
+        if contacts.height
+        else pl.DataFrame(schema={"dst": pl.String, "seniority": pl.String})
+    )
+    chosen = contacts.select(pl.col("src").alias("match_id"), "dst").join(
+        people, on="dst", how="left"
+    )
+    intent, champion, background_only = [], [], []
+    for text in matches["features"].to_list():
+        features = json.loads(text or "{}")
+        intent.append(sum(float(features.get(m, {}).get("w", 0.0)) for m in INTENT_PATHS))
+        champion.append("champion_move" in features)
+        background_only.append(bool(features) and set(features) <= background)
+    return (
+        matches.with_columns(
+            pl.Series("intent", intent, dtype=pl.Float64),
+            pl.Series("champion", champion, dtype=pl.Boolean),
+            pl.Series("background_only", background_only, dtype=pl.Boolean),
+            pl.col("account_id").is_in(sorted(open_accounts)).alias("open_deal"),
+        )
+        .join(accounts, on="account_id", how="left")
+        .join(chosen, on="match_id", how="left")
+        .with_columns(
+            pl.col("dst").is_not_null().alias("contact_found"),
+            pl.col("seniority").is_in(list(SENIOR)).fill_null(False).alias("contact_senior"),
+        )
+        .drop("dst", "seniority")
+    )
+
+
+_DERIVED = (
+    "intent",
+    "champion",
+    "background_only",
+    "open_deal",
+    "tier",
+    "relationship",
+    "contact_found",
+    "contact_senior",
+)
+
+
+def current_matches(store: GraphStore, *, am: str | None = None) -> pl.DataFrame:
+    """Matches still waiting for a route: proposed ones (of one AM's accounts)."""
+    matches = store.nodes("Match", [Filter("status", "eq", "proposed")])
+    if am is not None and matches.height:
+        owned = store.edges("ASSIGNED_TO", touching=[am], side="target", label="AccountManager")
+        matches = matches.filter(pl.col("match_id").is_in(owned["src"].implode()))
+    return matches
