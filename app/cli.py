@@ -49,6 +49,7 @@ from matching.read import explain_pair, top_matches
 from matching.run import DEFAULT_BATCH, run_matching
 from routing.policy import DEFAULT_FILE as DEFAULT_POLICY
 from routing.policy import ROUTING_FIELDS, load_policy
+from routing.route import route_matches
 from routing.simulate import simulate
 
 console = Console()
@@ -1112,6 +1113,34 @@ def policy_simulate(
             f"{ex['account_id']} / {ex['capability_id']}: {ex['reason']}" if ex else "-",
         )
     console.print(table)
+
+
+@app.command("route")
+def route_command(
+    policy: PolicyOption = DEFAULT_POLICY,
+    am: Annotated[
+        str | None, typer.Option("--am", help="Only this AM's matches.", show_default=False)
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be stored; store nothing.")
+    ] = False,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Give every proposed match one action, with its rule and reason, and store it."""
+    checked = load_policy(policy)
+    with _open(graph) as store:
+        report = route_matches(store, checked, now=dt.datetime.now(dt.UTC), am=am, dry_run=dry_run)
+    if json_output:
+        _print_json(report.as_dict())
+        return
+    verb = "would store" if dry_run else "stored"
+    console.print(
+        f"{report.matches} proposed matches: {verb} {report.written} new routes, "
+        f"{report.unchanged} unchanged (policy {report.digest})"
+    )
+    for action, n in report.actions.items():
+        console.print(f"  {action:<28} {n:>7}")
 
 
 def main() -> None:

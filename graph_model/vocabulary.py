@@ -75,6 +75,15 @@ class MatchStatus(StrEnum):
     killed = "killed"
 
 
+class RouteAction(StrEnum):
+    skip = "skip"
+    auto_send = "auto_send"
+    research_first = "research_first"
+    approve = "approve"
+    escalate = "escalate"
+    wait = "wait"
+
+
 class DraftStatus(StrEnum):
     pending = "pending"
     approved = "approved"
@@ -263,6 +272,28 @@ class Match(NodeModel):
     features: str = "{}"
 
 
+@node_type("Route", key="route_id", indexed=("match_id", "action", "current"))
+class Route(NodeModel):
+    """The handoff decision for a match: one action, the rule that gave it, and why.
+
+    A match keeps every route it was given; the latest is ``current``.
+    """
+
+    route_id: Key
+    match_id: str
+    action: RouteAction
+    # escalate: what a person does (voice_note, custom_message, ...); wait: what for.
+    kind: str | None = None
+    rule: str
+    reason: str
+    # The policy file's digest, and the match as routed (its run and score).
+    policy: str
+    batch_id: str
+    score: float = Field(ge=0.0, le=1.0)
+    routed_at: AwareDatetime
+    current: bool = True
+
+
 @node_type("Draft", key="draft_id", indexed=("status",))
 class Draft(NodeModel):
     """Outreach written for a match, awaiting or past a human decision."""
@@ -448,6 +479,11 @@ class Contact(EdgeModel):
     """The person the match suggests contacting, and why."""
 
     reason: str | None = None
+
+
+@edge_type("ROUTES", endpoints=[("Route", "Match")])
+class Routes(EdgeModel):
+    """The match a route decides on."""
 
 
 @edge_type("DRAFTED_FOR", endpoints=[("Draft", "Match")])

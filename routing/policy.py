@@ -28,6 +28,7 @@ unreachable rules (an earlier rule fires on every match this one would).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -170,6 +171,8 @@ class Rule:
 class Policy:
     path: str
     rules: tuple[Rule, ...]
+    # "sha1:" + the file's digest: which policy a stored route came from.
+    digest: str = ""
 
     def route(self, values: Mapping[str, Any]) -> tuple[Rule, str]:
         """The first rule that fires, and its reason filled in."""
@@ -234,7 +237,8 @@ def load_policy(path: Path = DEFAULT_FILE) -> Policy:
             "the last rule must have no conditions (the default), so every match gets an action",
             hint="add a last rule without `when`, e.g. escalate: a person decides",
         )
-    return Policy(str(path), tuple(rules))
+    digest = "sha1:" + hashlib.sha1(path.read_bytes()).hexdigest()[:16]
+    return Policy(str(path), tuple(rules), digest)
 
 
 def _kind(entry: _RuleEntry, fail: Any) -> str | None:

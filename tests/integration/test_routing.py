@@ -1,11 +1,14 @@
-"""`policy simulate` on a matched hand-built graph: the routing fields read from
-the graph on both stores, and the CLI's JSON."""
+"""Routing on a matched hand-built graph: the routing fields read from the graph,
+`policy simulate`, stored routes (idempotent, superseded by a new policy) on both
+stores, and the CLI's JSON."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
+import polars as pl
 from typer.testing import CliRunner
 
 from app.cli import app
@@ -14,6 +17,7 @@ from graph_model.store import GraphStore
 from matching.run import pair_id, run_matching
 from routing.context import current_matches, routing_frame
 from routing.policy import load_policy
+from routing.route import route_matches
 from routing.simulate import simulate
 from tests.support.hand_graph import AS_OF, build
 
@@ -70,6 +74,12 @@ def test_policy_commands_print_json_and_refuse_a_bad_file(tmp_path: Path) -> Non
     assert simulated.exit_code == 0, simulated.output
     assert json.loads(simulated.stdout)["matches"] == 3
 
+    routed = runner.invoke(app, ["route", "--graph", graph, "--json"])
+    assert routed.exit_code == 0, routed.output
+    assert json.loads(routed.stdout)["written"] == 3
+    again = runner.invoke(app, ["route", "--graph", graph, "--json"])
+    assert json.loads(again.stdout)["unchanged"] == 3
+
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "rules:\n  - id: only\n    when: [weak == true]\n    action: skip\n    reason: r\n"
@@ -78,3 +88,50 @@ def test_policy_commands_print_json_and_refuse_a_bad_file(tmp_path: Path) -> Non
     assert refused.exit_code != 0
     assert "the last rule must have no conditions" in refused.output
     assert str(bad) in refused.output.replace("\n", "")
+
+
+def test_routes_are_stored_once_and_a_new_policy_supersedes_them(
+    store: GraphStore, tmp_path: Path
+) -> None:
+    build(store)
+    run_matching(store, as_of=AS_OF)
+    policy = load_policy()
+    now = dt.datetime(2026, 11, 21, 9, tzinfo=dt.UTC)
+    dry = route_matches(store, policy, now=now, dry_run=True)
+    assert (dry.matches, dry.written) == (3, 3) and store.nodes("Route").height == 0
+
+    first = route_matches(store, policy, now=now)
+    assert (first.written, first.unchanged) == (3, 0)
+    routes = store.nodes("Route")
+    by_match = {r["match_id"]: r for r in routes.iter_rows(named=True)}
+    vault = by_match[pair_id("acme", "vault")]
+    assert (vault["action"], vault["rule"], vault["current"]) == (
+        "auto_send",
+        "normal_account",
+        True,
+    )
+    assert vault["reason"].startswith("a prospect within guardrails (score ")
+    assert vault["policy"] == policy.digest and vault["routed_at"] == now
+    nobody = by_match[pair_id("globex", "ingest")]
+    assert (nobody["action"], nobody["kind"]) == ("escalate", "custom_message")
+    edges = store.edges("ROUTES", touching=routes["route_id"], side="source", label="Route")
+    assert sorted(edges["dst"].to_list()) == sorted(by_match)
+
+    # Rerun, and a rerun of the match run with the same as-of: nothing new.
+    assert route_matches(store, policy, now=now).written == 0
+    run_matching(store, as_of=AS_OF)
+    assert route_matches(store, policy, now=now).unchanged == 3
+
+    # Another policy: new routes become current, the old ones are kept.
+    stricter = tmp_path / "stricter.yaml"
+    stricter.write_text(
+        "rules:\n  - id: everything_to_a_person\n    action: approve\n"
+        "    reason: the owner approves everything for now\n"
+    )
+    second = route_matches(store, load_policy(stricter), now=now + dt.timedelta(hours=1))
+    assert second.written == 3 and second.actions == {"approve": 3}
+    routes = store.nodes("Route")
+    assert routes.height == 6
+    current = routes.filter(pl.col("current"))
+    assert set(current["rule"]) == {"everything_to_a_person"}
+    assert current["match_id"].n_unique() == 3

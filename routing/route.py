@@ -1,0 +1,99 @@
+"""Give every proposed match its route and store it.
+
+A route is a Route node linked to its match (ROUTES): the action, the rule id,
+the reason sentence, the policy's digest and the match's run and score as
+routed. Its id is derived from the match, the match's run and the policy, so
+routing again after nothing changed writes nothing; a new match run or a new
+policy gives a new route, which becomes the match's current one (older ones are
+kept, marked not current), in one commit per call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import polars as pl
+
+from graph_model.store import GraphStore
+from routing.context import current_matches, routing_frame
+from routing.policy import ROUTING_FIELDS, Policy
+
+
+@dataclass
+class RouteReport:
+    policy: str
+    digest: str
+    matches: int = 0
+    written: int = 0
+    unchanged: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def route_id(match_id: str, batch_id: str, digest: str) -> str:
+    text = "\x1f".join([match_id, batch_id, digest])
+    return "r-" + hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def route_matches(
+    store: GraphStore,
+    policy: Policy,
+    *,
+    now: dt.datetime,
+    am: str | None = None,
+    dry_run: bool = False,
+) -> RouteReport:
+    """Route the proposed matches (of one AM's accounts, with ``am``)."""
+    frame = routing_frame(store, current_matches(store, am=am))
+    report = RouteReport(policy=policy.path, digest=policy.digest, dry_run=dry_run)
+    report.matches = frame.height
+    if frame.is_empty():
+        return report
+    routes: list[dict[str, Any]] = []
+    actions: Counter[str] = Counter()
+    for row in frame.iter_rows(named=True):
+        rule, why = policy.route({name: row.get(name) for name in ROUTING_FIELDS})
+        actions[f"{rule.action}:{rule.kind}" if rule.kind else rule.action] += 1
+        routes.append(
+            {
+                "route_id": route_id(row["match_id"], row["batch_id"], policy.digest),
+                "match_id": row["match_id"],
+                "action": rule.action,
+                "kind": rule.kind,
+                "rule": rule.id,
+                "reason": why,
+                "policy": policy.digest,
+                "batch_id": row["batch_id"],
+                "score": row["score"],
+                "routed_at": now,
+                "current": True,
+            }
+        )
+    report.actions = dict(sorted(actions.items(), key=lambda kv: (-kv[1], kv[0])))
+    new = pl.DataFrame(routes, schema=store.registry.node("Route").frame_schema())
+    existing = store.nodes("Route", {"match_id": new["match_id"].to_list()})
+    known = set(existing["route_id"].to_list())
+    fresh = new.filter(~pl.col("route_id").is_in(list(known)))
+    report.written = fresh.height
+    report.unchanged = new.height - fresh.height
+    if dry_run or fresh.is_empty():
+        return report
+    # The routes they replace: the current ones of the same matches.
+    replaced = existing.filter(
+        pl.col("current") & pl.col("match_id").is_in(fresh["match_id"].implode())
+    )
+    with store.batch() as write:
+        if replaced.height:
+            write.upsert_nodes("Route", replaced.with_columns(pl.lit(False).alias("current")))
+        write.upsert_nodes("Route", fresh)
+        write.upsert_edges(
+            "ROUTES", fresh.select(pl.col("route_id").alias("src"), pl.col("match_id").alias("dst"))
+        )
+    return report
