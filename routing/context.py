@@ -8,11 +8,14 @@ relationship and open deals, and the contact chosen for it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import polars as pl
 
 from graph_model.store import Filter, GraphStore
 from matching.model import active_model, load_prior
+from routing.policy import ROUTING_FIELDS, Policy, Rule
 
 SENIOR = ("vp", "executive")
 INTENT_PATHS = ("need_evidence", "buyer_priority")
@@ -94,3 +97,10 @@ def current_matches(store: GraphStore, *, am: str | None = None) -> pl.DataFrame
         owned = store.edges("ASSIGNED_TO", touching=[am], side="target", label="AccountManager")
         matches = matches.filter(pl.col("match_id").is_in(owned["src"].implode()))
     return matches
+
+
+def routed(frame: pl.DataFrame, policy: Policy) -> Iterator[tuple[dict[str, Any], Rule, str]]:
+    """Each row of a routing frame with the rule that fires on it and its reason."""
+    for row in frame.iter_rows(named=True):
+        rule, why = policy.route({name: row.get(name) for name in ROUTING_FIELDS})
+        yield row, rule, why

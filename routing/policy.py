@@ -147,6 +147,11 @@ class Rule:
     kind: str | None
     reason: str
 
+    @property
+    def label(self) -> str:
+        """The action as counted and shown: ``escalate:voice_note``, ``skip``."""
+        return f"{self.action}:{self.kind}" if self.kind else self.action
+
     def fires(self, values: Mapping[str, Any]) -> bool:
         return all(c.holds(values) for c in self.conditions)
 

@@ -19,8 +19,8 @@ from typing import Any
 import polars as pl
 
 from graph_model.store import GraphStore
-from routing.context import current_matches, routing_frame
-from routing.policy import ROUTING_FIELDS, Policy
+from routing.context import current_matches, routed, routing_frame
+from routing.policy import Policy
 
 
 @dataclass
@@ -58,9 +58,8 @@ def route_matches(
         return report
     routes: list[dict[str, Any]] = []
     actions: Counter[str] = Counter()
-    for row in frame.iter_rows(named=True):
-        rule, why = policy.route({name: row.get(name) for name in ROUTING_FIELDS})
-        actions[f"{rule.action}:{rule.kind}" if rule.kind else rule.action] += 1
+    for row, rule, why in routed(frame, policy):
+        actions[rule.label] += 1
         routes.append(
             {
                 "route_id": route_id(row["match_id"], row["batch_id"], policy.digest),

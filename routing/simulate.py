@@ -6,8 +6,8 @@ from collections import Counter
 from typing import Any
 
 from graph_model.store import GraphStore
-from routing.context import current_matches, routing_frame
-from routing.policy import ROUTING_FIELDS, Policy
+from routing.context import current_matches, routed, routing_frame
+from routing.policy import Policy
 
 
 def simulate(store: GraphStore, policy: Policy, *, am: str | None = None) -> dict[str, Any]:
@@ -19,11 +19,8 @@ def simulate(store: GraphStore, policy: Policy, *, am: str | None = None) -> dic
     actions: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     examples: dict[str, dict[str, Any]] = {}
-    for row in frame.iter_rows(named=True):
-        values = {name: row.get(name) for name in ROUTING_FIELDS}
-        rule, why = policy.route(values)
-        label = f"{rule.action}:{rule.kind}" if rule.kind else rule.action
-        actions[label] += 1
+    for row, rule, why in routed(frame, policy):
+        actions[rule.label] += 1
         rules[rule.id] += 1
         examples.setdefault(
             rule.id,
