@@ -25,7 +25,7 @@ def routing_frame(store: GraphStore, matches: pl.DataFrame) -> pl.DataFrame:
     """``matches`` (Match nodes) with one column per routing field."""
     if matches.is_empty():
         return matches.with_columns(
-            *[pl.lit(None).alias(name) for name in _DERIVED],
+            pl.lit(None).alias(name) for name in ROUTING_FIELDS if name not in matches.columns
         )
     background = set(active_model(store, load_prior()).background)
     accounts = store.get_nodes("Account", matches["account_id"].unique()).select(
@@ -76,18 +76,6 @@ def routing_frame(store: GraphStore, matches: pl.DataFrame) -> pl.DataFrame:
         )
         .drop("dst", "seniority")
     )
-
-
-_DERIVED = (
-    "intent",
-    "champion",
-    "background_only",
-    "open_deal",
-    "tier",
-    "relationship",
-    "contact_found",
-    "contact_senior",
-)
 
 
 def current_matches(store: GraphStore, *, am: str | None = None) -> pl.DataFrame:
