@@ -127,6 +127,19 @@ class Cypher:
                 sets.append(var + "." + prop + " = " + function + "(" + source + "." + prop + ")")
         return (" SET " + ", ".join(sets)) if sets else ""
 
+    def locked_value(self, spec: NodeSpec, field: str) -> LiteralString:
+        """One node's property, read after taking the node's write lock (a throwaway
+        SET), so a concurrent compare-and-set waits for ours and then sees its result."""
+        return (
+            "MATCH (n:"
+            + self.label(spec.label)
+            + " {"
+            + self.key(spec)
+            + ": $key}) SET n.twoloop_lock = true REMOVE n.twoloop_lock RETURN n."
+            + self.prop(spec.fields, field)
+            + " AS value"
+        )
+
     def missing_keys(self, spec: NodeSpec) -> LiteralString:
         return (
             "UNWIND $keys AS k OPTIONAL MATCH (n:"

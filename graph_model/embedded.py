@@ -39,6 +39,7 @@ from graph_model.store import (
     DeleteEdges,
     DeleteNodes,
     EdgeRow,
+    Expect,
     Filter,
     GraphCounts,
     GraphStore,
@@ -46,8 +47,10 @@ from graph_model.store import (
     UpsertEdges,
     UpsertNodes,
     WriteOp,
+    check_expectation,
     edge_row,
     filters_to_polars,
+    ordered_ops,
     resolve_filters,
 )
 
@@ -268,7 +271,8 @@ class EmbeddedStore(GraphStore):
         with self._mutex, self._write_lock():
             self._refresh()
             work = _Working(self)
-            results = [work.apply(op) for op in ops]
+            # Preconditions first: the write lock makes check-then-write atomic.
+            results = [work.apply(op) for op in ordered_ops(ops)]
             self._commit(work)
             return results
 
@@ -488,7 +492,24 @@ class _Working:
             return op.frame.height
         if isinstance(op, DeleteNodes):
             return self._delete_nodes(op.spec, op.keys)
+        if isinstance(op, Expect):
+            self._check_expectation(op)
+            return 0
         return self._delete_edges(op)
+
+    def _check_expectation(self, op: Expect) -> None:
+        table = self.store._node_table(op.spec.label)
+        base = (
+            self.rewritten[table]
+            if table in self.rewritten
+            else self.store.get_nodes(op.spec.label, [op.key])
+        )
+        found, value = False, None
+        for frame in [base, *self.appended.get(table, [])]:
+            rows = frame.filter(pl.col(op.spec.key) == op.key)
+            if rows.height:
+                found, value = True, rows[op.field][-1]
+        check_expectation(op, found, value)
 
     def _check_endpoints(self, spec: EdgeSpec, frame: pl.DataFrame) -> None:
         missing: list[tuple[str, str]] = []

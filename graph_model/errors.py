@@ -159,6 +159,37 @@ class MissingEndpoints(StoreError):
         )
 
 
+class WriteConflict(StoreError):
+    """A precondition of a write (``WriteBatch.expect``) no longer holds: someone else
+    changed the node first. Nothing was written."""
+
+    exit_code = 5
+
+    def __init__(
+        self,
+        label: str,
+        key: str,
+        field: str,
+        expected: Sequence[Any],
+        found_value: Any,
+        *,
+        found: bool = True,
+    ) -> None:
+        self.label, self.key, self.field = label, key, field
+        self.expected = list(expected)
+        self.found_value = found_value
+        state = f"{field} is {found_value!r}" if found else "it does not exist"
+        want = " or ".join(repr(v) for v in expected)
+        super().__init__(
+            f"{label} {key!r} changed under us: expected {field} {want}, but {state}; "
+            "nothing was written",
+            hint="read it again and decide on what it is now",
+            label=label,
+            key=key,
+            field=field,
+        )
+
+
 class QueryFailed(StoreError):
     """The database refused a query for a reason retrying will not fix."""
 

@@ -33,6 +33,7 @@ from graph_model.store import (
     DeleteEdges,
     DeleteNodes,
     EdgeRow,
+    Expect,
     Filter,
     GraphCounts,
     GraphStore,
@@ -40,7 +41,9 @@ from graph_model.store import (
     UpsertEdges,
     UpsertNodes,
     WriteOp,
+    check_expectation,
     edge_row,
+    ordered_ops,
     resolve_filters,
 )
 from graph_model.validation import empty_frame
@@ -192,7 +195,8 @@ class Neo4jStore(GraphStore):
                 with ThreadPoolExecutor(len(lanes)) as pool:
                     list(pool.map(write_lane, lanes))
                 return [op.frame.height]
-        return self._write(lambda tx: [self._run_op(tx, op) for op in ops])
+        ordered = ordered_ops(ops)
+        return self._write(lambda tx: [self._run_op(tx, op) for op in ordered])
 
     def _edge_lanes(self, spec: EdgeSpec, frame: pl.DataFrame) -> list[pl.DataFrame]:
         """Split edges between concurrent writers without lock cycles.
@@ -220,6 +224,10 @@ class Neo4jStore(GraphStore):
             return op.frame.height
         if isinstance(op, UpsertEdges):
             return self._merge_edges(tx, op.spec, op.frame)
+        if isinstance(op, Expect):
+            record = tx.run(self.cypher.locked_value(op.spec, op.field), key=op.key).single()
+            check_expectation(op, record is not None, record["value"] if record else None)
+            return 0
         if isinstance(op, DeleteNodes):
             if not op.keys:
                 return 0

@@ -7,7 +7,8 @@ Semantics every store keeps (the contract suite in tests/integration checks them
   wholesale (an optional property left out becomes null).
 - Input is validated whole before anything is written. Edges whose endpoints do
   not exist raise ``MissingEndpoints`` naming them, and nothing is written.
-- ``batch()`` groups writes into one all-or-nothing unit. A lone ``upsert_*``
+- ``batch()`` groups writes into one all-or-nothing unit, optionally guarded by
+  ``expect`` preconditions (compare-and-set) that are checked first, under lock. A lone ``upsert_*``
   call is one unit on the embedded store; Neo4j commits it in transactions of
   ``batch_size`` rows, each all-or-nothing.
 - Frames come back with the registry's columns and types, sorted by identity.
@@ -27,7 +28,7 @@ from typing import Any, Literal
 import networkx as nx
 import polars as pl
 
-from graph_model.errors import SchemaError, StoreError, UnsupportedStoreURI
+from graph_model.errors import SchemaError, StoreError, UnsupportedStoreURI, WriteConflict
 from graph_model.schema import REGISTRY, EdgeSpec, NodeSpec, SchemaRegistry
 from graph_model.settings import Settings, load_settings
 from graph_model.validation import Records, validate_edges, validate_nodes
@@ -185,7 +186,18 @@ class DeleteEdges:
     frame: pl.DataFrame  # identity columns only
 
 
-WriteOp = UpsertNodes | UpsertEdges | DeleteNodes | DeleteEdges
+@dataclass(frozen=True)
+class Expect:
+    """A precondition: the node exists and its ``field`` holds one of ``values`` when
+    the batch commits (checked first, with the node locked), else nothing is written."""
+
+    spec: NodeSpec
+    key: str
+    field: str
+    values: tuple[Any, ...]
+
+
+WriteOp = UpsertNodes | UpsertEdges | DeleteNodes | DeleteEdges | Expect
 
 
 class WriteBatch:
@@ -206,6 +218,19 @@ class WriteBatch:
         frame = validate_edges(spec, records, source=source)
         self.ops.append(UpsertEdges(spec, frame))
         return frame.height
+
+    def expect(self, label: str, key: str, field: str, values: Iterable[Any]) -> None:
+        """Compare-and-set: commit only if node ``key`` of ``label`` exists and its
+        ``field`` is one of ``values`` at commit time; otherwise raise
+        ``WriteConflict`` and write nothing. Concurrent batches expecting the same
+        node are serialised, so exactly one of two ``pending -> sending`` claims wins."""
+        spec = self.registry.node(label)
+        if field not in spec.fields:
+            raise SchemaError(f"cannot expect {label}.{field}: not a property")
+        wanted = tuple(v.value if hasattr(v, "value") else v for v in values)
+        if not wanted:
+            raise SchemaError(f"expect {label}.{field} needs at least one value")
+        self.ops.append(Expect(spec, str(key), field, wanted))
 
     def delete_nodes(self, label: str, keys: Iterable[str]) -> None:
         spec = self.registry.node(label)
@@ -418,6 +443,20 @@ class GraphStore(ABC):
             for row in self.get_nodes(node_label, keys).iter_rows(named=True):
                 out[(node_label, row[spec.key])] = row
         return out
+
+
+def ordered_ops(ops: Sequence[WriteOp]) -> list[WriteOp]:
+    """Preconditions first, then the writes in the order they were added."""
+    return [op for op in ops if isinstance(op, Expect)] + [
+        op for op in ops if not isinstance(op, Expect)
+    ]
+
+
+def check_expectation(op: Expect, found: bool, value: Any) -> None:
+    if not found or value not in op.values:
+        raise WriteConflict(
+            op.spec.label, op.key, op.field, op.values, value if found else None, found=found
+        )
 
 
 def edge_row(spec: EdgeSpec, row: Mapping[str, Any]) -> EdgeRow:

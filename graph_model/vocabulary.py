@@ -103,6 +103,43 @@ class DecisionKind(StrEnum):
     resolve = "resolve"
 
 
+class EscalationKind(StrEnum):
+    voice_note = "voice_note"
+    custom_message = "custom_message"
+    pricing_dispute = "pricing_dispute"
+    exec_call = "exec_call"
+    contract_amendment = "contract_amendment"
+    legal_review = "legal_review"
+    opt_out = "opt_out"
+
+
+class EscalationStatus(StrEnum):
+    open = "open"
+    resolved = "resolved"
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"  # waits for the relay (and its not_before)
+    sending = "sending"  # claimed by a relay
+    sent = "sent"
+    suppressed = "suppressed"  # suppression list or do-not-contact, at send time
+    blocked = "blocked"  # a send-time guardrail refused it (escalation, sender domain)
+    unconfirmed = "unconfirmed"  # a relay stopped mid-send: a person checks, never a resend
+    cancelled = "cancelled"
+
+
+class ChannelKind(StrEnum):
+    email = "email"
+    webhook = "webhook"
+    task = "task"
+
+
+class TaskStatus(StrEnum):
+    open = "open"
+    done = "done"
+    cancelled = "cancelled"
+
+
 class RunStatus(StrEnum):
     running = "running"
     succeeded = "succeeded"
@@ -294,16 +331,138 @@ class Route(NodeModel):
     current: bool = True
 
 
-@node_type("Draft", key="draft_id", indexed=("status",))
+@node_type("Draft", key="draft_id", indexed=("status", "match_id", "am_id"))
 class Draft(NodeModel):
-    """Outreach written for a match, awaiting or past a human decision."""
+    """Outreach written for a match, awaiting or past a human decision.
+
+    Recipient and sender are set by code from the graph (the match's contact and
+    the owning AM), never from model output.
+    """
 
     draft_id: Key
+    match_id: str
+    am_id: str
     subject: str
     body: str
     status: DraftStatus = DraftStatus.pending
+    # "offline" or "claude:<model>".
     drafter: str
     created_at: AwareDatetime
+    person_id: str | None = None
+    to_address: str | None = None
+    from_address: str | None = None
+    # JSON list of {"text", "evidence": [ids]}: what the draft asserts, and on what.
+    claims: str = "[]"
+    grounded: bool = False
+    personalization: float = Field(default=0.0, ge=0.0, le=1.0)
+    # What post-validation found (unknown evidence, links, addresses, prices, ...).
+    violations: list[str] = Field(default_factory=list)
+    # The draft as first written, kept when an AM edits it (style memory learns the diff).
+    original_body: str | None = None
+    updated_at: AwareDatetime | None = None
+
+
+@node_type("Escalation", key="escalation_id", indexed=("status", "account_id", "am_id"))
+class Escalation(NodeModel):
+    """A person takes over: a trigger in a signal or activity (pricing dispute, exec
+    call, contract, legal, opt-out), or a route that escalates a match.
+
+    While a ``blocking`` escalation is open, no automation touches the account.
+    """
+
+    escalation_id: Key
+    account_id: str
+    am_id: str | None = None
+    match_id: str | None = None
+    kind: EscalationKind
+    status: EscalationStatus = EscalationStatus.open
+    blocking: bool = True
+    # What raised it: "signal:<id>", "activity:<id>" or "route:<id>".
+    trigger: str
+    excerpt: str | None = None
+    # The one question the person must answer.
+    question: str
+    opened_at: AwareDatetime
+    resolved_at: AwareDatetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+    # The handoff packet as built when it opened (JSON).
+    packet: str = "{}"
+
+
+@node_type(
+    "OutboxMessage", key="message_id", indexed=("status", "account_id", "am_id", "person_id")
+)
+class OutboxMessage(NodeModel):
+    """One message to send, exactly once. ``message_id`` is the idempotency key
+    (derived from the draft), so creating it again is a no-op."""
+
+    message_id: Key
+    draft_id: str
+    match_id: str
+    account_id: str
+    am_id: str
+    person_id: str | None = None
+    channel: ChannelKind = ChannelKind.email
+    to_address: str
+    from_address: str
+    subject: str
+    body: str
+    # JSON object of extra headers (List-Unsubscribe, ...).
+    headers: str = "{}"
+    status: OutboxStatus = OutboxStatus.pending
+    created_at: AwareDatetime
+    # Who let it go: "agent:<rule>" or the approving AM's id.
+    released_by: str
+    not_before: AwareDatetime | None = None
+    claimed_by: str | None = None
+    claimed_at: AwareDatetime | None = None
+    sent_at: AwareDatetime | None = None
+    provider_id: str | None = None
+    attempts: int = Field(default=0, ge=0)
+    note: str | None = None
+
+
+@node_type("Task", key="task_id", indexed=("status", "am_id"))
+class Task(NodeModel):
+    """Something only a person can do (voice note, LinkedIn message, call), created
+    for the AM instead of sending anything."""
+
+    task_id: Key
+    am_id: str
+    account_id: str
+    kind: str
+    title: str
+    body: str = ""
+    match_id: str | None = None
+    escalation_id: str | None = None
+    status: TaskStatus = TaskStatus.open
+    created_at: AwareDatetime
+    done_at: AwareDatetime | None = None
+
+
+@node_type("StyleNote", key="note_id", indexed=("am_id",))
+class StyleNote(NodeModel):
+    """A short note on how an AM writes, learned from their edits to drafts."""
+
+    note_id: Key
+    am_id: str
+    # The rule that found it ("shorter", "greeting", ..., or "claude").
+    rule: str
+    text: str
+    # How many edits showed it; compaction keeps the best supported.
+    support: int = Field(default=1, ge=1)
+    updated_at: AwareDatetime
+
+
+@node_type("Suppression", key="address")
+class Suppression(NodeModel):
+    """An address (or ``@domain``) nothing is ever sent to."""
+
+    address: Key
+    reason: str
+    source: str | None = None
+    added_at: AwareDatetime
 
 
 @node_type("Decision", key="decision_id", indexed=("decided_at",))
@@ -469,9 +628,16 @@ class Offers(EdgeModel):
     """The capability a match proposes."""
 
 
-@edge_type("ASSIGNED_TO", endpoints=[("Match", "AccountManager")])
+@edge_type(
+    "ASSIGNED_TO",
+    endpoints=[
+        ("Match", "AccountManager"),
+        ("Escalation", "AccountManager"),
+        ("Task", "AccountManager"),
+    ],
+)
 class AssignedTo(EdgeModel):
-    """The AM whose queue the match is in."""
+    """The AM whose queue the match, escalation or task is in."""
 
 
 @edge_type("CONTACT", endpoints=[("Match", "Person")])
@@ -491,7 +657,10 @@ class DraftedFor(EdgeModel):
     """The match a draft was written for."""
 
 
-@edge_type("DECIDED_ON", endpoints=[("Decision", "Match"), ("Decision", "Draft")])
+@edge_type(
+    "DECIDED_ON",
+    endpoints=[("Decision", "Match"), ("Decision", "Draft"), ("Decision", "Escalation")],
+)
 class DecidedOn(EdgeModel):
     """What the decision is about."""
 
@@ -499,3 +668,26 @@ class DecidedOn(EdgeModel):
 @edge_type("DECIDED_BY", endpoints=[("Decision", "AccountManager")])
 class DecidedBy(EdgeModel):
     """Who made the decision."""
+
+
+@edge_type("ESCALATES", endpoints=[("Escalation", "Account")])
+class Escalates(EdgeModel):
+    """The account an escalation stops automation for."""
+
+
+@edge_type(
+    "TRIGGERED_BY",
+    endpoints=[("Escalation", "Signal"), ("Escalation", "Activity"), ("Escalation", "Match")],
+)
+class TriggeredBy(EdgeModel):
+    """What raised the escalation."""
+
+
+@edge_type("QUEUED_FROM", endpoints=[("OutboxMessage", "Draft")])
+class QueuedFrom(EdgeModel):
+    """The draft an outbox message carries."""
+
+
+@edge_type("STYLE_OF", endpoints=[("StyleNote", "AccountManager")])
+class StyleOf(EdgeModel):
+    """The AM a style note describes."""

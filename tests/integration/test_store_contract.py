@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -12,8 +15,9 @@ from polars.testing import assert_frame_equal
 
 from app.example_graph import load_example_graph
 from graph_model import vocabulary as v
-from graph_model.errors import MissingEndpoints, RecordRejected, SchemaError
-from graph_model.store import Filter, GraphStore, NotFound
+from graph_model.embedded import EmbeddedStore
+from graph_model.errors import MissingEndpoints, RecordRejected, SchemaError, WriteConflict
+from graph_model.store import Filter, GraphStore, NotFound, connect
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -421,3 +425,59 @@ def test_delete_then_upsert_in_one_batch_keeps_both_changes(store: GraphStore) -
         tx.delete_edges("WORKS_AT", [{"src": "p", "dst": "a"}])
         tx.upsert_edges("WORKS_AT", [{"src": "p", "dst": "b"}])
     assert store.edges("WORKS_AT").select("src", "dst").rows() == [("p", "b")]
+
+
+def _task(task_id: str, **extra: object) -> dict[str, object]:
+    return {
+        "task_id": task_id,
+        "am_id": "am1",
+        "account_id": "a1",
+        "kind": "call",
+        "title": "Call them",
+        "created_at": T0,
+        **extra,
+    }
+
+
+def test_expect_guards_a_batch(store: GraphStore) -> None:
+    store.upsert_nodes("Task", [_task("t1")])
+    with store.batch() as write:
+        write.expect("Task", "t1", "status", ["open"])
+        write.upsert_nodes("Task", [_task("t1", status="done")])
+    assert store.get_nodes("Task", ["t1"])["status"].to_list() == ["done"]
+    # The precondition no longer holds: nothing in the batch is written.
+    conflict = pytest.raises(WriteConflict, match="expected status 'open', but status is 'done'")
+    with conflict, store.batch() as write:
+        write.upsert_nodes("Task", [_task("t2")])
+        write.expect("Task", "t1", "status", ["open"])
+        write.upsert_nodes("Task", [_task("t1", status="cancelled")])
+    assert store.get_nodes("Task", ["t1"])["status"].to_list() == ["done"]
+    assert store.get_nodes("Task", ["t2"]).height == 0
+    with pytest.raises(WriteConflict, match="it does not exist"), store.batch() as write:
+        write.expect("Task", "missing", "status", ["open"])
+    with pytest.raises(SchemaError, match="not a property"), store.batch() as write:
+        write.expect("Task", "t1", "colour", ["open"])
+
+
+def test_concurrent_compare_and_set_has_one_winner(store: GraphStore, tmp_path: Path) -> None:
+    """Eight claimers race for one task; exactly one moves it open -> done."""
+    store.upsert_nodes("Task", [_task("t1")])
+    barrier = threading.Barrier(8)
+
+    def claim(i: int) -> bool:
+        # Embedded: separate store objects, as separate relays would have.
+        mine = connect(store.uri) if isinstance(store, EmbeddedStore) else store
+        barrier.wait()
+        try:
+            with mine.batch() as write:
+                write.expect("Task", "t1", "status", ["open"])
+                write.upsert_nodes("Task", [_task("t1", status="done", body=f"claimer {i}")])
+            return True
+        except WriteConflict:
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        wins = list(pool.map(claim, range(8)))
+    assert sum(wins) == 1
+    body = store.get_nodes("Task", ["t1"])["body"][0]
+    assert body == f"claimer {wins.index(True)}"
