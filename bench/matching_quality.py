@@ -189,7 +189,7 @@ def simulate_am(
     matches = store.nodes("Match").filter(
         pl.col("account_id").is_in(sorted(train)) & (pl.col("status") == "proposed")
     )
-    owners = store.edges("ASSIGNED_TO")
+    owners = store.edges("ASSIGNED_TO").filter(pl.col("src_label") == "Match")
     owner_of = dict(zip(owners["src"], owners["dst"], strict=True))
     queues: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in matches.sort(["score", "match_id"], descending=[True, False]).iter_rows(named=True):

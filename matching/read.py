@@ -22,7 +22,9 @@ def top_matches(
     if store.get_nodes("AccountManager", [am_id]).height == 0:
         raise NotFound(f"no AccountManager with am_id {am_id!r}")
     today = today or dt.datetime.now(dt.UTC).date()
-    assigned = store.edges("ASSIGNED_TO", touching=[am_id], side="target", label="AccountManager")
+    assigned = store.edges(
+        "ASSIGNED_TO", touching=[am_id], side="target", label="AccountManager"
+    ).filter(pl.col("src_label") == "Match")
     if assigned.height == 0:
         return []
     matches = store.get_nodes("Match", assigned["src"].to_list()).filter(

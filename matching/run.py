@@ -534,7 +534,7 @@ def _run_batch(
                 else None
             )
             if old_edges is not None and old_edges.height:
-                write.delete_edges(rel, old_edges.select("src", "dst"))
+                write.delete_edges(rel, old_edges.select("src_label", "src", "dst"))
         if nodes.height:
             write.upsert_nodes("Match", nodes)
             write.upsert_edges(
@@ -543,7 +543,7 @@ def _run_batch(
             )
             write.upsert_edges("OFFERS", links.select("src", pl.col("capability_id").alias("dst")))
             if assigned.height:
-                write.upsert_edges("ASSIGNED_TO", assigned)
+                write.upsert_edges("ASSIGNED_TO", assigned.with_columns(src_label=pl.lit("Match")))
             if contact_edges.height:
                 write.upsert_edges("CONTACT", contact_edges)
     report.written += nodes.height

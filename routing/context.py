@@ -2,7 +2,8 @@
 
 One row per Match with the ``ROUTING_FIELDS``: the match's own score, weakness
 and features (intent, champion, background only), the account's tier,
-relationship and open deals, and the contact chosen for it.
+relationship, open deals and open escalation, and the contact chosen for it.
+The draft's grounding and personalization are null until a draft exists.
 """
 
 from __future__ import annotations
@@ -61,6 +62,19 @@ def routing_frame(store: GraphStore, matches: pl.DataFrame) -> pl.DataFrame:
         intent.append(sum(float(features.get(m, {}).get("w", 0.0)) for m in INTENT_PATHS))
         champion.append("champion_move" in features)
         background_only.append(bool(features) and set(features) <= background)
+    escalations = store.nodes(
+        "Escalation",
+        [
+            Filter("status", "eq", "open"),
+            Filter("blocking", "eq", True),
+            Filter("account_id", "in", matches["account_id"].unique().to_list()),
+        ],
+    )
+    escalated = (
+        escalations.sort(["opened_at", "escalation_id"])
+        .group_by("account_id")
+        .agg(pl.col("kind").first().cast(pl.String).alias("escalation"))
+    )
     return (
         matches.with_columns(
             pl.Series("intent", intent, dtype=pl.Float64),
@@ -75,6 +89,13 @@ def routing_frame(store: GraphStore, matches: pl.DataFrame) -> pl.DataFrame:
             pl.col("seniority").is_in(list(SENIOR)).fill_null(False).alias("contact_senior"),
         )
         .drop("dst", "seniority")
+        .join(escalated, on="account_id", how="left")
+        .with_columns(
+            pl.col("escalation").is_not_null().alias("escalated"),
+            # Known once a draft exists (``with_draft_checks``).
+            pl.lit(None, dtype=pl.Boolean).alias("grounded"),
+            pl.lit(None, dtype=pl.Float64).alias("personalization"),
+        )
     )
 
 
@@ -82,7 +103,9 @@ def current_matches(store: GraphStore, *, am: str | None = None) -> pl.DataFrame
     """Matches still waiting for a route: proposed ones (of one AM's accounts)."""
     matches = store.nodes("Match", [Filter("status", "eq", "proposed")])
     if am is not None and matches.height:
-        owned = store.edges("ASSIGNED_TO", touching=[am], side="target", label="AccountManager")
+        owned = store.edges(
+            "ASSIGNED_TO", touching=[am], side="target", label="AccountManager"
+        ).filter(pl.col("src_label") == "Match")
         matches = matches.filter(pl.col("match_id").is_in(owned["src"].implode()))
     return matches
 

@@ -38,18 +38,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from graph_model.errors import ConfigFileInvalid
+from graph_model.vocabulary import EscalationKind
 from graph_model.yamlfile import read_yaml, validate
 
 DEFAULT_FILE = Path(__file__).with_name("policy.yaml")
 
 Action = Literal["skip", "auto_send", "research_first", "approve", "escalate", "wait"]
-ESCALATION_KINDS = (
-    "voice_note",
-    "custom_message",
-    "pricing_dispute",
-    "exec_call",
-    "contract_amendment",
-)
+ESCALATION_KINDS = tuple(k.value for k in EscalationKind)
 
 
 @dataclass(frozen=True)
@@ -82,6 +77,18 @@ ROUTING_FIELDS: dict[str, RoutingField] = {
     "open_deal": RoutingField("bool", "any deal with the account is open"),
     "contact_found": RoutingField("bool", "a person to write to was chosen"),
     "contact_senior": RoutingField("bool", "the chosen contact is a VP or an executive"),
+    "escalated": RoutingField(
+        "bool", "the account has an open escalation (all automation for it stops)"
+    ),
+    "escalation": RoutingField(
+        "str", "the kind of the account's open escalation", ESCALATION_KINDS
+    ),
+    "grounded": RoutingField(
+        "bool", "every claim of the draft cites the match's evidence (null before drafting)"
+    ),
+    "personalization": RoutingField(
+        "float", "the draft's personalization score, 0 to 1 (null before drafting)"
+    ),
 }
 
 _CONDITION = re.compile(
@@ -187,6 +194,20 @@ class Policy:
         raise AssertionError("a checked policy ends with a rule without conditions")
 
 
+# Rules every policy starts with, whatever its file says: while an account is
+# escalated, nothing is automated for it.
+BUILT_IN_RULES = (
+    Rule(
+        "account_escalated",
+        (Condition("escalated", "==", True),),
+        "wait",
+        "escalation_resolved",
+        "an open {escalation} escalation on the account stops all automation until a "
+        "person resolves it",
+    ),
+)
+
+
 class _RuleEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -207,8 +228,8 @@ class _PolicyFile(BaseModel):
 def load_policy(path: Path = DEFAULT_FILE) -> Policy:
     """Read and check a policy file; every problem names the file, the rule and why."""
     data = validate(_PolicyFile, read_yaml(path), str(path))
-    rules: list[Rule] = []
-    seen: set[str] = set()
+    rules: list[Rule] = list(BUILT_IN_RULES)
+    seen: set[str] = {r.id for r in BUILT_IN_RULES}
     for i, entry in enumerate(data.rules):
         where = f"rules.{i}({entry.id})"
 
@@ -216,7 +237,8 @@ def load_policy(path: Path = DEFAULT_FILE) -> Policy:
             return ConfigFileInvalid(str(path), where, reason, hint=hint)
 
         if entry.id in seen:
-            raise fail(f"duplicate rule id {entry.id!r}")
+            built_in = " (a built-in rule)" if entry.id in {r.id for r in BUILT_IN_RULES} else ""
+            raise fail(f"duplicate rule id {entry.id!r}{built_in}")
         seen.add(entry.id)
         kind = _kind(entry, fail)
         conditions = tuple(_condition(text, fail) for text in entry.when)
@@ -238,7 +260,7 @@ def load_policy(path: Path = DEFAULT_FILE) -> Policy:
     if rules[-1].conditions:
         raise ConfigFileInvalid(
             str(path),
-            f"rules.{len(rules) - 1}({rules[-1].id})",
+            f"rules.{len(data.rules) - 1}({rules[-1].id})",
             "the last rule must have no conditions (the default), so every match gets an action",
             hint="add a last rule without `when`, e.g. escalate: a person decides",
         )

@@ -65,6 +65,14 @@ NORMAL: dict[str, Any] = {
         ({}, "normal_account", "auto_send", None, "a prospect within guardrails (score 0.62"),
         # Unclear context (the contact could not be looked up): a person decides.
         ({"contact_found": None}, "default", "escalate", "custom_message", "no rule fits"),
+        # Built in, before every rule: an escalated account waits, even a weak match.
+        (
+            {"escalated": True, "escalation": "pricing_dispute", "weak": True},
+            "account_escalated",
+            "wait",
+            "escalation_resolved",
+            "an open pricing dispute escalation on the account stops all automation",
+        ),
     ],
 )
 def test_every_rule_of_the_default_policy(
@@ -79,6 +87,7 @@ def test_every_rule_of_the_default_policy(
 def test_the_default_policy_names_every_rule_it_has_in_the_table() -> None:
     ids = [r.id for r in load_policy().rules]
     assert ids == [
+        "account_escalated",
         "weak_fit",
         "tier_a",
         "existing_customer",
@@ -94,6 +103,33 @@ def test_the_default_policy_names_every_rule_it_has_in_the_table() -> None:
 def test_order_decides_a_weak_tier_a_match_is_skipped() -> None:
     fired, _ = load_policy().route({**NORMAL, "tier": "A", "weak": True})
     assert fired.id == "weak_fit"
+
+
+def test_a_policy_cannot_route_around_an_escalation(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        [
+            {
+                "id": "send_anyway",
+                "when": ["escalated == true"],
+                "action": "auto_send",
+                "reason": "x",
+            },
+            {"id": "default", "action": "skip", "reason": "y"},
+        ],
+    )
+    with pytest.raises(ConfigFileInvalid, match="unreachable: rule 'account_escalated'"):
+        load_policy(path)
+    path = _write(
+        tmp_path,
+        [
+            {"id": "account_escalated", "action": "auto_send", "reason": "x"},
+        ],
+    )
+    with pytest.raises(
+        ConfigFileInvalid, match="duplicate rule id 'account_escalated' \\(a built-in"
+    ):
+        load_policy(path)
 
 
 def _write(tmp_path: Path, rules: list[dict[str, Any]]) -> Path:
