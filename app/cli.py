@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
@@ -30,12 +31,16 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from app.agent_loop import LoopReport, run_agent_loop
 from app.decisions import decide
 from app.example_graph import load_example_graph
+from app.human_loop import approve_draft, cancel_draft, edit_draft, resolve_item, work_queue
+from drafting.model import Drafter
+from drafting.offline import OfflineDrafter
 from graph_model import REGISTRY, connect
-from graph_model.errors import TwoloopError
+from graph_model.errors import ConfigError, TwoloopError
 from graph_model.neo4j_import import write_import_files
-from graph_model.settings import load_settings
+from graph_model.settings import Settings, load_settings
 from graph_model.store import GraphCounts, GraphStore
 from ingest.config import load_config
 from ingest.pipeline import Ingestor, ProgressHook, RunReport, run_summary_line
@@ -47,9 +52,13 @@ from matching.learn import MIN_LABELS, learn
 from matching.model import PRIOR_VERSION, activate, model_versions
 from matching.read import explain_pair, top_matches
 from matching.run import DEFAULT_BATCH, run_matching
+from routing.channels.smtp import SmtpChannel
+from routing.channels.webhook import WebhookChannel
+from routing.outbox import Relay
 from routing.policy import DEFAULT_FILE as DEFAULT_POLICY
 from routing.policy import ROUTING_FIELDS, load_policy
 from routing.route import route_matches
+from routing.sending import SendingConfig, load_sending
 from routing.simulate import simulate
 
 console = Console()
@@ -339,8 +348,9 @@ def demo(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Write a sample world, ingest it, extract needs, match, and print ranked,
-    explained matches for the first AMs' queues.
+    """Write a sample world, ingest it, extract needs, match, print ranked, explained
+    matches for the first AMs' queues, then run one agent-loop batch in dry run and
+    print the routed matches with their reasons.
 
     Idempotent: a second run leaves the same graph (the sample is regenerated from
     the same seed; ingest upserts; matching is scored as of the sample's date).
@@ -378,6 +388,10 @@ def demo(
             extracted = run_extraction(store, extractor)
             progress.add_task("matching", total=None)
             matched = run_matching(store, as_of=SAMPLE_AS_OF)
+            progress.add_task("agent loop (dry run)", total=None)
+            loop = agent_batch(
+                store, policy=DEFAULT_POLICY, now=SAMPLE_AS_OF, am=None, dry_run=True
+            )
         queues = {
             am: top_matches(store, am, limit=3, today=SAMPLE_AS_OF.date())
             for am in sorted(matched.by_am)[:2]
@@ -391,6 +405,7 @@ def demo(
                     "extraction": extracted.as_dict(),
                     "matching": matched.as_dict(),
                     "queues": queues,
+                    "agent_loop": loop.as_dict(),
                 }
             )
             return
@@ -408,6 +423,8 @@ def demo(
         for am, rows in queues.items():
             console.print(f"\n[bold]top matches for {am}[/]")
             _print_queue(rows)
+        console.print("\n[bold]agent loop, dry run[/] (twoloop run does it for real)")
+        _print_loop(loop, per_action=3)
 
 
 # ---------------------------------------------------------------- ingest
@@ -1141,6 +1158,353 @@ def route_command(
     )
     for action, n in report.actions.items():
         console.print(f"  {action:<28} {n:>7}")
+
+
+# ---------------------------------------------------------------- the loops
+
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        help="Act as of this ISO time (with a time zone); default: the current time.",
+        show_default=False,
+    ),
+]
+AmOption = Annotated[str, typer.Option("--am", help="The acting account manager's id.")]
+
+
+def _now(value: str | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO time", param_hint="--now") from None
+    if when.tzinfo is None:
+        raise typer.BadParameter(
+            "give a time zone, e.g. 2026-11-20T12:00+00:00", param_hint="--now"
+        )
+    return when.astimezone(dt.UTC)
+
+
+def _print_loop(report: LoopReport, *, per_action: int) -> None:
+    verb = "would be" if report.dry_run else "were"
+    if report.offline:
+        console.print(
+            "[yellow]offline:[/] no Claude API key is set, so drafts come from the offline "
+            "drafter (composed from the evidence, labelled offline)"
+        )
+    esc = report.escalations
+    console.print(
+        f"escalation triggers: {esc.get('opened', 0)} new escalations {verb} opened "
+        f"({', '.join(f'{k} {v}' for k, v in esc.get('by_kind', {}).items()) or 'none'}) "
+        f"from {esc.get('texts', 0):,} recent texts"
+    )
+    console.print(
+        f"{report.routes.get('matches', 0)} proposed matches routed (policy "
+        f"{report.routes.get('digest')}); {report.drafted} drafts written by {report.drafter}"
+    )
+    table = Table(
+        title="routed per action" + (" (dry run: nothing stored or sent)" if report.dry_run else "")
+    )
+    table.add_column("action")
+    table.add_column("matches", justify="right")
+    for action, n in report.actions.items():
+        table.add_row(action, str(n))
+    if report.already_handled:
+        table.add_row("handed over earlier", str(report.already_handled))
+    console.print(table)
+    if not report.dry_run:
+        relay = report.relay
+        console.print(
+            f"released to the outbox {report.released}, awaiting approval "
+            f"{report.awaiting_approval}, escalated {report.escalated}, tasks {report.tasks}, "
+            f"alerts {report.alerts}; relay sent {relay.get('sent', 0)}, deferred "
+            f"{relay.get('deferred', 0)}, suppressed {relay.get('suppressed', 0)}, blocked "
+            f"{relay.get('blocked', 0)}"
+        )
+    # The strongest few of each action, so every kind of handoff shows.
+    by_action: dict[str, list[dict[str, Any]]] = {}
+    for m in sorted(report.matches, key=lambda m: -float(m.get("score") or 0.0)):
+        if "action" in m:
+            by_action.setdefault(m["action"], []).append(m)
+    for action in report.actions:
+        rows = by_action.get(action, [])
+        console.print(Text(f"\n{action} ({len(rows)})", style="bold"))
+        for m in rows[:per_action]:
+            console.print(
+                Text(
+                    f"  {m.get('score', 0):.2f} {m['account_id']} <- {m['capability_id']} "
+                    f"[{m['rule']}] {m['reason']}"
+                )
+            )
+        if len(rows) > per_action:
+            console.print(f"  ... and {len(rows) - per_action} more (--json lists them all)")
+
+
+def choose_drafter(settings: Settings) -> Drafter:
+    """Claude when a key is set, else the offline drafter."""
+    if settings.anthropic_api_key:
+        from drafting.claude import ClaudeDrafter
+
+        return ClaudeDrafter(settings)
+    return OfflineDrafter()
+
+
+def email_channel(settings: Settings) -> SmtpChannel | None:
+    if not settings.smtp_host:
+        return None
+    return SmtpChannel(
+        settings.smtp_host,
+        settings.smtp_port,
+        starttls=settings.smtp_starttls,
+        username=settings.smtp_user,
+        password=settings.smtp_password,
+    )
+
+
+def _sending(settings: Settings) -> SendingConfig:
+    return load_sending(Path(settings.sending_config) if settings.sending_config else None)
+
+
+def agent_batch(
+    store: GraphStore, *, policy: Path, now: dt.datetime, am: str | None, dry_run: bool
+) -> LoopReport:
+    settings = load_settings()
+    checked = load_policy(policy)
+    channel = email_channel(settings)
+    alerts = WebhookChannel(settings.alert_webhook_url) if settings.alert_webhook_url else None
+    try:
+        return run_agent_loop(
+            store,
+            policy=checked,
+            drafter=choose_drafter(settings),
+            sending=_sending(settings),
+            now=now,
+            min_personalization=settings.draft_min_personalization,
+            channel=channel,
+            alerts=alerts,
+            am=am,
+            dry_run=dry_run,
+        )
+    finally:
+        if channel is not None:
+            channel.close()
+
+
+@app.command("run")
+def run_command(
+    policy: PolicyOption = DEFAULT_POLICY,
+    am: Annotated[
+        str | None, typer.Option("--am", help="Only this AM's matches.", show_default=False)
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Route and draft, but store and send nothing.")
+    ] = False,
+    now: NowOption = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, help="Routed matches to print per action.")
+    ] = 5,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """One agent-loop batch: escalation triggers, route, draft, check, then execute
+    (auto_send goes to the outbox and the relay sends it; approvals, escalations and
+    tasks go to the AM's queue). Running it again sends nothing twice.
+
+    Without TWOLOOP_SMTP_HOST no email goes out: released messages wait in the outbox.
+    """
+    when = _now(now)
+    with _open(graph) as store, _progress(json_output) as progress:
+        progress.add_task("agent loop: triggers, route, draft, execute", total=None)
+        report = agent_batch(store, policy=policy, now=when, am=am, dry_run=dry_run)
+    if json_output:
+        _print_json(report.as_dict())
+        return
+    _print_loop(report, per_action=limit)
+    if not load_settings().smtp_host and report.released:
+        console.print("[yellow]no TWOLOOP_SMTP_HOST:[/] released emails wait in the outbox")
+
+
+@app.command("relay")
+def relay_command(
+    now: NowOption = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Send at most this many.")
+    ] = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Send the due outbox messages through SMTP, once each, with the send-time
+    guardrails (suppression, escalations, caps, quiet hours, sender domain, footer)."""
+    settings = load_settings()
+    channel = email_channel(settings)
+    if channel is None:
+        raise ConfigError("TWOLOOP_SMTP_HOST", "is not set; the relay has nowhere to send")
+    with _open(graph) as store, channel:
+        report = Relay(store, channel, _sending(settings), worker=f"relay-{os.getpid()}").run(
+            _now(now), limit=limit
+        )
+    if json_output:
+        _print_json(report.as_dict())
+        return
+    console.print(
+        f"{report.due} due: sent {report.sent}, deferred {report.deferred}, suppressed "
+        f"{report.suppressed}, blocked {report.blocked}, retry later {report.retry}, "
+        f"unconfirmed {report.unconfirmed}, taken by another relay {report.conflicts}"
+    )
+
+
+@app.command("queue")
+def queue_command(
+    am: AmOption,
+    now: NowOption = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """What waits for an AM, oldest first: drafts to approve, escalations to resolve,
+    tasks (voice notes, research) and sends to confirm."""
+    with _open(graph) as store:
+        items = work_queue(store, am, now=_now(now))
+    if json_output:
+        _print_json({"am": am, "items": items})
+        return
+    if not items:
+        console.print(f"nothing waits for {am}")
+        return
+    table = Table(title=f"queue of {am} (oldest first)")
+    for column in ("age", "type", "item", "account", "what"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(item["age"], item["type"], item["item"], item["account"], item["what"])
+    console.print(table)
+
+
+def _acted(result: dict[str, Any], json_output: bool) -> None:
+    if json_output:
+        _print_json(result)
+        return
+    what = result.get("decision") or result.get("status")
+    key = next(k for k in ("draft_id", "escalation_id", "task_id", "message_id") if k in result)
+    extra = (
+        f"; outbox message {result['message_id']}"
+        if result.get("message_id") and key != "message_id"
+        else ""
+    )
+    console.print(
+        f"[green]{what}[/] {result[key]} by {result.get('by') or result.get('resolved_by')}{extra}"
+    )
+
+
+@app.command("approve")
+def approve_command(
+    draft_id: Annotated[str, typer.Argument(help="The draft id (see twoloop queue).")],
+    am: AmOption,
+    now: NowOption = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Approve a pending draft as written: it goes to the outbox (exit 5 if someone
+    already decided it)."""
+    settings = load_settings()
+    with _open(graph) as store:
+        result = approve_draft(store, draft_id, am_id=am, now=_now(now), sending=_sending(settings))
+    _acted(result, json_output)
+
+
+@app.command("edit")
+def edit_command(
+    draft_id: Annotated[str, typer.Argument(help="The draft id (see twoloop queue).")],
+    am: AmOption,
+    body_file: Annotated[
+        Path | None,
+        typer.Option("--body-file", help="A file with the new body.", show_default=False),
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option("--subject", help="A new subject.", show_default=False)
+    ] = None,
+    now: NowOption = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Send a pending draft with your changes; the edit teaches your style notes."""
+    body = body_file.read_text() if body_file else None
+    settings = load_settings()
+    with _open(graph) as store:
+        result = edit_draft(
+            store,
+            draft_id,
+            am_id=am,
+            now=_now(now),
+            sending=_sending(settings),
+            subject=subject,
+            body=body,
+        )
+    _acted(result, json_output)
+
+
+@app.command("cancel")
+def cancel_command(
+    draft_id: Annotated[str, typer.Argument(help="The draft id (see twoloop queue).")],
+    am: AmOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why it must not go out.")],
+    now: NowOption = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Never send a pending draft; its match is killed with the reason."""
+    with _open(graph) as store:
+        result = cancel_draft(store, draft_id, am_id=am, now=_now(now), reason=reason)
+    _acted(result, json_output)
+
+
+@app.command("defer")
+def defer_command(
+    match_id: Annotated[str, typer.Argument(help="The match id.")],
+    am: AmOption,
+    until: Annotated[str, typer.Option("--until", help="ISO date the match comes back.")],
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Not now: the match comes back to the queue on --until (same as decide defer)."""
+    decide_command(DecisionChoice.defer, match_id, am, until, None, graph, json_output)
+
+
+@app.command("kill")
+def kill_command(
+    match_id: Annotated[str, typer.Argument(help="The match id.")],
+    am: AmOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is not worth pursuing.")],
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Not worth pursuing, with a reason (same as decide kill)."""
+    decide_command(DecisionChoice.kill, match_id, am, None, reason, graph, json_output)
+
+
+@app.command("resolve")
+def resolve_command(
+    item_id: Annotated[
+        str,
+        typer.Argument(help="An escalation (e-...), task (t-...) or unconfirmed send (msg-...)."),
+    ],
+    am: AmOption,
+    answer: Annotated[
+        str,
+        typer.Option(
+            "--answer",
+            help="Your answer to the escalation's question (for a send: sent or not sent).",
+        ),
+    ],
+    now: NowOption = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Take an escalation off the account (automation resumes), finish a task, or say
+    whether an unconfirmed send went out."""
+    with _open(graph) as store:
+        result = resolve_item(store, item_id, am_id=am, now=_now(now), answer=answer)
+    _acted(result, json_output)
 
 
 def main() -> None:

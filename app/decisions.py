@@ -10,17 +10,20 @@ Each decision is a Decision node linked to the match (DECIDED_ON) and the AM
 saw them, so a later rescoring does not change what was learned from. The
 decision and the match's new status are written in one commit. A match that is
 already validated or killed cannot be decided again: that is a conflict, and
-the error says who decided it and when.
+the error says who decided it and when. The check is a compare-and-set in the
+same commit, so two AMs deciding at once cannot both win.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from graph_model.errors import DecisionConflict, DecisionRejected
+from graph_model.errors import DecisionConflict, DecisionRejected, WriteConflict
 from graph_model.store import GraphStore, NotFound
 
 MatchDecision = Literal["validate", "defer", "kill"]
@@ -75,7 +78,9 @@ def decide(
     digest = hashlib.sha1(f"{match_id}\x1f{kind}\x1f{am_id}\x1f{now.isoformat()}".encode())
     decision_id = f"d-{digest.hexdigest()[:20]}"
     status = _STATUS[kind]
-    with store.batch() as write:
+    with conflict_on_match(store, match_id), store.batch() as write:
+        # Compare-and-set: someone deciding meanwhile makes this a conflict.
+        write.expect("Match", match_id, "status", list(OPEN_STATUSES))
         write.upsert_nodes(
             "Decision",
             [
@@ -115,6 +120,18 @@ def decide(
         reason=reason.strip() if reason else None,
         defer_until=defer_until if kind == "defer" else None,
     )
+
+
+@contextmanager
+def conflict_on_match(store: GraphStore, match_id: str) -> Iterator[None]:
+    """A lost race on a match, told as who decided it first."""
+    try:
+        yield
+    except WriteConflict:
+        rows = store.get_nodes("Match", [match_id])
+        if rows.height == 0:
+            raise NotFound(f"match {match_id} is gone (a new match run removed it)") from None
+        raise DecisionConflict(_conflict(store, rows.row(0, named=True))) from None
 
 
 def _conflict(store: GraphStore, match: dict[str, Any]) -> str:

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
         default="claude-haiku-4-5",
         description="Claude model for signal -> need extraction.",
     )
+    claude_draft_model: str = Field(
+        default="claude-sonnet-4-5",
+        description="Claude model for outreach drafts (and style notes from AM edits).",
+    )
+    draft_min_personalization: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="A draft scoring below this personalization (0 to 1) is never sent "
+        "automatically: its auto_send becomes an approval.",
+    )
     claude_timeout: float = Field(
         default=60.0, gt=0, description="Seconds before one Claude request times out."
     )
@@ -79,6 +90,27 @@ class Settings(BaseSettings):
         le=10,
         description="Retries of a Claude request on transient errors (429, 5xx, overload, "
         "connection), with the SDK's backoff.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server the outbox relay sends email through; unset means no email "
+        "goes out (messages wait in the outbox, and commands say so).",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the SMTP connection with STARTTLS before sending."
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login; unset means no AUTH.")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    alert_webhook_url: str | None = Field(
+        default=None,
+        description="Slack-compatible incoming webhook for alerts to people (escalations, "
+        "voice-note requests); unset means alerts only land in the queue.",
+    )
+    sending_config: str | None = Field(
+        default=None,
+        description="The send-time rules file (from domains, caps, quiet hours, footer); "
+        "unset means the shipped routing/sending.yaml.",
     )
     dev_neo4j_heap: str = Field(default="1g", description="Heap (-Xmx) of the dev/test Neo4j.")
     dev_neo4j_pagecache_mb: int = Field(

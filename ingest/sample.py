@@ -991,6 +991,14 @@ def write_sample(
                 events.append(
                     [f"00U{len(events):09d}", a.id, who, a.owner, "Review meeting", "", _ts(when)]
                 )
+    # A few logged replies carry what a person must take over (escalation triggers):
+    # a separate generator, so the rest of the world does not move.
+    replies = random.Random(seed + 1)
+    recent = [t for t in tasks if t[6] == "Email" and t[7] >= _ts(AS_OF - dt.timedelta(days=60))]
+    for task, text in zip(
+        replies.sample(recent, min(len(recent), len(_REPLIES))), _REPLIES, strict=False
+    ):
+        task[4], task[5] = "Re: follow-up", text
     files["crm/Task.csv"] = _write_csv(
         out / "crm/Task.csv",
         [
@@ -1410,6 +1418,15 @@ def _product_prefix(cap: str, caps: Sequence[Capability]) -> str:
 def _product_id(cap: str, caps: Sequence[Capability], rng: random.Random) -> str:
     variants = PRODUCT_VARIANTS.get(cap, [cap])
     return f"01t{_product_prefix(cap, caps)}{rng.randrange(len(variants))}"
+
+
+_REPLIES = (
+    "Before we talk about anything new: the last invoice is wrong, we were overcharged.",
+    "Please unsubscribe me from these emails.",
+    "Happy to continue, but I want a call with your CEO first.",
+    "We need to amend the contract before renewal.",
+    "Our lawyers are reviewing the data processing terms.",
+)
 
 
 def _ts(when: dt.datetime) -> str:

@@ -137,12 +137,7 @@ class ClaudeExtractor:
         self.needs = list(needs)
         self.model = settings.claude_extract_model
         self.name = f"claude:{self.model}"
-        self.client = client or anthropic.Anthropic(
-            api_key=settings.anthropic_api_key,
-            base_url=settings.anthropic_base_url,
-            timeout=settings.claude_timeout,
-            max_retries=settings.claude_max_retries,
-        )
+        self.client = client or claude_client(settings)
         self._need_ids = [n.need_id for n in self.needs]
         self._system = [
             {"type": "text", "text": SYSTEM_PROMPT},
@@ -172,38 +167,14 @@ class ClaudeExtractor:
         return frame.sort(["src", "dst"]), stats
 
     def _ask(self, batch: pl.DataFrame) -> dict[str, Any]:
-        tool = tool_schema(self._need_ids, batch["signal_id"].to_list())
-        try:
-            response = self.client.messages.create(
-                model=self.model,
-                max_tokens=MAX_TOKENS,
-                system=self._system,
-                tools=[tool],  # type: ignore[list-item]
-                tool_choice={"type": "tool", "name": TOOL_NAME},
-                messages=[{"role": "user", "content": signals_prompt(batch)}],
-            )
-        except (anthropic.APIConnectionError, anthropic.RateLimitError) as exc:
-            raise ModelUnavailable(
-                f"Claude could not be reached: {exc.__class__.__name__}",
-                hint="retries are exhausted; try again later or check TWOLOOP_ANTHROPIC_BASE_URL",
-            ) from exc
-        except anthropic.APIStatusError as exc:
-            if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
-                raise ModelUnavailable(
-                    f"Claude answered HTTP {exc.status_code} after retries",
-                    hint="try again later",
-                ) from exc
-            raise ModelRejected(
-                f"Claude refused the request: HTTP {exc.status_code} {_error_type(exc)}",
-                hint="check TWOLOOP_ANTHROPIC_API_KEY and TWOLOOP_CLAUDE_EXTRACT_MODEL",
-            ) from exc
-        for block in response.content:
-            if block.type == "tool_use" and block.name == TOOL_NAME:
-                if not isinstance(block.input, dict):
-                    break
-                return dict(block.input)
-        raise ModelAnswerInvalid(
-            f"Claude did not call {TOOL_NAME} (stop reason {response.stop_reason})"
+        return forced_tool_call(
+            self.client,
+            model=self.model,
+            system=self._system,
+            tool=tool_schema(self._need_ids, batch["signal_id"].to_list()),
+            prompt=signals_prompt(batch),
+            max_tokens=MAX_TOKENS,
+            model_setting="TWOLOOP_CLAUDE_EXTRACT_MODEL",
         )
 
     def _accept(
@@ -238,6 +209,66 @@ class ClaudeExtractor:
                 (finding.signal_id, finding.need_id, self.name, finding.confidence, evidence)
             )
         return accepted
+
+
+def claude_client(settings: Settings) -> anthropic.Anthropic:
+    """The SDK client from settings (key, base URL, timeout, retries on transient errors)."""
+    return anthropic.Anthropic(
+        api_key=settings.anthropic_api_key,
+        base_url=settings.anthropic_base_url,
+        timeout=settings.claude_timeout,
+        max_retries=settings.claude_max_retries,
+    )
+
+
+def forced_tool_call(
+    client: anthropic.Anthropic,
+    *,
+    model: str,
+    system: list[dict[str, Any]],
+    tool: dict[str, Any],
+    prompt: str,
+    max_tokens: int,
+    model_setting: str,
+) -> dict[str, Any]:
+    """One Messages API call whose answer is forced into ``tool``; its input back.
+
+    Transient failures are retried by the SDK; what is left maps to our errors:
+    ``ModelUnavailable`` (transient: connection, 408/409/429, 5xx) or
+    ``ModelRejected`` (terminal: auth, bad request, unknown model), and
+    ``ModelAnswerInvalid`` when the model does not call the tool.
+    """
+    name = tool["name"]
+    try:
+        response = client.messages.create(
+            model=model,
+            max_tokens=max_tokens,
+            system=system,  # type: ignore[arg-type]
+            tools=[tool],  # type: ignore[list-item]
+            tool_choice={"type": "tool", "name": name},
+            messages=[{"role": "user", "content": prompt}],
+        )
+    except (anthropic.APIConnectionError, anthropic.RateLimitError) as exc:
+        raise ModelUnavailable(
+            f"Claude could not be reached: {exc.__class__.__name__}",
+            hint="retries are exhausted; try again later or check TWOLOOP_ANTHROPIC_BASE_URL",
+        ) from exc
+    except anthropic.APIStatusError as exc:
+        if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
+            raise ModelUnavailable(
+                f"Claude answered HTTP {exc.status_code} after retries",
+                hint="try again later",
+            ) from exc
+        raise ModelRejected(
+            f"Claude refused the request: HTTP {exc.status_code} {_error_type(exc)}",
+            hint=f"check TWOLOOP_ANTHROPIC_API_KEY and {model_setting}",
+        ) from exc
+    for block in response.content:
+        if block.type == "tool_use" and block.name == name:
+            if not isinstance(block.input, dict):
+                break
+            return dict(block.input)
+    raise ModelAnswerInvalid(f"Claude did not call {name} (stop reason {response.stop_reason})")
 
 
 def _batches(content: pl.DataFrame) -> list[pl.DataFrame]:

@@ -58,10 +58,16 @@ class LearnReport:
         return asdict(self)
 
 
+# Decisions that label a match: validating it or approving or editing its draft is
+# positive; killing it or cancelling its draft is negative.
+POSITIVE = ("validate", "approve", "edit")
+NEGATIVE = ("kill", "cancel")
+
+
 def labelled_decisions(store: GraphStore) -> pl.DataFrame:
-    """match_id, label (1 validate / 0 kill), features (JSON) of each match's latest
-    validate-or-kill decision; a later defer does not erase an earlier label."""
-    decisions = store.nodes("Decision", {"kind": ["validate", "kill"]})
+    """match_id, label (1 positive / 0 negative), features (JSON) of each match's
+    latest labelling decision; a later defer does not erase an earlier label."""
+    decisions = store.nodes("Decision", {"kind": [*POSITIVE, *NEGATIVE]})
     if decisions.height == 0:
         return pl.DataFrame(
             schema={"match_id": pl.String, "label": pl.Int64, "features": pl.String}
@@ -77,7 +83,7 @@ def labelled_decisions(store: GraphStore) -> pl.DataFrame:
         .last()
         .select(
             "match_id",
-            (pl.col("kind") == "validate").cast(pl.Int64).alias("label"),
+            pl.col("kind").is_in(POSITIVE).cast(pl.Int64).alias("label"),
             pl.col("features").fill_null("{}"),
         )
     )

@@ -9,7 +9,7 @@ The draft's grounding and personalization are null until a draft exists.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import polars as pl
@@ -22,8 +22,15 @@ SENIOR = ("vp", "executive")
 INTENT_PATHS = ("need_evidence", "buyer_priority")
 
 
-def routing_frame(store: GraphStore, matches: pl.DataFrame) -> pl.DataFrame:
-    """``matches`` (Match nodes) with one column per routing field."""
+def routing_frame(
+    store: GraphStore,
+    matches: pl.DataFrame,
+    *,
+    unstored_escalations: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """``matches`` (Match nodes) with one column per routing field.
+    ``unstored_escalations`` (account id -> kind) counts escalations a dry run
+    found but did not store, as if they were open."""
     if matches.is_empty():
         return matches.with_columns(
             pl.lit(None).alias(name) for name in ROUTING_FIELDS if name not in matches.columns
@@ -70,11 +77,21 @@ def routing_frame(store: GraphStore, matches: pl.DataFrame) -> pl.DataFrame:
             Filter("account_id", "in", matches["account_id"].unique().to_list()),
         ],
     )
-    escalated = (
-        escalations.sort(["opened_at", "escalation_id"])
-        .group_by("account_id")
-        .agg(pl.col("kind").first().cast(pl.String).alias("escalation"))
+    extra = pl.DataFrame(
+        {
+            "account_id": list((unstored_escalations or {}).keys()),
+            "escalation": list((unstored_escalations or {}).values()),
+        },
+        schema={"account_id": pl.String, "escalation": pl.String},
     )
+    escalated = pl.concat(
+        [
+            escalations.sort(["opened_at", "escalation_id"])
+            .group_by("account_id", maintain_order=True)
+            .agg(pl.col("kind").first().cast(pl.String).alias("escalation")),
+            extra,
+        ]
+    ).unique("account_id", keep="first")
     return (
         matches.with_columns(
             pl.Series("intent", intent, dtype=pl.Float64),

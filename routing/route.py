@@ -20,7 +20,7 @@ import polars as pl
 
 from graph_model.store import GraphStore
 from routing.context import current_matches, routed, routing_frame
-from routing.policy import Policy
+from routing.policy import Policy, Rule
 
 
 @dataclass
@@ -53,12 +53,27 @@ def route_matches(
     """Route the proposed matches (of one AM's accounts, with ``am``)."""
     frame = routing_frame(store, current_matches(store, am=am))
     report = RouteReport(policy=policy.path, digest=policy.digest, dry_run=dry_run)
-    report.matches = frame.height
-    if frame.is_empty():
-        return report
+    store_routes(store, list(routed(frame, policy)), policy, now=now, report=report)
+    return report
+
+
+def store_routes(
+    store: GraphStore,
+    decided: list[tuple[dict[str, Any], Rule, str]],
+    policy: Policy,
+    *,
+    now: dt.datetime,
+    report: RouteReport,
+) -> pl.DataFrame:
+    """Write the routes of routed matches (unless ``report.dry_run``); count them in
+    ``report``. Returns every route record, written or already known."""
+    report.matches = len(decided)
+    schema = store.registry.node("Route").frame_schema()
+    if not decided:
+        return pl.DataFrame(schema=schema)
     routes: list[dict[str, Any]] = []
     actions: Counter[str] = Counter()
-    for row, rule, why in routed(frame, policy):
+    for row, rule, why in decided:
         actions[rule.label] += 1
         routes.append(
             {
@@ -76,17 +91,25 @@ def route_matches(
             }
         )
     report.actions = dict(sorted(actions.items(), key=lambda kv: (-kv[1], kv[0])))
-    new = pl.DataFrame(routes, schema=store.registry.node("Route").frame_schema())
+    new = pl.DataFrame(routes, schema=schema)
     existing = store.nodes("Route", {"match_id": new["match_id"].to_list()})
-    known = set(existing["route_id"].to_list())
-    fresh = new.filter(~pl.col("route_id").is_in(list(known)))
+    known = existing.filter(pl.col("route_id").is_in(new["route_id"].implode()))
+    # A known route whose action, rule and reason are unchanged is left as it is.
+    same = new.join(
+        known.select("route_id", "action", "rule", "reason"),
+        on=["route_id", "action", "rule", "reason"],
+        how="semi",
+    )
+    fresh = new.filter(~pl.col("route_id").is_in(same["route_id"].implode()))
     report.written = fresh.height
     report.unchanged = new.height - fresh.height
-    if dry_run or fresh.is_empty():
-        return report
+    if report.dry_run or fresh.is_empty():
+        return new
     # The routes they replace: the current ones of the same matches.
     replaced = existing.filter(
-        pl.col("current") & pl.col("match_id").is_in(fresh["match_id"].implode())
+        pl.col("current")
+        & pl.col("match_id").is_in(fresh["match_id"].implode())
+        & ~pl.col("route_id").is_in(fresh["route_id"].implode())
     )
     with store.batch() as write:
         if replaced.height:
@@ -95,4 +118,4 @@ def route_matches(
         write.upsert_edges(
             "ROUTES", fresh.select(pl.col("route_id").alias("src"), pl.col("match_id").alias("dst"))
         )
-    return report
+    return new

@@ -1,0 +1,365 @@
+"""The human loop: what waits for an AM, and what they do about it.
+
+``work_queue`` lists, oldest first with their age, the AM's drafts waiting for
+approval, open escalations (with their question), open tasks (voice notes,
+research) and messages a relay could not confirm. ``approve_draft``,
+``edit_draft`` and ``cancel_draft`` decide a pending draft: each is one commit
+that holds the Decision (linked to the draft and its match, with the match's
+features for learning: approve and edit count as positive, cancel as negative),
+the draft's new status, the match's new status and, for approve and edit, the
+OutboxMessage. The commit is guarded by a compare-and-set on the draft's status,
+so a second decision (by anyone, at any time) is a conflict error naming who
+decided first, never a second message. Edits also feed the AM's style notes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import polars as pl
+
+from drafting.style import record_style, style_rules
+from graph_model.errors import DecisionConflict, DecisionRejected, WriteConflict
+from graph_model.store import Filter, GraphStore, NotFound
+from routing.escalation import resolve_escalation
+from routing.outbox import release_draft
+from routing.sending import SendingConfig
+
+OPEN_MATCH = ("proposed", "deferred")
+
+
+def _age(since: dt.datetime, now: dt.datetime) -> str:
+    seconds = max(0, int((now - since).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    return f"{days}d {hours}h" if days else f"{hours}h {rest // 60}m"
+
+
+def work_queue(store: GraphStore, am_id: str, *, now: dt.datetime) -> list[dict[str, Any]]:
+    """Everything waiting for this AM, oldest first."""
+    if store.get_nodes("AccountManager", [am_id]).height == 0:
+        raise NotFound(f"no AccountManager with am_id {am_id!r}")
+    items: list[dict[str, Any]] = []
+    drafts = store.nodes("Draft", [Filter("am_id", "eq", am_id), Filter("status", "eq", "pending")])
+    names = _account_names(store, drafts)
+    for d in drafts.iter_rows(named=True):
+        items.append(
+            {
+                "item": d["draft_id"],
+                "type": "approval",
+                "since": d["created_at"],
+                "account": names.get(d["match_id"], ""),
+                "what": d["subject"],
+                "detail": f"to {d['to_address'] or 'nobody'}; {d['drafter']}; grounded "
+                f"{d['grounded']}, personalization {d['personalization']:.2f}",
+            }
+        )
+    escalations = store.nodes(
+        "Escalation", [Filter("am_id", "eq", am_id), Filter("status", "eq", "open")]
+    )
+    accounts = _names(store, "Account", escalations["account_id"] if escalations.height else [])
+    for e in escalations.iter_rows(named=True):
+        items.append(
+            {
+                "item": e["escalation_id"],
+                "type": f"escalation:{e['kind']}",
+                "since": e["opened_at"],
+                "account": accounts.get(e["account_id"], e["account_id"]),
+                "what": e["question"],
+                "detail": (e.get("excerpt") or "")
+                + (" (automation stopped for the account)" if e["blocking"] else ""),
+            }
+        )
+    tasks = store.nodes("Task", [Filter("am_id", "eq", am_id), Filter("status", "eq", "open")])
+    accounts = _names(store, "Account", tasks["account_id"] if tasks.height else [])
+    for t in tasks.iter_rows(named=True):
+        items.append(
+            {
+                "item": t["task_id"],
+                "type": f"task:{t['kind']}",
+                "since": t["created_at"],
+                "account": accounts.get(t["account_id"], t["account_id"]),
+                "what": t["title"],
+                "detail": "",
+            }
+        )
+    unconfirmed = store.nodes(
+        "OutboxMessage", [Filter("am_id", "eq", am_id), Filter("status", "eq", "unconfirmed")]
+    )
+    for m in unconfirmed.iter_rows(named=True):
+        items.append(
+            {
+                "item": m["message_id"],
+                "type": "unconfirmed_send",
+                "since": m["claimed_at"] or m["created_at"],
+                "account": m["account_id"],
+                "what": f"did '{m['subject']}' reach {m['to_address']}?",
+                "detail": m.get("note") or "",
+            }
+        )
+    items.sort(key=lambda i: (i["since"], i["item"]))
+    for item in items:
+        item["age"] = _age(item["since"], now)
+    return items
+
+
+def _names(store: GraphStore, label: str, keys: Any) -> dict[str, str]:
+    frame = store.get_nodes(label, keys)
+    key = store.registry.node(label).key
+    return dict(zip(frame[key], frame["name"], strict=True)) if frame.height else {}
+
+
+def _account_names(store: GraphStore, drafts: pl.DataFrame) -> dict[str, str]:
+    if drafts.is_empty():
+        return {}
+    matches = store.get_nodes("Match", drafts["match_id"])
+    names = _names(store, "Account", matches["account_id"])
+    return {
+        str(m): names.get(str(a), str(a))
+        for m, a in zip(matches["match_id"], matches["account_id"], strict=True)
+    }
+
+
+# ---------------------------------------------------------------- draft decisions
+
+
+def _decision_id(subject: str, kind: str) -> str:
+    return "d-" + hashlib.sha1(f"{subject}\x1f{kind}".encode()).hexdigest()[:20]
+
+
+def _load_draft(
+    store: GraphStore, draft_id: str, am_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    if store.get_nodes("AccountManager", [am_id]).height == 0:
+        raise NotFound(f"no AccountManager with am_id {am_id!r}")
+    found = store.get_nodes("Draft", [draft_id])
+    if found.height == 0:
+        raise NotFound(f"no Draft {draft_id!r}", hint="twoloop queue --am ID lists them")
+    draft = found.row(0, named=True)
+    if draft["status"] != "pending":
+        raise DecisionConflict(_draft_conflict(store, draft))
+    match = store.get_nodes("Match", [draft["match_id"]])
+    if match.height == 0:
+        raise NotFound(f"the match of draft {draft_id} is gone (a new match run removed it)")
+    return draft, match.row(0, named=True)
+
+
+def _draft_conflict(store: GraphStore, draft: dict[str, Any]) -> str:
+    text = f"draft {draft['draft_id']} is already {draft['status']}"
+    on = store.edges("DECIDED_ON", touching=[draft["draft_id"]], side="target", label="Draft")
+    if on.height:
+        last = store.get_nodes("Decision", on["src"]).sort("decided_at").row(-1, named=True)
+        by = store.edges("DECIDED_BY", touching=[last["decision_id"]], side="source")
+        who = by["dst"][0] if by.height else "someone"
+        text += f" ({last['kind']} by {who} at {last['decided_at']:%Y-%m-%d %H:%M} UTC)"
+    elif draft["status"] == "rejected":
+        text += " by post-validation (" + "; ".join(draft["violations"][:2]) + ")"
+    return text + "; nothing was changed"
+
+
+@contextmanager
+def _conflict_on_draft(store: GraphStore, draft_id: str) -> Iterator[None]:
+    try:
+        yield
+    except WriteConflict as exc:
+        if exc.label == "Match":
+            raise DecisionConflict(
+                f"the match of draft {draft_id} is {exc.found_value} meanwhile; nothing was changed"
+            ) from None
+        row = store.get_nodes("Draft", [draft_id]).row(0, named=True)
+        raise DecisionConflict(_draft_conflict(store, row)) from None
+
+
+def _decide_draft(
+    store: GraphStore,
+    draft_id: str,
+    kind: str,
+    *,
+    am_id: str,
+    now: dt.datetime,
+    sending: SendingConfig | None,
+    reason: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+) -> dict[str, Any]:
+    draft, match = _load_draft(store, draft_id, am_id)
+    decision_id = _decision_id(draft_id, kind)
+    new_status = {"approve": "approved", "edit": "edited", "cancel": "cancelled"}[kind]
+    match_status = "killed" if kind == "cancel" else "validated"
+    updated = dict(draft)
+    if kind == "edit":
+        updated.update(
+            subject=(subject or draft["subject"]).strip(),
+            body=(body or draft["body"]).strip(),
+            original_body=draft["original_body"] or draft["body"],
+        )
+    message: dict[str, Any] | None = None
+    with _conflict_on_draft(store, draft_id), store.batch() as write:
+        write.expect("Match", match["match_id"], "status", [*OPEN_MATCH, "validated"])
+        if kind == "cancel":
+            write.expect("Draft", draft_id, "status", ["pending"])
+            write.upsert_nodes("Draft", [{**updated, "status": new_status, "updated_at": now}])
+        else:
+            assert sending is not None
+            message = release_draft(
+                write,
+                updated,
+                account_id=match["account_id"],
+                released_by=am_id,
+                config=sending,
+                now=now,
+                status=new_status,
+            )
+        write.upsert_nodes(
+            "Decision",
+            [
+                {
+                    "decision_id": decision_id,
+                    "kind": kind,
+                    "decided_at": now,
+                    "reason": reason,
+                    "features": match["features"],
+                    "score": match["score"],
+                    "model_version": match["model_version"],
+                }
+            ],
+        )
+        write.upsert_edges(
+            "DECIDED_ON",
+            [
+                {"src": decision_id, "dst_label": "Draft", "dst": draft_id},
+                {"src": decision_id, "dst_label": "Match", "dst": match["match_id"]},
+            ],
+        )
+        write.upsert_edges("DECIDED_BY", [{"src": decision_id, "dst": am_id}])
+        write.upsert_nodes("Match", [{**match, "status": match_status}])
+        if kind == "edit":
+            person = store.get_nodes("Person", [draft["person_id"]]) if draft["person_id"] else None
+            am = store.get_nodes("AccountManager", [draft["am_id"]]).row(0, named=True)
+            first = (
+                person["full_name"][0].split()[0] if person is not None and person.height else None
+            )
+            notes = style_rules(
+                draft["body"],
+                updated["body"],
+                first_name=first,
+                am_first=am["full_name"].split()[0],
+            )
+            if notes:
+                record_style(write, store, draft["am_id"], notes, now=now)
+    return {
+        "draft_id": draft_id,
+        "decision": kind,
+        "decision_id": decision_id,
+        "status": new_status,
+        "match_id": match["match_id"],
+        "match_status": match_status,
+        "message_id": message["message_id"] if message else None,
+        "by": am_id,
+        "at": now,
+    }
+
+
+def approve_draft(
+    store: GraphStore, draft_id: str, *, am_id: str, now: dt.datetime, sending: SendingConfig
+) -> dict[str, Any]:
+    """Approve a pending draft as written: it goes to the outbox."""
+    return _decide_draft(store, draft_id, "approve", am_id=am_id, now=now, sending=sending)
+
+
+def edit_draft(
+    store: GraphStore,
+    draft_id: str,
+    *,
+    am_id: str,
+    now: dt.datetime,
+    sending: SendingConfig,
+    subject: str | None = None,
+    body: str | None = None,
+) -> dict[str, Any]:
+    """Send a pending draft with the AM's changes (kept for style memory)."""
+    if not (subject or body):
+        raise DecisionRejected("an edit needs a new subject or body")
+    return _decide_draft(
+        store, draft_id, "edit", am_id=am_id, now=now, sending=sending, subject=subject, body=body
+    )
+
+
+def cancel_draft(
+    store: GraphStore, draft_id: str, *, am_id: str, now: dt.datetime, reason: str
+) -> dict[str, Any]:
+    """Never send this draft; the match is killed with the reason (a negative label)."""
+    if not reason.strip():
+        raise DecisionRejected("a cancel needs a reason (it is what the ranking learns from)")
+    return _decide_draft(
+        store, draft_id, "cancel", am_id=am_id, now=now, sending=None, reason=reason.strip()
+    )
+
+
+def resolve_item(
+    store: GraphStore, item_id: str, *, am_id: str, now: dt.datetime, answer: str
+) -> dict[str, Any]:
+    """Resolve an escalation (``e-...``) or finish a task (``t-...``) or confirm an
+    unconfirmed send (``msg-...``: the answer says whether it went out)."""
+    if item_id.startswith("t-"):
+        return _finish_task(store, item_id, am_id=am_id, now=now, answer=answer)
+    if item_id.startswith("msg-"):
+        return _confirm_send(store, item_id, am_id=am_id, now=now, answer=answer)
+    return resolve_escalation(store, item_id, am_id=am_id, resolution=answer, now=now)
+
+
+def _finish_task(
+    store: GraphStore, task_id: str, *, am_id: str, now: dt.datetime, answer: str
+) -> dict[str, Any]:
+    found = store.get_nodes("Task", [task_id])
+    if found.height == 0:
+        raise NotFound(f"no Task {task_id!r}")
+    task = found.row(0, named=True)
+    if task["status"] != "open":
+        raise DecisionConflict(f"task {task_id} is already {task['status']}; nothing was changed")
+    try:
+        with store.batch() as write:
+            write.expect("Task", task_id, "status", ["open"])
+            write.upsert_nodes(
+                "Task",
+                [
+                    {
+                        **task,
+                        "status": "done",
+                        "done_at": now,
+                        "body": f"{task['body']}\n\nDone: {answer}".strip(),
+                    }
+                ],
+            )
+    except WriteConflict:
+        raise DecisionConflict(
+            f"task {task_id} was finished meanwhile; nothing was changed"
+        ) from None
+    return {"task_id": task_id, "status": "done", "by": am_id, "at": now}
+
+
+def _confirm_send(
+    store: GraphStore, message_id: str, *, am_id: str, now: dt.datetime, answer: str
+) -> dict[str, Any]:
+    found = store.get_nodes("OutboxMessage", [message_id])
+    if found.height == 0:
+        raise NotFound(f"no OutboxMessage {message_id!r}")
+    message = found.row(0, named=True)
+    went_out = answer.strip().lower() in ("sent", "yes", "delivered")
+    status = "sent" if went_out else "cancelled"
+    try:
+        with store.batch() as write:
+            write.expect("OutboxMessage", message_id, "status", ["unconfirmed"])
+            write.upsert_nodes(
+                "OutboxMessage",
+                [{**message, "status": status, "note": f"confirmed by {am_id}: {answer}"}],
+            )
+    except WriteConflict:
+        raise DecisionConflict(
+            f"message {message_id} is {message['status']}, not unconfirmed; nothing was changed"
+        ) from None
+    return {"message_id": message_id, "status": status, "by": am_id, "at": now}
