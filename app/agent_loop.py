@@ -242,7 +242,13 @@ def run_agent_loop(
                     )
                     report.tasks += 1
             continue
-        # escalate
+        # escalate: a draft that failed its checks goes along, for the person to see.
+        if match_id in drafts:
+            request, content, check = drafts[match_id]
+            record = draft_record(request, content, check, drafter=drafter.name, now=now)
+            with store.batch() as write:
+                write.upsert_nodes("Draft", [record])
+                write.upsert_edges("DRAFTED_FOR", [{"src": record["draft_id"], "dst": match_id}])
         alert = _escalate_match(store, row, rule, why, now=now, report=report)
         if alert is not None:
             pending_alerts.append(alert)

@@ -1,0 +1,339 @@
+"""The agent loop and the outbox on both stores, sending into a real local SMTP
+server: exactly once across reruns, crashes and concurrent relays; approvals in
+the same commit as their message; every send-time guardrail at send time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import polars as pl
+import pytest
+
+from app.agent_loop import LoopReport, run_agent_loop
+from app.human_loop import approve_draft, resolve_item, work_queue
+from drafting.offline import OfflineDrafter
+from graph_model.errors import DecisionConflict
+from graph_model.store import GraphStore
+from matching.run import pair_id, run_matching
+from routing.channels.smtp import SmtpChannel
+from routing.outbox import Relay, release_draft
+from routing.policy import load_policy
+from routing.sending import load_sending
+from tests.support.hand_graph import AS_OF, build
+from tests.support.servers import SmtpServer, smtp_server
+
+SENDING = load_sending().model_copy(
+    update={"from_domains": ["vendor.example"], "link_domains": ["vendor.example"]}
+)
+AUTO = pair_id("acme", "vault")  # normal_account: auto_send to Cat
+APPROVE = pair_id("acme", "ingest")  # senior_contact: Ann approves
+
+
+class Crash(BaseException):
+    """Stands in for the relay process dying."""
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with smtp_server() as server:
+        yield server
+
+
+def _loop(
+    store: GraphStore, smtp: SmtpServer | None, *, now: dt.datetime = AS_OF, **extra: Any
+) -> LoopReport:
+    channel = SmtpChannel(smtp.host, smtp.port, starttls=False) if smtp else None
+    try:
+        return run_agent_loop(
+            store,
+            policy=load_policy(),
+            drafter=OfflineDrafter(),
+            sending=extra.pop("sending", SENDING),
+            now=now,
+            min_personalization=0.5,
+            channel=channel,
+            **extra,
+        )
+    finally:
+        if channel:
+            channel.close()
+
+
+def _matched(store: GraphStore) -> None:
+    build(store)
+    run_matching(store, as_of=AS_OF)
+
+
+def _relay(store: GraphStore, smtp: SmtpServer, now: dt.datetime, **extra: Any) -> Any:
+    with SmtpChannel(smtp.host, smtp.port, starttls=False) as channel:
+        return Relay(store, channel, extra.pop("sending", SENDING), worker="w1", **extra).run(now)
+
+
+def test_the_loop_sends_once_and_hands_the_rest_over(store: GraphStore, smtp: SmtpServer) -> None:
+    _matched(store)
+    first = _loop(store, smtp)
+    assert first.actions == {"approve": 1, "auto_send": 1, "escalate:custom_message": 1}
+    assert (first.released, first.awaiting_approval, first.escalated) == (1, 1, 1)
+    assert first.relay["sent"] == 1 and len(smtp.messages) == 1
+    mail = smtp.messages[0]
+    assert mail["To"] == "cat@acme.example" and mail["From"] == "ada@vendor.example"
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert SENDING.footer.postal_address in mail.get_payload()
+    (message,) = store.nodes("OutboxMessage").to_dicts()
+    assert message["status"] == "sent" and message["provider_id"] == mail["Message-ID"]
+    assert message["released_by"] == "agent:normal_account"
+    draft = store.get_nodes("Draft", [message["draft_id"]]).row(0, named=True)
+    assert draft["drafter"] == "offline" and draft["grounded"] and draft["status"] == "approved"
+    # Run again, and again later: nothing is drafted, routed anew or sent twice.
+    for later in (AS_OF, AS_OF + dt.timedelta(hours=3)):
+        again = _loop(store, smtp, now=later)
+        assert (again.drafted, again.released, again.already_handled) == (0, 0, 3)
+        assert again.relay["sent"] == 0
+    assert len(smtp.messages) == 1
+    queue = work_queue(store, "am-1", now=AS_OF + dt.timedelta(hours=3))
+    assert [i["type"] for i in queue] == ["approval", "escalation:custom_message"]
+    assert queue[0]["age"] == "3h 0m"
+
+
+def test_a_dry_run_stores_and_sends_nothing(store: GraphStore, smtp: SmtpServer) -> None:
+    _matched(store)
+    dry = _loop(store, smtp, dry_run=True)
+    assert dry.actions == {"approve": 1, "auto_send": 1, "escalate:custom_message": 1}
+    assert dry.drafted == 2 and dry.released == 0
+    for label in ("Draft", "OutboxMessage", "Escalation", "Route", "Task"):
+        assert store.nodes(label).height == 0, label
+    assert smtp.messages == []
+
+
+def test_a_crash_after_sending_never_sends_again(store: GraphStore, smtp: SmtpServer) -> None:
+    _matched(store)
+    _loop(store, None)  # released, not sent: no channel
+
+    def crash(stage: str, message: dict[str, Any]) -> None:
+        if stage == "sent":
+            raise Crash
+
+    with pytest.raises(Crash):
+        _relay(store, smtp, AS_OF, fault=crash)
+    assert len(smtp.messages) == 1
+    assert store.nodes("OutboxMessage")["status"].to_list() == ["sending"]
+    # Rerun while the lease holds, and after it expired: never a second send.
+    assert _relay(store, smtp, AS_OF + dt.timedelta(minutes=1)).sent == 0
+    expired = _relay(store, smtp, AS_OF + dt.timedelta(minutes=11))
+    assert (expired.sent, expired.unconfirmed) == (0, 1)
+    assert len(smtp.messages) == 1
+    (message,) = store.nodes("OutboxMessage").to_dicts()
+    assert message["status"] == "unconfirmed" and "not resent" in message["note"]
+    queue = work_queue(store, "am-1", now=AS_OF + dt.timedelta(minutes=12))
+    assert "unconfirmed_send" in [i["type"] for i in queue]
+    done = resolve_item(store, message["message_id"], am_id="am-1", now=AS_OF, answer="sent")
+    assert done["status"] == "sent"
+
+
+def test_a_crash_before_sending_sends_nothing_and_leaves_it_for_a_person(
+    store: GraphStore, smtp: SmtpServer
+) -> None:
+    _matched(store)
+    _loop(store, None)
+
+    def crash(stage: str, message: dict[str, Any]) -> None:
+        if stage == "claimed":
+            raise Crash
+
+    with pytest.raises(Crash):
+        _relay(store, smtp, AS_OF, fault=crash)
+    assert smtp.messages == []
+    assert _relay(store, smtp, AS_OF + dt.timedelta(minutes=11)).unconfirmed == 1
+    assert smtp.messages == []
+
+
+def _many_messages(store: GraphStore, n: int) -> None:
+    """n released drafts to distinct people at distinct accounts (no cap applies)."""
+    build(store)
+    run_matching(store, as_of=AS_OF)
+    accounts = [{"account_id": f"bulk{i}", "name": f"Bulk {i}"} for i in range(n)]
+    people = [
+        {"person_id": f"bp{i}", "full_name": f"Person {i}", "email": f"p{i}@bulk{i}.example"}
+        for i in range(n)
+    ]
+    store.upsert_nodes("Account", accounts)
+    store.upsert_nodes("Person", people)
+    match = store.get_nodes("Match", [AUTO]).row(0, named=True)
+    with store.batch() as write:
+        for i in range(n):
+            draft = {
+                "draft_id": f"dr-bulk{i}",
+                "match_id": match["match_id"],
+                "am_id": "am-1",
+                "subject": f"Hello {i}",
+                "body": f"Hi Person {i},\n\nHello.",
+                "status": "pending",
+                "drafter": "offline",
+                "created_at": AS_OF,
+                "person_id": f"bp{i}",
+                "to_address": f"p{i}@bulk{i}.example",
+                "from_address": "ada@vendor.example",
+            }
+            write.upsert_nodes("Draft", [draft])
+            release_draft(
+                write,
+                draft,
+                account_id=f"bulk{i}",
+                released_by="am-1",
+                config=SENDING,
+                now=AS_OF,
+                expect_status=None,
+            )
+
+
+def test_two_relays_at_once_send_each_message_once(store: GraphStore, smtp: SmtpServer) -> None:
+    _many_messages(store, 24)
+    barrier = threading.Barrier(2)
+    unlimited = SENDING.model_copy(
+        update={"caps": SENDING.caps.model_copy(update={"per_mailbox": 100})}
+    )
+
+    def relay(worker: str) -> Any:
+        barrier.wait()
+        with SmtpChannel(smtp.host, smtp.port, starttls=False) as channel:
+            return Relay(store, channel, unlimited, worker=worker).run(AS_OF)
+
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(relay, ["a", "b"]))
+    assert sum(r.sent for r in reports) == 24
+    ids = smtp.message_ids()
+    assert len(ids) == 24 and len(set(ids)) == 24
+    statuses = store.nodes("OutboxMessage")["status"].unique().to_list()
+    assert statuses == ["sent"]
+
+
+def test_a_rolled_back_approval_leaves_no_message(store: GraphStore, smtp: SmtpServer) -> None:
+    _matched(store)
+    _loop(store, None)
+    draft = store.nodes("Draft", {"match_id": APPROVE}).row(0, named=True)
+    with pytest.raises(RuntimeError), store.batch() as write:
+        release_draft(
+            write, draft, account_id="acme", released_by="am-1", config=SENDING, now=AS_OF
+        )
+        raise RuntimeError("the approval fails after the message was added")
+    assert store.nodes("OutboxMessage", {"draft_id": draft["draft_id"]}).height == 0
+    assert store.get_nodes("Draft", [draft["draft_id"]])["status"].to_list() == ["pending"]
+    # The real approval: one message; a second approval is a conflict, not a message.
+    approve_draft(store, draft["draft_id"], am_id="am-1", now=AS_OF, sending=SENDING)
+    with pytest.raises(DecisionConflict, match=r"already approved \(approve by am-1"):
+        approve_draft(store, draft["draft_id"], am_id="am-2", now=AS_OF, sending=SENDING)
+    assert store.nodes("OutboxMessage", {"draft_id": draft["draft_id"]}).height == 1
+    # The loop's own auto_send to Cat waited for a relay too.
+    assert _relay(store, smtp, AS_OF).sent == 2
+    assert sorted(m["To"] for m in smtp.messages) == ["ann@acme.example", "cat@acme.example"]
+
+
+def test_two_ams_approving_at_once_make_one_message(store: GraphStore) -> None:
+    _matched(store)
+    _loop(store, None)
+    draft_id = store.nodes("Draft", {"match_id": APPROVE})["draft_id"][0]
+    barrier = threading.Barrier(2)
+
+    def approve(am: str) -> str:
+        barrier.wait()
+        try:
+            approve_draft(store, draft_id, am_id=am, now=AS_OF, sending=SENDING)
+            return "won"
+        except DecisionConflict:
+            return "conflict"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(approve, ["am-1", "am-2"]))
+    assert outcomes == ["conflict", "won"]
+    assert store.nodes("OutboxMessage", {"draft_id": draft_id}).height == 1
+
+
+def _released(store: GraphStore) -> dict[str, Any]:
+    _matched(store)
+    _loop(store, None)
+    return store.nodes("OutboxMessage").row(0, named=True)
+
+
+@pytest.mark.parametrize("change", ["suppression", "do_not_contact", "account", "domain"])
+def test_suppression_is_checked_at_send_time(
+    store: GraphStore, smtp: SmtpServer, change: str
+) -> None:
+    message = _released(store)
+    if change == "suppression":
+        store.upsert_nodes(
+            "Suppression", [{"address": "cat@acme.example", "reason": "asked", "added_at": AS_OF}]
+        )
+    elif change == "domain":
+        store.upsert_nodes(
+            "Suppression", [{"address": "@acme.example", "reason": "legal", "added_at": AS_OF}]
+        )
+    elif change == "do_not_contact":
+        cat = store.get_nodes("Person", ["cat"]).row(0, named=True)
+        store.upsert_nodes("Person", [{**cat, "do_not_contact": True}])
+    else:
+        acme = store.get_nodes("Account", ["acme"]).row(0, named=True)
+        store.upsert_nodes("Account", [{**acme, "suppressed": True}])
+    report = _relay(store, smtp, AS_OF)
+    assert (report.sent, report.suppressed) == (0, 1)
+    assert store.get_nodes("OutboxMessage", [message["message_id"]])["status"][0] == "suppressed"
+    assert smtp.messages == []
+
+
+def test_an_escalation_after_release_blocks_the_send(store: GraphStore, smtp: SmtpServer) -> None:
+    message = _released(store)
+    store.upsert_nodes(
+        "Activity",
+        [
+            {
+                "activity_id": "r9",
+                "kind": "email",
+                "occurred_at": AS_OF,
+                "summary": "Our lawyers will call.",
+            }
+        ],
+    )
+    store.upsert_edges("ABOUT", [{"src": "r9", "dst": "acme"}])
+    report = _loop(store, smtp)
+    assert report.escalations["by_kind"] == {"legal_review": 1}
+    assert report.relay["blocked"] == 1 and smtp.messages == []
+    row = store.get_nodes("OutboxMessage", [message["message_id"]]).row(0, named=True)
+    assert row["status"] == "blocked" and "legal_review" in row["note"]
+
+
+def test_quiet_hours_and_caps_defer_to_a_later_relay(store: GraphStore, smtp: SmtpServer) -> None:
+    message = _released(store)
+    cat = store.get_nodes("Person", ["cat"]).row(0, named=True)
+    store.upsert_nodes("Person", [{**cat, "timezone": "Asia/Tokyo"}])  # 21:00 in Tokyo
+    night = _relay(store, smtp, AS_OF)
+    assert (night.sent, night.deferred) == (0, 1)
+    row = store.get_nodes("OutboxMessage", [message["message_id"]]).row(0, named=True)
+    # Saturday and Sunday are quiet too: Monday 08:00 in Tokyo.
+    assert row["not_before"] == dt.datetime(2026, 11, 22, 23, 0, tzinfo=dt.UTC)
+    assert _relay(store, smtp, AS_OF + dt.timedelta(hours=1)).due == 0  # not due yet
+    monday = _relay(store, smtp, dt.datetime(2026, 11, 23, 0, 0, tzinfo=dt.UTC))
+    assert monday.sent == 1 and len(smtp.messages) == 1
+
+
+def test_a_sender_outside_the_allowlist_is_blocked(store: GraphStore, smtp: SmtpServer) -> None:
+    _released(store)
+    report = _relay(
+        store, smtp, AS_OF, sending=SENDING.model_copy(update={"from_domains": ["other.example"]})
+    )
+    assert report.blocked == 1 and smtp.messages == []
+
+
+def test_the_contact_cap_defers_a_second_message(store: GraphStore, smtp: SmtpServer) -> None:
+    _many_messages(store, 2)
+    both_to_cat = store.nodes("OutboxMessage").with_columns(
+        pl.lit("cat@acme.example").alias("to_address"), pl.lit("cat").alias("person_id")
+    )
+    store.upsert_nodes("OutboxMessage", both_to_cat)
+    report = _relay(store, smtp, AS_OF)
+    assert (report.sent, report.deferred) == (1, 1)
+    later = store.nodes("OutboxMessage", {"status": "pending"}).row(0, named=True)
+    assert later["not_before"] == AS_OF + dt.timedelta(hours=24)
+    assert "per contact" in later["note"]

@@ -1,0 +1,112 @@
+"""Real local servers for the channel tests: an SMTP server (aiosmtpd) and an HTTP
+server that records webhook POSTs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    messages: list[Message] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def message_ids(self) -> list[str]:
+        with self.lock:
+            return [str(m["Message-ID"]) for m in self.messages]
+
+
+class _Collect:
+    def __init__(self, state: SmtpServer) -> None:
+        self.state = state
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or envelope.content or b""
+        data = content if isinstance(content, bytes) else content.encode()
+        with self.state.lock:
+            self.state.messages.append(message_from_bytes(data))
+            self.state.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
+        return "250 OK"
+
+
+@contextmanager
+def smtp_server(*, user: str | None = None, password: str | None = None) -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback; with ``user`` it requires AUTH (over plain
+    text, which aiosmtpd allows only when told to)."""
+    state = SmtpServer("127.0.0.1", free_port())
+
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(),
+            auth_data.password.decode(),
+        ) == (user, password)
+        return AuthResult(success=ok, handled=False)
+
+    options: dict[str, Any] = {}
+    if user is not None:
+        options = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(_Collect(state), hostname=state.host, port=state.port, **options)
+    controller.start()
+    try:
+        yield state
+    finally:
+        controller.stop()
+
+
+@dataclass
+class HookServer:
+    url: str
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    status: int = 200
+
+
+@contextmanager
+def webhook_server() -> Iterator[HookServer]:
+    state = HookServer(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            state.posts.append(json.loads(self.rfile.read(length) or b"{}"))
+            state.headers.append({k.lower(): v for k, v in self.headers.items()})
+            self.send_response(state.status)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/alerts"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
