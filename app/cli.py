@@ -1430,6 +1430,11 @@ def edit_command(
     """Send a pending draft with your changes; the edit teaches your style notes."""
     body = body_file.read_text() if body_file else None
     settings = load_settings()
+    writer = None
+    if settings.anthropic_api_key:
+        from drafting.claude import ClaudeStyleNotes
+
+        writer = ClaudeStyleNotes(settings)
     with _open(graph) as store:
         result = edit_draft(
             store,
@@ -1439,6 +1444,7 @@ def edit_command(
             sending=_sending(settings),
             subject=subject,
             body=body,
+            style_writer=writer,
         )
     _acted(result, json_output)
 

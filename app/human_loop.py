@@ -18,18 +18,26 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
 from drafting.style import record_style, style_rules
-from graph_model.errors import DecisionConflict, DecisionRejected, WriteConflict
+from graph_model.errors import DecisionConflict, DecisionRejected, ModelError, WriteConflict
 from graph_model.store import Filter, GraphStore, NotFound
 from routing.escalation import resolve_escalation
 from routing.outbox import release_draft
 from routing.sending import SendingConfig
 
 OPEN_MATCH = ("proposed", "deferred")
+
+
+class StyleWriter(Protocol):
+    """Turns an edit into style notes (``drafting.claude.ClaudeStyleNotes``)."""
+
+    rule: str
+
+    def notes(self, original: str, edited: str) -> list[str]: ...
 
 
 def _age(since: dt.datetime, now: dt.datetime) -> str:
@@ -185,6 +193,7 @@ def _decide_draft(
     reason: str | None = None,
     subject: str | None = None,
     body: str | None = None,
+    style_writer: StyleWriter | None = None,
 ) -> dict[str, Any]:
     draft, match = _load_draft(store, draft_id, am_id)
     decision_id = _decision_id(draft_id, kind)
@@ -197,6 +206,7 @@ def _decide_draft(
             body=(body or draft["body"]).strip(),
             original_body=draft["original_body"] or draft["body"],
         )
+    notes = _style_notes(store, draft, updated, style_writer) if kind == "edit" else []
     message: dict[str, Any] | None = None
     with _conflict_on_draft(store, draft_id), store.batch() as write:
         write.expect("Match", match["match_id"], "status", [*OPEN_MATCH, "validated"])
@@ -237,20 +247,8 @@ def _decide_draft(
         )
         write.upsert_edges("DECIDED_BY", [{"src": decision_id, "dst": am_id}])
         write.upsert_nodes("Match", [{**match, "status": match_status}])
-        if kind == "edit":
-            person = store.get_nodes("Person", [draft["person_id"]]) if draft["person_id"] else None
-            am = store.get_nodes("AccountManager", [draft["am_id"]]).row(0, named=True)
-            first = (
-                person["full_name"][0].split()[0] if person is not None and person.height else None
-            )
-            notes = style_rules(
-                draft["body"],
-                updated["body"],
-                first_name=first,
-                am_first=am["full_name"].split()[0],
-            )
-            if notes:
-                record_style(write, store, draft["am_id"], notes, now=now)
+        if notes:
+            record_style(write, store, draft["am_id"], notes, now=now)
     return {
         "draft_id": draft_id,
         "decision": kind,
@@ -262,6 +260,28 @@ def _decide_draft(
         "by": am_id,
         "at": now,
     }
+
+
+def _style_notes(
+    store: GraphStore,
+    draft: dict[str, Any],
+    updated: dict[str, Any],
+    writer: StyleWriter | None,
+) -> list[tuple[str, str]]:
+    """What the edit says about the AM's style: Claude's notes when a writer is given
+    (falling back to the rules if Claude fails: the edit itself must not), else the
+    rules'."""
+    if writer is not None:
+        try:
+            return [(writer.rule, n) for n in writer.notes(draft["body"], updated["body"])]
+        except ModelError:
+            pass
+    person = store.get_nodes("Person", [draft["person_id"]]) if draft["person_id"] else None
+    am = store.get_nodes("AccountManager", [draft["am_id"]]).row(0, named=True)
+    first = person["full_name"][0].split()[0] if person is not None and person.height else None
+    return style_rules(
+        draft["body"], updated["body"], first_name=first, am_first=am["full_name"].split()[0]
+    )
 
 
 def approve_draft(
@@ -280,12 +300,22 @@ def edit_draft(
     sending: SendingConfig,
     subject: str | None = None,
     body: str | None = None,
+    style_writer: StyleWriter | None = None,
 ) -> dict[str, Any]:
-    """Send a pending draft with the AM's changes (kept for style memory)."""
+    """Send a pending draft with the AM's changes. The diff becomes style notes: by
+    ``style_writer`` (Claude, when a key is set) or else by the offline rules."""
     if not (subject or body):
         raise DecisionRejected("an edit needs a new subject or body")
     return _decide_draft(
-        store, draft_id, "edit", am_id=am_id, now=now, sending=sending, subject=subject, body=body
+        store,
+        draft_id,
+        "edit",
+        am_id=am_id,
+        now=now,
+        sending=sending,
+        subject=subject,
+        body=body,
+        style_writer=style_writer,
     )
 
 

@@ -203,3 +203,43 @@ def test_an_answer_that_adds_recipients_is_refused(store: GraphStore) -> None:
     (request,) = draft_requests(store, store.get_nodes("Match", [pair_id("acme", "ingest")]))
     with messages_server(_obedient) as server, pytest.raises(ModelAnswerInvalid):
         ClaudeDrafter(_settings(server.url)).draft(request)
+
+
+def test_with_a_key_claude_writes_the_style_notes(store: GraphStore) -> None:
+    from app.agent_loop import run_agent_loop as loop
+    from app.human_loop import edit_draft
+    from drafting.claude import ClaudeStyleNotes
+    from drafting.offline import OfflineDrafter
+
+    _world(store)
+    loop(
+        store,
+        policy=load_policy(),
+        drafter=OfflineDrafter(),
+        sending=SENDING,
+        now=AS_OF,
+        min_personalization=0.5,
+    )
+    draft_id = store.nodes("Draft", {"match_id": pair_id("acme", "ingest")})["draft_id"][0]
+
+    def notes(request: dict[str, Any]) -> Answer:
+        assert request["tool_choice"]["name"] == "record_style_notes"
+        assert "&lt;b&gt;" in request["messages"][0]["content"]  # the edit arrives escaped
+        return {"notes": ["Opens with 'Hello {first_name},'", "Keeps it to three sentences"]}
+
+    with messages_server(notes) as server:
+        edit_draft(
+            store,
+            draft_id,
+            am_id="am-1",
+            now=AS_OF,
+            sending=SENDING,
+            body="Hello Ann,\n\n<b>Short</b> and to the point.\n\nAda",
+            style_writer=ClaudeStyleNotes(_settings(server.url)),
+        )
+    stored = store.nodes("StyleNote", {"am_id": "am-1"})
+    assert sorted(stored["text"].to_list()) == [
+        "Keeps it to three sentences",
+        "Opens with 'Hello {first_name},'",
+    ]
+    assert stored["rule"].unique().to_list() == ["claude"]
