@@ -171,10 +171,24 @@ TEXT_SCHEMA = {
 }
 
 
-def trigger_texts(store: GraphStore, *, since: dt.datetime) -> pl.DataFrame:
-    """Activities and signals since ``since``, with their account (and person)."""
+def trigger_texts(
+    store: GraphStore, *, since: dt.datetime, book: TriggerBook | None = None
+) -> pl.DataFrame:
+    """Activities and signals since ``since``, with their account (and person); with
+    ``book``, only the kinds some trigger looks at."""
     frames = []
-    activities = store.nodes("Activity", [Filter("occurred_at", "gte", since)])
+    wanted = {"activity": ["*"], "signal": ["*"]}
+    if book is not None:
+        wanted = {"activity": [], "signal": []}
+        for trigger in book.triggers:
+            for source in trigger.sources:
+                side, _, kind = source.partition(":")
+                wanted[side].append(kind)
+    activities = (
+        store.nodes("Activity", [Filter("occurred_at", "gte", since), *_kinds(wanted["activity"])])
+        if wanted["activity"]
+        else pl.DataFrame()
+    )
     if activities.height:
         about = store.edges("ABOUT", touching=activities["activity_id"], side="source")
         involved = store.edges("INVOLVED", touching=activities["activity_id"], side="source")
@@ -202,7 +216,11 @@ def trigger_texts(store: GraphStore, *, since: dt.datetime) -> pl.DataFrame:
                 ).alias("text"),
             )
         )
-    signals = store.nodes("Signal", [Filter("occurred_at", "gte", since)])
+    signals = (
+        store.nodes("Signal", [Filter("occurred_at", "gte", since), *_kinds(wanted["signal"])])
+        if wanted["signal"]
+        else pl.DataFrame()
+    )
     if signals.height:
         emitted = store.edges("EMITTED", touching=signals["signal_id"], side="target")
         direct = emitted.filter(pl.col("src_label") == "Account").select(
@@ -245,6 +263,10 @@ def trigger_texts(store: GraphStore, *, since: dt.datetime) -> pl.DataFrame:
     return pl.concat([f.cast(TEXT_SCHEMA) for f in frames]).sort(["occurred_at", "source_id"])
 
 
+def _kinds(kinds: list[str]) -> list[Filter]:
+    return [] if "*" in kinds else [Filter("kind", "in", sorted(set(kinds)))]
+
+
 @dataclass
 class EscalationReport:
     texts: int = 0
@@ -274,7 +296,7 @@ def detect_escalations(
     """Open an escalation for every new trigger hit since ``max_age_days`` before
     ``now``; opt-outs also suppress the person. One commit."""
     book = book or load_triggers()
-    texts = trigger_texts(store, since=now - dt.timedelta(days=book.max_age_days))
+    texts = trigger_texts(store, since=now - dt.timedelta(days=book.max_age_days), book=book)
     report = EscalationReport(texts=texts.height, dry_run=dry_run)
     hits = find_trigger_hits(texts, book)
     report.hits = len(hits)

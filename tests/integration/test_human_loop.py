@@ -15,6 +15,7 @@ from app.agent_loop import run_agent_loop
 from app.cli import app
 from app.human_loop import cancel_draft, edit_draft, resolve_item, work_queue
 from drafting.offline import OfflineDrafter
+from drafting.style import MAX_NOTES, record_style
 from graph_model import connect
 from graph_model.errors import DecisionConflict, DecisionRejected
 from graph_model.store import GraphStore
@@ -81,51 +82,20 @@ def test_an_edit_sends_the_edit_and_teaches_the_next_draft(store: GraphStore) ->
     assert redrafted["body"].startswith("Hello Cat,") and redrafted["body"].endswith("Best, Ada")
 
 
-def test_many_edits_stay_compact() -> None:
-    from drafting.style import MAX_NOTES
-
-    with connect_tmp() as store:
-        build(store)
-        run_matching(store, as_of=AS_OF)
-        _loop(store)
-        draft = store.nodes("Draft", {"match_id": APPROVE}).row(0, named=True)
-        from drafting.style import record_style
-
-        for i in range(12):
-            with store.batch() as write:
-                record_style(
-                    write,
-                    store,
-                    "am-1",
-                    [("avoids", f'Cuts sentences like: "line {i}"')],
-                    now=AS_OF + dt.timedelta(minutes=i),
-                )
+def test_many_edits_stay_compact(embedded_store: GraphStore) -> None:
+    store = embedded_store
+    build(store)
+    for i in range(12):
         with store.batch() as write:
-            record_style(
-                write,
-                store,
-                "am-1",
-                [("avoids", 'Cuts sentences like: "line 11"')],
-                now=AS_OF + dt.timedelta(hours=1),
-            )
-        notes = store.nodes("StyleNote", {"am_id": "am-1"})
-        assert notes.height == MAX_NOTES
-        assert notes.sort("support")["text"][-1] == 'Cuts sentences like: "line 11"'
-        del draft
-
-
-class connect_tmp:  # a throwaway embedded store
-    def __enter__(self) -> GraphStore:
-        import tempfile
-
-        self._dir = tempfile.TemporaryDirectory()
-        self.store = connect(self._dir.name)
-        self.store.ensure_schema()
-        return self.store
-
-    def __exit__(self, *exc: object) -> None:
-        self.store.close()
-        self._dir.cleanup()
+            note = [("avoids", f'Cuts sentences like: "line {i}"')]
+            record_style(write, store, "am-1", note, now=AS_OF + dt.timedelta(minutes=i))
+    with store.batch() as write:
+        again = [("avoids", 'Cuts sentences like: "line 11"')]
+        record_style(write, store, "am-1", again, now=AS_OF + dt.timedelta(hours=1))
+    notes = store.nodes("StyleNote", {"am_id": "am-1"})
+    assert notes.height == MAX_NOTES
+    assert notes.sort("support")["text"][-1] == 'Cuts sentences like: "line 11"'
+    assert store.edges("STYLE_OF", touching=["am-1"], side="target").height == MAX_NOTES
 
 
 def test_a_cancel_kills_the_match_and_labels_it(store: GraphStore) -> None:
