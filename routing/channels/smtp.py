@@ -48,8 +48,11 @@ class SmtpChannel:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30.0,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host, self.port = host, port
+        # None: the system's trusted CAs (a private CA: pass a context that trusts it).
+        self.tls_context = tls_context
         self.starttls, self.username, self.password = starttls, username, password
         self.timeout = timeout
         self._smtp: smtplib.SMTP | None = None
@@ -67,7 +70,7 @@ class SmtpChannel:
             try:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=self.tls_context or ssl.create_default_context())
                 if self.username:
                     smtp.login(self.username, self.password or "")
             except smtplib.SMTPAuthenticationError as exc:

@@ -4,6 +4,7 @@ AUTH), a Slack-compatible webhook (a local HTTP server), and the task channel.""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from routing.channels.smtp import ChannelRejected, ChannelUnavailable, SmtpChann
 from routing.channels.task import add_task
 from routing.channels.webhook import WebhookChannel
 from tests.support.hand_graph import AS_OF, build
-from tests.support.servers import free_port, smtp_server, webhook_server
+from tests.support.servers import free_port, self_signed, smtp_server, webhook_server
 
 MESSAGE = Outgoing(
     message_id="msg-0123",
@@ -115,3 +116,31 @@ def test_the_task_channel_queues_a_task_once(store: GraphStore) -> None:
             body="",
             now=AS_OF + dt.timedelta(0),
         )
+
+
+def test_smtp_starttls_then_auth(tmp_path: Path) -> None:
+    server_tls, client_tls = self_signed(tmp_path)
+    with smtp_server(user="relay", password="s3cret", tls=server_tls) as server:
+        with SmtpChannel(
+            server.host,
+            server.port,
+            starttls=True,
+            username="relay",
+            password="s3cret",
+            tls_context=client_tls,
+        ) as channel:
+            channel.send(MESSAGE)
+        assert len(server.messages) == 1
+        # The server requires STARTTLS: without it the mail is refused.
+        with (
+            SmtpChannel(server.host, server.port, starttls=False) as plain,
+            pytest.raises(ChannelRejected),
+        ):
+            plain.send(MESSAGE)
+        # An untrusted certificate is not accepted.
+        with (
+            SmtpChannel(server.host, server.port, starttls=True, timeout=5) as untrusted,
+            pytest.raises((ChannelUnavailable, ChannelRejected)),
+        ):
+            untrusted.send(MESSAGE)
+    assert len(server.messages) == 1

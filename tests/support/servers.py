@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -53,7 +56,12 @@ class _Collect:
 
 
 @contextmanager
-def smtp_server(*, user: str | None = None, password: str | None = None) -> Iterator[SmtpServer]:
+def smtp_server(
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[SmtpServer]:
     """A real SMTP server on loopback; with ``user`` it requires AUTH (over plain
     text, which aiosmtpd allows only when told to)."""
     state = SmtpServer("127.0.0.1", free_port())
@@ -70,6 +78,9 @@ def smtp_server(*, user: str | None = None, password: str | None = None) -> Iter
     options: dict[str, Any] = {}
     if user is not None:
         options = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
+    if tls is not None:
+        # STARTTLS offered and required; AUTH only after it.
+        options.update(tls_context=tls, require_starttls=True, auth_require_tls=True)
     controller = Controller(_Collect(state), hostname=state.host, port=state.port, **options)
     controller.start()
     try:
@@ -106,3 +117,35 @@ def webhook_server() -> Iterator[HookServer]:
     with serve_http(Handler) as base:
         state.url = f"{base}/hooks/alerts"
         yield state
+
+
+def self_signed(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A certificate for 127.0.0.1 (openssl): the server's context and a client
+    context that trusts it."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    client = ssl.create_default_context(cafile=str(cert))
+    return server, client
