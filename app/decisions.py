@@ -60,12 +60,8 @@ def decide(
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     if kind not in _STATUS:
         raise DecisionRejected(f"unknown decision {kind!r} (validate, defer or kill)")
-    if store.get_nodes("AccountManager", [am_id]).height == 0:
-        raise NotFound(f"no AccountManager with am_id {am_id!r}")
-    found = store.get_nodes("Match", [match_id])
-    if found.height == 0:
-        raise NotFound(f"no Match {match_id!r}", hint="twoloop match top --am ID lists them")
-    match = found.row(0, named=True)
+    store.get_node("AccountManager", am_id)
+    match = store.get_node("Match", match_id, hint="twoloop match top --am ID lists them")
     if kind == "kill" and not (reason and reason.strip()):
         raise DecisionRejected("a kill needs a reason (it is what the ranking learns from)")
     if kind == "defer":

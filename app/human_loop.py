@@ -49,8 +49,7 @@ def _age(since: dt.datetime, now: dt.datetime) -> str:
 
 def work_queue(store: GraphStore, am_id: str, *, now: dt.datetime) -> list[dict[str, Any]]:
     """Everything waiting for this AM, oldest first."""
-    if store.get_nodes("AccountManager", [am_id]).height == 0:
-        raise NotFound(f"no AccountManager with am_id {am_id!r}")
+    store.get_node("AccountManager", am_id)
     items: list[dict[str, Any]] = []
     drafts = store.nodes("Draft", [Filter("am_id", "eq", am_id), Filter("status", "eq", "pending")])
     names = _account_names(store, drafts)
@@ -142,12 +141,8 @@ def _decision_id(subject: str, kind: str) -> str:
 def _load_draft(
     store: GraphStore, draft_id: str, am_id: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    if store.get_nodes("AccountManager", [am_id]).height == 0:
-        raise NotFound(f"no AccountManager with am_id {am_id!r}")
-    found = store.get_nodes("Draft", [draft_id])
-    if found.height == 0:
-        raise NotFound(f"no Draft {draft_id!r}", hint="twoloop queue --am ID lists them")
-    draft = found.row(0, named=True)
+    store.get_node("AccountManager", am_id)
+    draft = store.get_node("Draft", draft_id, hint="twoloop queue --am ID lists them")
     if draft["status"] != "pending":
         raise DecisionConflict(_draft_conflict(store, draft))
     match = store.get_nodes("Match", [draft["match_id"]])
@@ -345,10 +340,7 @@ def resolve_item(
 def _finish_task(
     store: GraphStore, task_id: str, *, am_id: str, now: dt.datetime, answer: str
 ) -> dict[str, Any]:
-    found = store.get_nodes("Task", [task_id])
-    if found.height == 0:
-        raise NotFound(f"no Task {task_id!r}")
-    task = found.row(0, named=True)
+    task = store.get_node("Task", task_id)
     if task["status"] != "open":
         raise DecisionConflict(f"task {task_id} is already {task['status']}; nothing was changed")
     try:
@@ -375,10 +367,7 @@ def _finish_task(
 def _confirm_send(
     store: GraphStore, message_id: str, *, am_id: str, now: dt.datetime, answer: str
 ) -> dict[str, Any]:
-    found = store.get_nodes("OutboxMessage", [message_id])
-    if found.height == 0:
-        raise NotFound(f"no OutboxMessage {message_id!r}")
-    message = found.row(0, named=True)
+    message = store.get_node("OutboxMessage", message_id)
     went_out = answer.strip().lower() in ("sent", "yes", "delivered")
     status = "sent" if went_out else "cancelled"
     try:

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from drafting.guard import DraftCheck
-from drafting.model import Claim, DraftContent, DraftRequest
+from drafting.model import DraftContent, DraftRequest
 
 
 def draft_id(match_id: str) -> str:
@@ -45,12 +45,3 @@ def draft_record(
         "original_body": None,
         "updated_at": now,
     }
-
-
-def content_of(record: dict[str, Any]) -> DraftContent:
-    """A stored draft's content again (to re-check it after an edit)."""
-    return DraftContent(
-        subject=record["subject"],
-        body=record["body"],
-        claims=[Claim.model_validate(c) for c in json.loads(record["claims"] or "[]")],
-    )

@@ -317,6 +317,14 @@ class GraphStore(ABC):
         """The nodes of ``label`` with these keys (missing keys are simply absent),
         sorted by key."""
 
+    def get_node(self, label: str, key: str, *, hint: str | None = None) -> dict[str, Any]:
+        """One node's properties; ``NotFound`` (naming the label and key) if absent."""
+        found = self.get_nodes(label, [key])
+        if found.height == 0:
+            spec = self.registry.node(label)
+            raise NotFound(f"no {label} with {spec.key} {key!r}", hint=hint)
+        return found.row(0, named=True)
+
     @abstractmethod
     def existing_keys(self, label: str, keys: Iterable[str] | pl.Series) -> set[str]:
         """Which of these keys have a node of ``label`` (keys only: no properties read)."""

@@ -19,8 +19,7 @@ def top_matches(
 ) -> list[dict[str, Any]]:
     """The AM's open matches, best first: proposed ones, and deferred ones whose date
     has come. Each with account and capability names and the suggested contact."""
-    if store.get_nodes("AccountManager", [am_id]).height == 0:
-        raise NotFound(f"no AccountManager with am_id {am_id!r}")
+    store.get_node("AccountManager", am_id)
     today = today or dt.datetime.now(dt.UTC).date()
     assigned = store.edges(
         "ASSIGNED_TO", touching=[am_id], side="target", label="AccountManager"

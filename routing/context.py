@@ -16,6 +16,7 @@ import polars as pl
 
 from graph_model.store import Filter, GraphStore
 from matching.model import active_model, load_prior
+from routing.escalation import open_escalations
 from routing.policy import ROUTING_FIELDS, Policy, Rule
 
 SENIOR = ("vp", "executive")
@@ -69,14 +70,7 @@ def routing_frame(
         intent.append(sum(float(features.get(m, {}).get("w", 0.0)) for m in INTENT_PATHS))
         champion.append("champion_move" in features)
         background_only.append(bool(features) and set(features) <= background)
-    escalations = store.nodes(
-        "Escalation",
-        [
-            Filter("status", "eq", "open"),
-            Filter("blocking", "eq", True),
-            Filter("account_id", "in", matches["account_id"].unique().to_list()),
-        ],
-    )
+    escalations = open_escalations(store, matches["account_id"].unique().to_list())
     extra = pl.DataFrame(
         {
             "account_id": list((unstored_escalations or {}).keys()),

@@ -35,7 +35,7 @@ from graph_model.errors import (
     DecisionRejected,
     WriteConflict,
 )
-from graph_model.store import Filter, GraphStore, NotFound
+from graph_model.store import Filter, GraphStore
 from graph_model.vocabulary import ActivityKind, EscalationKind, SignalKind
 from graph_model.yamlfile import read_yaml, validate
 from routing.handoff import handoff_packet
@@ -425,12 +425,8 @@ def resolve_escalation(
     Resolving one that is already resolved is a conflict: nothing changes."""
     if not resolution.strip():
         raise DecisionRejected("resolving needs the answer to the escalation's question")
-    if store.get_nodes("AccountManager", [am_id]).height == 0:
-        raise NotFound(f"no AccountManager with am_id {am_id!r}")
-    found = store.get_nodes("Escalation", [escalation_id])
-    if found.height == 0:
-        raise NotFound(f"no Escalation {escalation_id!r}", hint="twoloop queue --am ID lists them")
-    row = found.row(0, named=True)
+    store.get_node("AccountManager", am_id)
+    row = store.get_node("Escalation", escalation_id, hint="twoloop queue --am ID lists them")
     if row["status"] != "open":
         raise DecisionConflict(_resolved_text(row))
     decision_id = "d-" + hashlib.sha1(f"{escalation_id}\x1fresolve".encode()).hexdigest()[:20]

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, Field
 
-from graph_model.store import GraphStore, NotFound
+from graph_model.store import GraphStore
 
 HISTORY_SHOWN = 20
 PEOPLE_SHOWN = 12
@@ -110,10 +110,7 @@ def handoff_packet(
     draft: dict[str, Any] | None = None,
 ) -> HandoffPacket:
     """Build the packet for an account (and the match the handoff is about, if any)."""
-    found = store.get_nodes("Account", [account_id])
-    if found.height == 0:
-        raise NotFound(f"no Account {account_id!r}")
-    account = _plain(found.row(0, named=True))
+    account = _plain(store.get_node("Account", account_id))
     owner_edges = store.edges("OWNS", touching=[account_id], side="target", label="Account")
     owner = None
     if owner_edges.height:

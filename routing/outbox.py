@@ -30,6 +30,7 @@ import polars as pl
 from graph_model.errors import TwoloopError, WriteConflict
 from graph_model.store import Filter, GraphStore, WriteBatch
 from routing.channels import Channel, Outgoing
+from routing.escalation import open_escalations
 from routing.guardrails import DAY, SendContext, check_send, domain_of
 from routing.sending import SendingConfig
 
@@ -318,14 +319,7 @@ def _contexts(store: GraphStore, due: pl.DataFrame, now: dt.datetime) -> _Contex
     addresses = due["to_address"].str.to_lowercase()
     wanted = [*addresses.to_list(), *("@" + domain_of(a) for a in addresses.to_list())]
     suppressed = frozenset(store.existing_keys("Suppression", wanted))
-    escalations = store.nodes(
-        "Escalation",
-        [
-            Filter("status", "eq", "open"),
-            Filter("blocking", "eq", True),
-            Filter("account_id", "in", due["account_id"].unique().to_list()),
-        ],
-    )
+    escalations = open_escalations(store, due["account_id"].unique().to_list())
     escalated = {r["account_id"]: r["kind"] for r in escalations.iter_rows(named=True)}
     sent = store.nodes(
         "OutboxMessage", [Filter("status", "eq", "sent"), Filter("sent_at", "gt", now - DAY)]

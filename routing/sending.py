@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -54,12 +53,6 @@ class SendingConfig(BaseModel):
     quiet_hours: QuietHours
     footer: Footer
     lease_minutes: int = Field(default=10, ge=1)
-
-
-@dataclass(frozen=True)
-class Sending:
-    path: str
-    config: SendingConfig
 
 
 def load_sending(path: Path | None = None) -> SendingConfig:

@@ -49,7 +49,7 @@ def test_decisions_move_the_match_and_keep_what_the_am_saw(store: GraphStore) ->
         decide(store, vault, "kill", am_id="am-1", reason="  ", now=NOW)
     with pytest.raises(DecisionRejected, match="not in the future"):
         decide(store, vault, "defer", am_id="am-1", defer_until=NOW.date(), now=NOW)
-    with pytest.raises(NotFound, match="no Match 'm-nope'"):
+    with pytest.raises(NotFound, match="no Match with match_id 'm-nope'"):
         decide(store, "m-nope", "validate", am_id="am-1", now=NOW)
     with pytest.raises(NotFound, match="no AccountManager"):
         decide(store, vault, "validate", am_id="am-9", now=NOW)
