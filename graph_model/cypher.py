@@ -140,6 +140,22 @@ class Cypher:
             + " AS value"
         )
 
+    def reserved_value(self, spec: NodeSpec, field: str) -> LiteralString:
+        """Like ``locked_value`` for a node that may not exist yet: MERGE reserves the
+        key (the uniqueness constraint makes a concurrent MERGE of it wait for our
+        commit), and ``created`` says whether it was absent. The batch then writes
+        the node's properties in the same transaction."""
+        return (
+            "MERGE (n:"
+            + self.label(spec.label)
+            + " {"
+            + self.key(spec)
+            + ": $key}) ON CREATE SET n.twoloop_new = true"
+            " WITH n SET n.twoloop_lock = true REMOVE n.twoloop_lock"
+            " WITH n, coalesce(n.twoloop_new, false) AS created REMOVE n.twoloop_new"
+            " RETURN created, n." + self.prop(spec.fields, field) + " AS value"
+        )
+
     def missing_keys(self, spec: NodeSpec) -> LiteralString:
         return (
             "UNWIND $keys AS k OPTIONAL MATCH (n:"

@@ -225,6 +225,12 @@ class Neo4jStore(GraphStore):
         if isinstance(op, UpsertEdges):
             return self._merge_edges(tx, op.spec, op.frame)
         if isinstance(op, Expect):
+            if op.absent_ok:
+                query = self.cypher.reserved_value(op.spec, op.field)
+                record = tx.run(query, key=op.key).single()
+                assert record is not None  # MERGE always returns the node
+                check_expectation(op, not record["created"], record["value"])
+                return 0
             record = tx.run(self.cypher.locked_value(op.spec, op.field), key=op.key).single()
             check_expectation(op, record is not None, record["value"] if record else None)
             return 0

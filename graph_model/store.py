@@ -195,6 +195,9 @@ class Expect:
     key: str
     field: str
     values: tuple[Any, ...]
+    # A missing node also satisfies it (the batch must then create the node; on
+    # Neo4j the key is reserved first, so a concurrent creator waits for ours).
+    absent_ok: bool = False
 
 
 WriteOp = UpsertNodes | UpsertEdges | DeleteNodes | DeleteEdges | Expect
@@ -219,18 +222,23 @@ class WriteBatch:
         self.ops.append(UpsertEdges(spec, frame))
         return frame.height
 
-    def expect(self, label: str, key: str, field: str, values: Iterable[Any]) -> None:
+    def expect(
+        self, label: str, key: str, field: str, values: Iterable[Any], *, absent_ok: bool = False
+    ) -> None:
         """Compare-and-set: commit only if node ``key`` of ``label`` exists and its
         ``field`` is one of ``values`` at commit time; otherwise raise
         ``WriteConflict`` and write nothing. Concurrent batches expecting the same
-        node are serialised, so exactly one of two ``pending -> sending`` claims wins."""
+        node are serialised, so exactly one of two ``pending -> sending`` claims wins.
+
+        With ``absent_ok`` a node that does not exist yet passes too, and the batch
+        must create it (two batches creating the same node: one wins)."""
         spec = self.registry.node(label)
         if field not in spec.fields:
             raise SchemaError(f"cannot expect {label}.{field}: not a property")
         wanted = tuple(v.value if hasattr(v, "value") else v for v in values)
         if not wanted:
             raise SchemaError(f"expect {label}.{field} needs at least one value")
-        self.ops.append(Expect(spec, str(key), field, wanted))
+        self.ops.append(Expect(spec, str(key), field, wanted, absent_ok))
 
     def delete_nodes(self, label: str, keys: Iterable[str]) -> None:
         spec = self.registry.node(label)
@@ -276,6 +284,7 @@ class GraphStore(ABC):
         pending = WriteBatch(self.registry)
         yield pending
         if pending.ops:
+            _check_creates(pending.ops)
             self._apply(pending.ops, chunked=False)
 
     def upsert_nodes(self, label: str, records: Records, *, source: str | None = None) -> int:
@@ -460,7 +469,26 @@ def ordered_ops(ops: Sequence[WriteOp]) -> list[WriteOp]:
     ]
 
 
+def _check_creates(ops: Sequence[WriteOp]) -> None:
+    """An ``absent_ok`` precondition needs the batch to write that node."""
+    for op in ops:
+        if not isinstance(op, Expect) or not op.absent_ok:
+            continue
+        written = any(
+            isinstance(w, UpsertNodes)
+            and w.spec.label == op.spec.label
+            and op.key in w.frame.get_column(w.spec.key).to_list()
+            for w in ops
+        )
+        if not written:
+            raise SchemaError(
+                f"expect {op.spec.label} {op.key!r} with absent_ok needs the batch to write it"
+            )
+
+
 def check_expectation(op: Expect, found: bool, value: Any) -> None:
+    if not found and op.absent_ok:
+        return
     if not found or value not in op.values:
         raise WriteConflict(
             op.spec.label, op.key, op.field, op.values, value if found else None, found=found

@@ -481,3 +481,34 @@ def test_concurrent_compare_and_set_has_one_winner(store: GraphStore, tmp_path: 
     assert sum(wins) == 1
     body = store.get_nodes("Task", ["t1"])["body"][0]
     assert body == f"claimer {wins.index(True)}"
+
+
+def test_expect_absent_ok_creates_once(store: GraphStore) -> None:
+    """A precondition that also accepts a missing node: eight creators race for one new
+    node; exactly one creates it, the others see its value and lose."""
+    barrier = threading.Barrier(8)
+
+    def create(i: int) -> bool:
+        mine = connect(store.uri) if isinstance(store, EmbeddedStore) else store
+        barrier.wait()
+        try:
+            with mine.batch() as write:
+                write.expect("Task", "t9", "status", ["open"], absent_ok=True)
+                write.upsert_nodes("Task", [_task("t9", status="done", body=f"creator {i}")])
+            return True
+        except WriteConflict:
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        wins = list(pool.map(create, range(8)))
+    assert sum(wins) == 1
+    assert store.get_nodes("Task", ["t9"])["body"][0] == f"creator {wins.index(True)}"
+    # An existing node is still compared.
+    with pytest.raises(WriteConflict, match="but status is 'done'"), store.batch() as write:
+        write.expect("Task", "t9", "status", ["open"], absent_ok=True)
+        write.upsert_nodes("Task", [_task("t9")])
+    # The batch must write the node it allows to be absent.
+    with pytest.raises(SchemaError, match="needs the batch to write it"), store.batch() as write:
+        write.expect("Task", "t10", "status", ["open"], absent_ok=True)
+        write.upsert_nodes("Task", [_task("t11")])
+    assert store.get_nodes("Task", ["t10", "t11"]).height == 0
