@@ -34,7 +34,15 @@ from typer.core import TyperGroup
 from app.agent_loop import LoopReport, run_agent_loop
 from app.decisions import decide
 from app.example_graph import load_example_graph
-from app.human_loop import approve_draft, cancel_draft, edit_draft, resolve_item, work_queue
+from app.human_loop import (
+    SendOutcome,
+    approve_draft,
+    cancel_draft,
+    edit_draft,
+    resolve_item,
+    settle_send,
+    work_queue,
+)
 from drafting.model import Drafter
 from drafting.offline import OfflineDrafter
 from graph_model import REGISTRY, connect
@@ -1320,10 +1328,11 @@ def run_command(
         report = agent_batch(store, policy=policy, now=when, am=am, dry_run=dry_run)
     if json_output:
         _print_json(report.as_dict())
-        return
-    _print_loop(report, per_action=limit)
-    if not load_settings().smtp_host and report.released:
-        console.print("[yellow]no TWOLOOP_SMTP_HOST:[/] released emails wait in the outbox")
+    else:
+        _print_loop(report, per_action=limit)
+        if not load_settings().smtp_host and report.released:
+            console.print("[yellow]no TWOLOOP_SMTP_HOST:[/] released emails wait in the outbox")
+    _exit_if_undelivered(report.relay.get("retry", 0), report.relay.get("rejected", 0))
 
 
 @app.command("relay")
@@ -1347,12 +1356,30 @@ def relay_command(
         )
     if json_output:
         _print_json(report.as_dict())
-        return
-    console.print(
-        f"{report.due} due: sent {report.sent}, deferred {report.deferred}, suppressed "
-        f"{report.suppressed}, blocked {report.blocked}, retry later {report.retry}, "
-        f"unconfirmed {report.unconfirmed}, taken by another relay {report.conflicts}"
-    )
+    else:
+        console.print(
+            f"{report.due} due: sent {report.sent}, deferred {report.deferred}, suppressed "
+            f"{report.suppressed}, blocked {report.blocked}, retry later {report.retry}, "
+            f"rejected by SMTP {report.rejected}, unconfirmed {report.unconfirmed}, taken by "
+            f"another relay {report.conflicts}"
+        )
+        for note in report.notes:
+            console.print(Text(f"  {note}"))
+    _exit_if_undelivered(report.retry, report.rejected)
+
+
+def _exit_if_undelivered(retry: int, rejected: int) -> None:
+    """Cron and systemd see it: exit 3 while SMTP only failed for now (the messages wait
+    and are tried again), 1 if it refused some for good."""
+    if retry or rejected:
+        err_console.print(
+            Text.assemble(
+                ("error: ", "bold red"),
+                f"{retry + rejected} message(s) could not be handed to SMTP "
+                f"({retry} to retry, {rejected} refused)",
+            )
+        )
+        raise typer.Exit(1 if rejected else 3)
 
 
 @app.command("queue")
@@ -1496,20 +1523,50 @@ def resolve_command(
     ],
     am: AmOption,
     answer: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--answer",
-            help="Your answer to the escalation's question (for a send: sent or not sent).",
+            help="Your answer to the escalation's question, or what was done for a task.",
+            show_default=False,
         ),
-    ],
+    ] = None,
+    sent: Annotated[
+        bool, typer.Option("--sent", help="Unconfirmed send: it went out (no resend).")
+    ] = False,
+    not_sent: Annotated[
+        bool,
+        typer.Option(
+            "--not-sent",
+            help="Unconfirmed send: it did not go out; queue it again (same message and "
+            "Message-ID).",
+        ),
+    ] = False,
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="Unconfirmed send: never send it.")
+    ] = False,
     now: NowOption = None,
     graph: GraphOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Take an escalation off the account (automation resumes), finish a task, or say
-    whether an unconfirmed send went out."""
+    """Take an escalation off the account (automation resumes), finish a task, or settle
+    an unconfirmed send with --sent, --not-sent or --cancel."""
+    choices: list[tuple[SendOutcome, bool]] = [
+        ("sent", sent),
+        ("not_sent", not_sent),
+        ("cancel", cancel),
+    ]
+    outcomes: list[SendOutcome] = [o for o, on in choices if on]
+    if len(outcomes) > 1:
+        raise typer.BadParameter("give one of --sent, --not-sent, --cancel")
     with _open(graph) as store:
-        result = resolve_item(store, item_id, am_id=am, now=_now(now), answer=answer)
+        if outcomes and item_id.startswith("msg-"):
+            result = settle_send(store, item_id, outcomes[0], am_id=am, now=_now(now), note=answer)
+        elif outcomes:
+            raise typer.BadParameter(
+                "--sent, --not-sent and --cancel settle unconfirmed sends (msg-...)"
+            )
+        else:
+            result = resolve_item(store, item_id, am_id=am, now=_now(now), answer=answer or "")
     _acted(result, json_output)
 
 

@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import polars as pl
 
@@ -325,16 +325,59 @@ def cancel_draft(
     )
 
 
+SendOutcome = Literal["sent", "not_sent", "cancel"]
+_SETTLED = {"sent": "sent", "not_sent": "pending", "cancel": "cancelled"}
+
+
 def resolve_item(
     store: GraphStore, item_id: str, *, am_id: str, now: dt.datetime, answer: str
 ) -> dict[str, Any]:
-    """Resolve an escalation (``e-...``) or finish a task (``t-...``) or confirm an
-    unconfirmed send (``msg-...``: the answer says whether it went out)."""
+    """Resolve an escalation (``e-...``) or finish a task (``t-...``) with an answer.
+    An unconfirmed send (``msg-...``) is settled with ``settle_send`` instead: an
+    explicit outcome, never read from free text."""
     if item_id.startswith("t-"):
         return _finish_task(store, item_id, am_id=am_id, now=now, answer=answer)
     if item_id.startswith("msg-"):
-        return _confirm_send(store, item_id, am_id=am_id, now=now, answer=answer)
+        raise DecisionRejected(
+            f"{item_id} is a send to confirm: say what happened with --sent, --not-sent "
+            "(it goes out again, same message) or --cancel, not with an answer"
+        )
     return resolve_escalation(store, item_id, am_id=am_id, resolution=answer, now=now)
+
+
+def settle_send(
+    store: GraphStore,
+    message_id: str,
+    outcome: SendOutcome,
+    *,
+    am_id: str,
+    now: dt.datetime,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Settle an unconfirmed send: ``sent`` (it went out), ``not_sent`` (requeue it
+    under the same idempotency key and Message-ID, so a receiving server can still
+    tell a duplicate), or ``cancel`` (it never goes out)."""
+    if outcome not in _SETTLED:
+        raise DecisionRejected(f"unknown outcome {outcome!r} (sent, not_sent or cancel)")
+    store.get_node("AccountManager", am_id)
+    message = store.get_node("OutboxMessage", message_id, hint="twoloop queue --am ID lists them")
+    status = _SETTLED[outcome]
+    said = f"settled as {outcome.replace('_', ' ')} by {am_id} at {now:%Y-%m-%d %H:%M} UTC"
+    change: dict[str, Any] = {"status": status, "note": said + (f": {note}" if note else "")}
+    if outcome == "sent":
+        change["sent_at"] = message["sent_at"] or message["claimed_at"] or now
+    elif outcome == "not_sent":
+        change.update(claimed_by=None, claimed_at=None, not_before=None)
+    try:
+        with store.batch() as write:
+            write.expect("OutboxMessage", message_id, "status", ["unconfirmed"])
+            write.upsert_nodes("OutboxMessage", [{**message, **change}])
+    except WriteConflict:
+        current = store.get_node("OutboxMessage", message_id)
+        raise DecisionConflict(
+            f"message {message_id} is {current['status']}, not unconfirmed; nothing was changed"
+        ) from None
+    return {"message_id": message_id, "status": status, "outcome": outcome, "by": am_id, "at": now}
 
 
 def _finish_task(
@@ -362,23 +405,3 @@ def _finish_task(
             f"task {task_id} was finished meanwhile; nothing was changed"
         ) from None
     return {"task_id": task_id, "status": "done", "by": am_id, "at": now}
-
-
-def _confirm_send(
-    store: GraphStore, message_id: str, *, am_id: str, now: dt.datetime, answer: str
-) -> dict[str, Any]:
-    message = store.get_node("OutboxMessage", message_id)
-    went_out = answer.strip().lower() in ("sent", "yes", "delivered")
-    status = "sent" if went_out else "cancelled"
-    try:
-        with store.batch() as write:
-            write.expect("OutboxMessage", message_id, "status", ["unconfirmed"])
-            write.upsert_nodes(
-                "OutboxMessage",
-                [{**message, "status": status, "note": f"confirmed by {am_id}: {answer}"}],
-            )
-    except WriteConflict:
-        raise DecisionConflict(
-            f"message {message_id} is {message['status']}, not unconfirmed; nothing was changed"
-        ) from None
-    return {"message_id": message_id, "status": status, "by": am_id, "at": now}

@@ -271,8 +271,12 @@ class EmbeddedStore(GraphStore):
         with self._mutex, self._write_lock():
             self._refresh()
             work = _Working(self)
-            # Preconditions first: the write lock makes check-then-write atomic.
-            results = [work.apply(op) for op in ordered_ops(ops)]
+            ordered = ordered_ops(ops)
+            # Preconditions first: the write lock makes check-then-write atomic. They
+            # come before any write, so each label's are read in one lookup.
+            expects = [op for op in ordered if isinstance(op, Expect)]
+            work.check_expectations(expects)
+            results = [0] * len(expects) + [work.apply(op) for op in ordered[len(expects) :]]
             self._commit(work)
             return results
 
@@ -493,23 +497,31 @@ class _Working:
         if isinstance(op, DeleteNodes):
             return self._delete_nodes(op.spec, op.keys)
         if isinstance(op, Expect):
-            self._check_expectation(op)
+            self.check_expectations([op])
             return 0
         return self._delete_edges(op)
 
-    def _check_expectation(self, op: Expect) -> None:
-        table = self.store._node_table(op.spec.label)
-        base = (
-            self.rewritten[table]
-            if table in self.rewritten
-            else self.store.get_nodes(op.spec.label, [op.key])
-        )
-        found, value = False, None
-        for frame in [base, *self.appended.get(table, [])]:
-            rows = frame.filter(pl.col(op.spec.key) == op.key)
-            if rows.height:
-                found, value = True, rows[op.field][-1]
-        check_expectation(op, found, value)
+    def check_expectations(self, ops: Sequence[Expect]) -> None:
+        """Check preconditions against the committed state, one lookup per label."""
+        by_label: dict[str, list[Expect]] = {}
+        for op in ops:
+            by_label.setdefault(op.spec.label, []).append(op)
+        for label, group in by_label.items():
+            spec = group[0].spec
+            table = self.store._node_table(label)
+            base = (
+                self.rewritten[table]
+                if table in self.rewritten
+                else self.store.get_nodes(label, [op.key for op in group])
+            )
+            frames = [base, *self.appended.get(table, [])]
+            for op in group:
+                found, value = False, None
+                for frame in frames:
+                    rows = frame.filter(pl.col(spec.key) == op.key)
+                    if rows.height:
+                        found, value = True, rows[op.field][-1]
+                check_expectation(op, found, value)
 
     def _check_endpoints(self, spec: EdgeSpec, frame: pl.DataFrame) -> None:
         missing: list[tuple[str, str]] = []

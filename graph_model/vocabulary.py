@@ -455,6 +455,18 @@ class StyleNote(NodeModel):
     updated_at: AwareDatetime
 
 
+@node_type("CapWindow", key="window_id")
+class CapWindow(NodeModel):
+    """The compare-and-set token of one send cap (``contact:<id>``, ``account:<id>``,
+    ``domain:<domain>``, ``mailbox:<address>``): every claim of a message bumps the
+    version of its four windows in the claim's commit, so two relays counting the
+    same cap at once cannot both claim its last slot."""
+
+    window_id: Key
+    version: int = Field(default=0, ge=0)
+    updated_at: AwareDatetime
+
+
 @node_type("Suppression", key="address")
 class Suppression(NodeModel):
     """An address (or ``@domain``) nothing is ever sent to."""

@@ -31,7 +31,7 @@ from graph_model.errors import TwoloopError, WriteConflict
 from graph_model.store import Filter, GraphStore, WriteBatch
 from routing.channels import Channel, Outgoing
 from routing.escalation import open_escalations
-from routing.guardrails import DAY, SendContext, check_send, domain_of
+from routing.guardrails import DAY, SendCheck, SendContext, check_send, domain_of
 from routing.sending import SendingConfig
 
 CLAIM_CHUNK = 50
@@ -109,20 +109,38 @@ class RelayReport:
     blocked: int = 0
     deferred: int = 0
     unconfirmed: int = 0
+    # Not handed to SMTP: ``retry`` for now (the server was unreachable or deferred
+    # it; the message waits and is tried again), ``rejected`` for good.
     retry: int = 0
+    rejected: int = 0
     conflicts: int = 0
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def undelivered(self) -> int:
+        """Messages this pass meant to send that SMTP did not take."""
+        return self.retry + self.rejected
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "undelivered": self.undelivered}
 
 
 Fault = Callable[[str, dict[str, Any]], None]
+Change = tuple[dict[str, Any], dict[str, Any]]  # a message and what to set on it
 
 
 class Relay:
-    """Sends due outbox messages through one channel. ``fault`` is called at each
-    stage ("claimed", "sent", "marked") with the message: tests inject crashes."""
+    """Sends due outbox messages through one channel, claiming and marking one message
+    at a time, so a relay that dies leaves at most one message in doubt.
+
+    Each message is claimed (``pending -> sending``) in the same commit that marks
+    the previous one ``sent``; that commit also bumps the message's four cap
+    windows (``CapWindow``), so a relay that counted a cap before another relay
+    claimed against it loses the race, counts again and defers instead. Caps count
+    messages in flight (``sending``, ``unconfirmed``) as well as sent.
+
+    ``fault`` is called at each stage ("checked": caps counted, about to claim;
+    "claimed", "sent", "marked") with the message: tests inject crashes and races."""
 
     def __init__(
         self,
@@ -151,25 +169,21 @@ class Relay:
         if due.is_empty():
             return report
         contexts = _contexts(self.store, due, now)
+        settled: list[Change] = []
         to_send: list[dict[str, Any]] = []
-        settled: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for message in due.iter_rows(named=True):
-            ctx = contexts.context(message)
-            check = check_send(message, ctx, self.config, now)
+            check = check_send(message, contexts.context(message), self.config, now)
             if check.verdict == "send":
                 to_send.append(message)
                 contexts.count(message, now)  # later messages in this pass see it
-            elif check.verdict == "defer":
-                report.deferred += 1
-                settled.append((message, {"not_before": check.not_before, "note": check.reason}))
             else:
-                setattr(report, check.verdict, getattr(report, check.verdict) + 1)
-                settled.append((message, {"status": check.verdict, "note": check.reason}))
+                settled.append(_verdict_change(message, check, report))
         for start in range(0, len(settled), CLAIM_CHUNK):
-            chunk = settled[start : start + CLAIM_CHUNK]
-            report.conflicts += self._update(chunk, expect="pending")
-        for start in range(0, len(to_send), CLAIM_CHUNK):
-            self._send_chunk(to_send[start : start + CLAIM_CHUNK], now, report)
+            report.conflicts += self._update(settled[start : start + CLAIM_CHUNK], expect="pending")
+        # The pass's own counts were a plan; each claim is checked again against the
+        # counts its commit is guarded by.
+        contexts.forget_pass()
+        self._send_all(to_send, contexts, now, report)
         return report
 
     # -- steps
@@ -186,7 +200,8 @@ class Relay:
                 {
                     "status": "unconfirmed",
                     "note": f"claimed by {m['claimed_by']} at {m['claimed_at']:%Y-%m-%d %H:%M} "
-                    "UTC and never marked sent: check whether it went out; it is not resent",
+                    "UTC and never marked sent: check whether it went out; it is not resent "
+                    "on its own (twoloop resolve --sent, --not-sent or --cancel)",
                 },
             )
             for m in stale.iter_rows(named=True)
@@ -195,50 +210,124 @@ class Relay:
             self._update(rows, expect="sending")
             report.unconfirmed += len(rows)
 
-    def _send_chunk(
-        self, chunk: list[dict[str, Any]], now: dt.datetime, report: RelayReport
+    def _send_all(
+        self,
+        messages: list[dict[str, Any]],
+        contexts: _Contexts,
+        now: dt.datetime,
+        report: RelayReport,
     ) -> None:
-        claim = {"status": "sending", "claimed_by": self.worker, "claimed_at": now}
+        previous: Change | None = None  # sent (or failed), not yet marked
         try:
-            self._write([(m, {**claim, "attempts": m["attempts"] + 1}) for m in chunk], "pending")
-            claimed = chunk
-        except WriteConflict:
-            # Another relay got some of these first: claim one by one.
-            claimed = []
-            for m in chunk:
-                try:
-                    self._write([(m, {**claim, "attempts": m["attempts"] + 1})], "pending")
-                    claimed.append(m)
-                except WriteConflict:
-                    report.conflicts += 1
-        done: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        try:
-            for m in claimed:
-                mine = {**m, **claim, "attempts": m["attempts"] + 1}
-                self.fault("claimed", mine)
-                try:
-                    provider_id = self.channel.send(_outgoing(mine))
-                except TwoloopError as exc:
-                    if exc.transient:
-                        report.retry += 1
-                        change = {"status": "pending", "not_before": now + RETRY_AFTER}
-                    else:
-                        report.blocked += 1
-                        change = {"status": "blocked"}
-                    done.append((mine, {**change, "note": str(exc)}))
+            for message in messages:
+                claimed, previous = self._claim(message, previous, contexts, now, report)
+                if claimed is None:
                     continue
-                self.fault("sent", mine)
-                done.append((mine, {"status": "sent", "sent_at": now, "provider_id": provider_id}))
-                report.sent += 1
+                self.fault("claimed", claimed)
+                outcome = self._hand_over(claimed, now, report)
+                previous = (claimed, outcome)
+                if outcome.get("status") == "pending" and outcome.get("not_before"):
+                    # The server is unreachable or deferring: stop this pass; what is
+                    # not claimed stays pending for the next relay.
+                    report.notes.append(f"stopped early: {outcome['note']}")
+                    break
         finally:
-            # Mark what went out, even when a later send raised: the fewer left in
+            # Mark the last one, even when a later step raised: the fewer left in
             # ``sending``, the fewer a person has to check.
-            if done:
-                self._write(done, "sending")
-                for m, _ in done:
-                    self.fault("marked", m)
+            if previous is not None:
+                self._mark(previous, report)
 
-    def _update(self, rows: list[tuple[dict[str, Any], dict[str, Any]]], *, expect: str) -> int:
+    def _claim(
+        self,
+        message: dict[str, Any],
+        previous: Change | None,
+        contexts: _Contexts,
+        now: dt.datetime,
+        report: RelayReport,
+    ) -> tuple[dict[str, Any] | None, Change | None]:
+        """Claim ``message`` in the commit that marks ``previous``. Returns the claimed
+        message (None if it is not sent now) and what is still left to mark."""
+        for _ in range(MAX_CLAIM_TRIES):
+            check = check_send(message, contexts.context(message), self.config, now)
+            if check.verdict != "send":
+                change = _verdict_change(message, check, report)
+                report.conflicts += self._update([change], expect="pending")
+                self._mark_left(previous, report)
+                return None, None
+            claim = {
+                "status": "sending",
+                "claimed_by": self.worker,
+                "claimed_at": now,
+                "attempts": message["attempts"] + 1,
+            }
+            claimed = {**message, **claim}
+            windows = contexts.windows(message)
+            self.fault("checked", message)
+            try:
+                with self.store.batch() as write:
+                    if previous is not None:
+                        _mark_in(write, previous)
+                    write.expect("OutboxMessage", message["message_id"], "status", ["pending"])
+                    for window_id, version in windows:
+                        write.expect(
+                            "CapWindow", window_id, "version", [version], absent_ok=version == 0
+                        )
+                    write.upsert_nodes(
+                        "CapWindow",
+                        [{"window_id": w, "version": v + 1, "updated_at": now} for w, v in windows],
+                    )
+                    write.upsert_nodes("OutboxMessage", [claimed])
+            except WriteConflict as exc:
+                if exc.label == "CapWindow":
+                    # Another relay claimed against one of these caps: count again.
+                    contexts.refresh(self.store, message, now)
+                    continue
+                if previous is not None and exc.key == previous[0]["message_id"]:
+                    report.notes.append(_settled_meanwhile(previous, exc))
+                    previous = None
+                    continue
+                report.conflicts += 1  # another relay took or settled it
+                self._mark_left(previous, report)
+                return None, None
+            if previous is not None:
+                self.fault("marked", previous[0])
+            contexts.claimed(message, windows, now)
+            return claimed, None
+        report.conflicts += 1
+        report.notes.append(f"{message['message_id']}: caps kept changing; left for later")
+        self._mark_left(previous, report)
+        return None, None
+
+    def _hand_over(
+        self, message: dict[str, Any], now: dt.datetime, report: RelayReport
+    ) -> dict[str, Any]:
+        """Send one claimed message; what to mark on it."""
+        try:
+            provider_id = self.channel.send(_outgoing(message))
+        except TwoloopError as exc:
+            if exc.transient:
+                report.retry += 1
+                return {"status": "pending", "not_before": now + RETRY_AFTER, "note": str(exc)}
+            report.rejected += 1
+            return {"status": "blocked", "note": str(exc)}
+        self.fault("sent", message)
+        report.sent += 1
+        return {"status": "sent", "sent_at": now, "provider_id": provider_id, "note": None}
+
+    def _mark_left(self, previous: Change | None, report: RelayReport) -> None:
+        if previous is not None:
+            self._mark(previous, report)
+
+    def _mark(self, change: Change, report: RelayReport) -> None:
+        try:
+            with self.store.batch() as write:
+                _mark_in(write, change)
+        except WriteConflict as exc:
+            report.notes.append(_settled_meanwhile(change, exc))
+            return
+        self.fault("marked", change[0])
+
+    def _update(self, rows: list[Change], *, expect: str) -> int:
         """Apply changes guarded by status; on a conflict fall back to one at a time.
         Returns how many lost their race."""
         try:
@@ -253,11 +342,41 @@ class Relay:
                     lost += 1
             return lost
 
-    def _write(self, rows: list[tuple[dict[str, Any], dict[str, Any]]], expect: str) -> None:
+    def _write(self, rows: list[Change], expect: str) -> None:
         with self.store.batch() as write:
             for message, _ in rows:
                 write.expect("OutboxMessage", message["message_id"], "status", [expect])
             write.upsert_nodes("OutboxMessage", [{**m, **change} for m, change in rows])
+
+
+MAX_CLAIM_TRIES = 5
+
+
+def _mark_in(write: WriteBatch, change: Change) -> None:
+    """What a claimed message became. A relay slower than its lease still records
+    what happened, over ``unconfirmed`` or a person's ``--not-sent`` requeue; a
+    message a person settled otherwise (sent, cancelled) is left as they said."""
+    message, outcome = change
+    write.expect(
+        "OutboxMessage", message["message_id"], "status", ["sending", "unconfirmed", "pending"]
+    )
+    write.upsert_nodes("OutboxMessage", [{**message, **outcome}])
+
+
+def _settled_meanwhile(change: Change, exc: WriteConflict) -> str:
+    message, outcome = change
+    return (
+        f"{message['message_id']}: {outcome.get('status')} by this relay, but a person settled "
+        f"it as {exc.found_value} meanwhile; left as they said"
+    )
+
+
+def _verdict_change(message: dict[str, Any], check: SendCheck, report: RelayReport) -> Change:
+    if check.verdict == "defer":
+        report.deferred += 1
+        return message, {"not_before": check.not_before, "note": check.reason}
+    setattr(report, check.verdict, getattr(report, check.verdict) + 1)
+    return message, {"status": check.verdict, "note": check.reason}
 
 
 def _outgoing(message: dict[str, Any]) -> Outgoing:
@@ -271,13 +390,21 @@ def _outgoing(message: dict[str, Any]) -> Outgoing:
     )
 
 
+IN_FLIGHT = ("sending", "unconfirmed")
+
+
 @dataclass
 class _Contexts:
     people: dict[str, dict[str, Any]]
     accounts: dict[str, dict[str, Any]]
     suppressed: frozenset[str]
     escalated: dict[str, str]
+    # Per (dimension, key): when each message counted against the cap went out or
+    # was claimed (sent, sending or unconfirmed, in the last 24 hours).
     recent: dict[tuple[str, str], list[dt.datetime]]
+    # CapWindow versions as read before ``recent`` was counted (0: no window yet).
+    versions: dict[str, int] = field(default_factory=dict)
+    planned: list[tuple[tuple[str, str], dt.datetime]] = field(default_factory=list)
 
     @staticmethod
     def keys(message: dict[str, Any]) -> dict[str, str]:
@@ -303,8 +430,52 @@ class _Contexts:
         )
 
     def count(self, message: dict[str, Any], when: dt.datetime) -> None:
+        """Plan: later messages of this pass's first look see this one."""
         for dim, key in self.keys(message).items():
             self.recent.setdefault((dim, key), []).append(when)
+            self.planned.append(((dim, key), when))
+
+    def forget_pass(self) -> None:
+        for slot, when in self.planned:
+            self.recent[slot].remove(when)
+        self.planned.clear()
+
+    def windows(self, message: dict[str, Any]) -> list[tuple[str, int]]:
+        ids = sorted(_window_ids(message))
+        return [(w, self.versions.get(w, 0)) for w in ids]
+
+    def claimed(
+        self, message: dict[str, Any], windows: list[tuple[str, int]], when: dt.datetime
+    ) -> None:
+        for window_id, version in windows:
+            self.versions[window_id] = version + 1
+        for dim, key in self.keys(message).items():
+            self.recent.setdefault((dim, key), []).append(when)
+
+    def refresh(self, store: GraphStore, message: dict[str, Any], now: dt.datetime) -> None:
+        """Read this message's windows, then count every cap again (in that order: a
+        claim that bumped a window is in the counts read after it). Rare: only after
+        losing a race to another relay."""
+        found = store.get_nodes("CapWindow", sorted(_window_ids(message)))
+        self.versions.update(dict(zip(found["window_id"], found["version"], strict=True)))
+        self.recent = _recent(store, now)
+
+
+def _window_ids(message: dict[str, Any]) -> set[str]:
+    return {f"{dim}:{key}" for dim, key in _Contexts.keys(message).items()}
+
+
+def _cap_messages(store: GraphStore, now: dt.datetime) -> pl.DataFrame:
+    """Messages that count against a cap now: sent in the last 24 hours, or claimed in
+    the last 24 hours and still in flight (sending, or unconfirmed: maybe sent)."""
+    sent = store.nodes(
+        "OutboxMessage", [Filter("status", "eq", "sent"), Filter("sent_at", "gt", now - DAY)]
+    ).with_columns(pl.col("sent_at").alias("__at"))
+    flying = store.nodes(
+        "OutboxMessage",
+        [Filter("status", "in", list(IN_FLIGHT)), Filter("claimed_at", "gt", now - DAY)],
+    ).with_columns(pl.col("claimed_at").alias("__at"))
+    return pl.concat([sent, flying])
 
 
 def _contexts(store: GraphStore, due: pl.DataFrame, now: dt.datetime) -> _Contexts:
@@ -321,11 +492,16 @@ def _contexts(store: GraphStore, due: pl.DataFrame, now: dt.datetime) -> _Contex
     suppressed = frozenset(store.existing_keys("Suppression", wanted))
     escalations = open_escalations(store, due["account_id"].unique().to_list())
     escalated = {r["account_id"]: r["kind"] for r in escalations.iter_rows(named=True)}
-    sent = store.nodes(
-        "OutboxMessage", [Filter("status", "eq", "sent"), Filter("sent_at", "gt", now - DAY)]
-    )
+    # Windows first, then the counts they guard.
+    window_ids = sorted({w for m in due.iter_rows(named=True) for w in _window_ids(m)})
+    found = store.get_nodes("CapWindow", window_ids)
+    versions = dict(zip(found["window_id"], found["version"], strict=True))
+    return _Contexts(people, accounts, suppressed, escalated, _recent(store, now), versions)
+
+
+def _recent(store: GraphStore, now: dt.datetime) -> dict[tuple[str, str], list[dt.datetime]]:
     recent: dict[tuple[str, str], list[dt.datetime]] = defaultdict(list)
-    for m in sent.iter_rows(named=True):
+    for m in _cap_messages(store, now).iter_rows(named=True):
         for dim, key in _Contexts.keys(m).items():
-            recent[(dim, key)].append(m["sent_at"])
-    return _Contexts(people, accounts, suppressed, escalated, dict(recent))
+            recent[(dim, key)].append(m["__at"])
+    return dict(recent)

@@ -25,7 +25,7 @@ from routing.channels.webhook import WebhookChannel
 from routing.policy import load_policy
 from routing.sending import load_sending
 from tests.support.hand_graph import AS_OF, build
-from tests.support.servers import webhook_server
+from tests.support.servers import free_port, webhook_server
 
 SENDING = load_sending().model_copy(
     update={"from_domains": ["vendor.example"], "link_domains": ["vendor.example"]}
@@ -201,3 +201,43 @@ def test_the_loops_from_the_command_line(tmp_path: Path, monkeypatch: pytest.Mon
     assert relay.exit_code == 2 and "TWOLOOP_SMTP_HOST" in relay.output
     bad = runner.invoke(app, ["run", "--graph", graph, "--now", "2026-11-20T12:00"])
     assert bad.exit_code == 2 and "time zone" in bad.output
+
+
+def test_relay_exits_non_zero_when_smtp_takes_nothing_and_sends_are_settled_explicitly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = _graph(tmp_path)
+    sending = tmp_path / "sending.yaml"
+    sending.write_text(
+        Path("routing/sending.yaml")
+        .read_text()
+        .replace("from_domains: [northwind.example]", "from_domains: [vendor.example]")
+    )
+    monkeypatch.setenv("TWOLOOP_SENDING_CONFIG", str(sending))
+    monkeypatch.setenv("TWOLOOP_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("TWOLOOP_SMTP_PORT", str(free_port()))  # nobody listens there
+    monkeypatch.setenv("TWOLOOP_SMTP_STARTTLS", "false")
+    runner = CliRunner()
+    now = ["--now", AS_OF.isoformat()]
+    run = runner.invoke(app, ["run", "--graph", graph, *now])
+    assert run.exit_code == 3 and "could not be handed to SMTP" in run.output
+    later = ["--now", (AS_OF + dt.timedelta(minutes=6)).isoformat()]
+    relay = runner.invoke(app, ["relay", "--graph", graph, "--json", *later])
+    assert relay.exit_code == 3, relay.output
+    assert "could not be handed to SMTP" in relay.output
+    with connect(graph) as store:
+        (message,) = store.nodes("OutboxMessage").to_dicts()
+        assert message["status"] == "pending" and message["not_before"] is not None
+        store.upsert_nodes(
+            "OutboxMessage", [{**message, "status": "unconfirmed", "claimed_at": AS_OF}]
+        )
+    mid = message["message_id"]
+    words = runner.invoke(
+        app, ["resolve", mid, "--am", "am-1", "--answer", "Yes, it went out", "--graph", graph]
+    )
+    assert words.exit_code == 2 and "say what happened with --sent, --not-sent" in words.output
+    settled = runner.invoke(
+        app, ["resolve", mid, "--am", "am-1", "--not-sent", "--graph", graph, "--json", *now]
+    )
+    assert settled.exit_code == 0, settled.output
+    assert json.loads(settled.stdout)["status"] == "pending"

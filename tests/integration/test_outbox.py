@@ -5,30 +5,35 @@ the same commit as their message; every send-time guardrail at send time."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import signal
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
 from app.agent_loop import LoopReport, run_agent_loop
-from app.human_loop import approve_draft, resolve_item, work_queue
+from app.human_loop import approve_draft, resolve_item, settle_send, work_queue
 from drafting.offline import OfflineDrafter
-from graph_model.errors import DecisionConflict
+from graph_model.errors import DecisionConflict, DecisionRejected
 from graph_model.store import GraphStore
 from matching.run import pair_id, run_matching
-from routing.channels.smtp import SmtpChannel
+from routing.channels.smtp import SmtpChannel, message_id_header
 from routing.outbox import Relay, release_draft
 from routing.policy import load_policy
 from routing.sending import load_sending
 from tests.support.hand_graph import AS_OF, build
+from tests.support.procs import run_relay, write_sending
 from tests.support.servers import SmtpServer, smtp_server
 
 SENDING = load_sending().model_copy(
     update={"from_domains": ["vendor.example"], "link_domains": ["vendor.example"]}
 )
+UNCAPPED = SENDING.model_copy(update={"caps": SENDING.caps.model_copy(update={"per_mailbox": 100})})
 AUTO = pair_id("acme", "vault")  # normal_account: auto_send to Cat
 APPROVE = pair_id("acme", "ingest")  # senior_contact: Ann approves
 
@@ -130,7 +135,7 @@ def test_a_crash_after_sending_never_sends_again(store: GraphStore, smtp: SmtpSe
     assert message["status"] == "unconfirmed" and "not resent" in message["note"]
     queue = work_queue(store, "am-1", now=AS_OF + dt.timedelta(minutes=12))
     assert "unconfirmed_send" in [i["type"] for i in queue]
-    done = resolve_item(store, message["message_id"], am_id="am-1", now=AS_OF, answer="sent")
+    done = settle_send(store, message["message_id"], "sent", am_id="am-1", now=AS_OF)
     assert done["status"] == "sent"
 
 
@@ -337,3 +342,157 @@ def test_the_contact_cap_defers_a_second_message(store: GraphStore, smtp: SmtpSe
     later = store.nodes("OutboxMessage", {"status": "pending"}).row(0, named=True)
     assert later["not_before"] == AS_OF + dt.timedelta(hours=24)
     assert "per contact" in later["note"]
+
+
+# ---------------------------------------------------------------- issue 15: crashes, caps
+
+
+def _all_to_cat(store: GraphStore) -> None:
+    """Every released message goes to Cat at Acme (one contact, one cap)."""
+    to_cat = store.nodes("OutboxMessage").with_columns(
+        pl.lit("cat@acme.example").alias("to_address"),
+        pl.lit("cat").alias("person_id"),
+        pl.lit("acme").alias("account_id"),
+    )
+    store.upsert_nodes("OutboxMessage", to_cat)
+
+
+def test_a_relay_killed_mid_send_leaves_at_most_one_message_in_doubt(
+    store: GraphStore, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    """kill -9 after the third send: the first two are marked, the third is the only one
+    in doubt, the rest were never claimed and go out on the next run, once."""
+    _many_messages(store, 8)
+    sending = write_sending(UNCAPPED, tmp_path / "sending.yaml")
+    uri = store.uri
+    killed = run_relay(
+        uri,
+        (smtp.host, smtp.port),
+        sending,
+        now=AS_OF,
+        worker="doomed",
+        kill_at="sent",
+        kill_after=3,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert len(smtp.messages) == 3
+    statuses = store.nodes("OutboxMessage")["status"].value_counts().sort("status")
+    assert dict(statuses.iter_rows()) == {"pending": 5, "sending": 1, "sent": 2}
+    after = run_relay(
+        uri, (smtp.host, smtp.port), sending, now=AS_OF + dt.timedelta(minutes=11), worker="next"
+    )
+    assert after.returncode == 0, after.stderr
+    report = json.loads(after.stdout)
+    assert (report["sent"], report["unconfirmed"]) == (5, 1)
+    ids = smtp.message_ids()
+    assert len(ids) == 8 and len(set(ids)) == 8
+    (doubt,) = store.nodes("OutboxMessage", {"status": "unconfirmed"}).to_dicts()
+    assert "--sent, --not-sent or --cancel" in doubt["note"]
+
+
+def test_an_unconfirmed_send_is_settled_by_an_explicit_choice(
+    store: GraphStore, smtp: SmtpServer
+) -> None:
+    """'Yes, it went out' was once read as cancelled: free text settles nothing now; a
+    not-sent message goes out again under the same key and Message-ID."""
+    _many_messages(store, 2)
+
+    def crash(stage: str, message: dict[str, Any]) -> None:
+        if stage == "claimed":
+            raise Crash
+
+    with pytest.raises(Crash):
+        _relay(store, smtp, AS_OF, fault=crash)
+    later = AS_OF + dt.timedelta(minutes=11)
+    assert _relay(store, smtp, later).unconfirmed == 1
+    (doubt,) = store.nodes("OutboxMessage", {"status": "unconfirmed"}).to_dicts()
+    mid = doubt["message_id"]
+    with pytest.raises(DecisionRejected, match="--sent, --not-sent"):
+        resolve_item(store, mid, am_id="am-1", now=later, answer="Yes, it went out")
+    assert store.get_node("OutboxMessage", mid)["status"] == "unconfirmed"
+    done = settle_send(store, mid, "not_sent", am_id="am-1", now=later)
+    assert done["status"] == "pending"
+    with pytest.raises(DecisionConflict, match="not unconfirmed"):
+        settle_send(store, mid, "sent", am_id="am-1", now=later)
+    assert _relay(store, smtp, later).sent == 1
+    resent = store.get_node("OutboxMessage", mid)
+    assert resent["status"] == "sent" and resent["attempts"] == 2
+    assert resent["provider_id"] == message_id_header(mid, "ada@vendor.example")
+    assert smtp.message_ids().count(resent["provider_id"]) == 1
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("sent", "sent"), ("cancel", "cancelled")])
+def test_settling_sent_or_cancelled_never_resends(
+    store: GraphStore, smtp: SmtpServer, outcome: str, status: str
+) -> None:
+    _many_messages(store, 1)
+
+    def crash(stage: str, message: dict[str, Any]) -> None:
+        if stage == "sent":
+            raise Crash
+
+    with pytest.raises(Crash):
+        _relay(store, smtp, AS_OF, fault=crash)
+    later = AS_OF + dt.timedelta(minutes=11)
+    _relay(store, smtp, later)
+    (doubt,) = store.nodes("OutboxMessage", {"status": "unconfirmed"}).to_dicts()
+    settle_send(store, doubt["message_id"], outcome, am_id="am-1", now=later)  # type: ignore[arg-type]
+    assert _relay(store, smtp, later + dt.timedelta(days=2)).sent == 0
+    assert store.get_node("OutboxMessage", doubt["message_id"])["status"] == status
+    assert len(smtp.messages) == 1
+
+
+def test_a_message_in_flight_counts_against_the_cap(store: GraphStore, smtp: SmtpServer) -> None:
+    """Two relays overlapping (twoloop run relaying while a scheduled relay runs): the
+    second must count the first one's message in flight, not only sent ones."""
+    _many_messages(store, 2)
+    _all_to_cat(store)
+    second: list[Any] = []
+
+    def overlap(stage: str, message: dict[str, Any]) -> None:
+        if stage == "claimed" and not second:
+            with SmtpChannel(smtp.host, smtp.port) as channel:
+                second.append(Relay(store, channel, SENDING, worker="scheduled").run(AS_OF))
+
+    with SmtpChannel(smtp.host, smtp.port) as channel:
+        first = Relay(store, channel, SENDING, worker="loop", fault=overlap).run(AS_OF, limit=1)
+    assert first.sent == 1
+    assert (second[0].sent, second[0].deferred) == (0, 1)
+    assert [m["To"] for m in smtp.messages] == ["cat@acme.example"]
+
+
+def test_two_relays_racing_for_the_last_slot_cannot_both_win(
+    store: GraphStore, smtp: SmtpServer
+) -> None:
+    """Both count the cap free; the other claims first; the loser's claim conflicts on
+    the cap window, it counts again and defers."""
+    _many_messages(store, 2)
+    _all_to_cat(store)
+    first_id, second_id = sorted(store.nodes("OutboxMessage")["message_id"].to_list())
+    early = store.get_node("OutboxMessage", first_id)
+    store.upsert_nodes(
+        "OutboxMessage",
+        [
+            {
+                **early,
+                "created_at": AS_OF - dt.timedelta(minutes=5),
+                "not_before": AS_OF + dt.timedelta(minutes=1),
+            }
+        ],
+    )
+    raced: list[Any] = []
+
+    def race(stage: str, message: dict[str, Any]) -> None:
+        if stage == "checked" and not raced:
+            with SmtpChannel(smtp.host, smtp.port) as channel:
+                raced.append(Relay(store, channel, SENDING, worker="other").run(AS_OF))
+
+    with SmtpChannel(smtp.host, smtp.port) as channel:
+        mine = Relay(store, channel, SENDING, worker="me", fault=race).run(
+            AS_OF + dt.timedelta(minutes=2), limit=1
+        )
+    assert raced and raced[0].sent == 1  # the other relay took the slot with its message
+    assert (mine.sent, mine.deferred) == (0, 1)
+    assert len(smtp.messages) == 1
+    assert store.get_node("OutboxMessage", first_id)["status"] == "pending"
+    assert store.get_node("OutboxMessage", second_id)["status"] == "sent"
