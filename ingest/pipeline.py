@@ -56,7 +56,15 @@ from ingest.mapping import (
     compile_value,
 )
 from ingest.normalise import email_key
-from ingest.readers import FILE, ROW, BadRow, expand, read_files
+from ingest.readers import (
+    FILE,
+    ROW,
+    BadRow,
+    delimiter_hint,
+    expand,
+    format_of,
+    read_files,
+)
 
 RID = "__rid"
 WM = "__wm"
@@ -434,14 +442,19 @@ class Ingestor:
         shown = {p: _shown(p, self.config.base_dir) for p in paths}
         # JSONL: only the keys the mapping names are read (documented or used).
         wanted = sorted(set(mapping.columns) | mapping.referenced_columns())
-        frame, bad = read_files(paths, source.format or mapping.format, shown, wanted)
+        fmt = source.format or mapping.format
+        options = {"encoding": source.encoding, "delimiter": source.delimiter}
+        frame, bad = read_files(paths, fmt, shown, wanted, **options)
+        read_columns = [c for c in frame.columns if c not in (ROW, FILE)]
         for join in mapping.joins:
             if join.file not in source.join_files:
                 raise IngestFailed(
                     f"source {source.name}: the {mapping.name} reader needs join_files.{join.file}"
                 )
             other_path = self.config.resolve(source.join_files[join.file])
-            other, _ = read_files([other_path], None, {other_path: source.join_files[join.file]})
+            other, _ = read_files(
+                [other_path], None, {other_path: source.join_files[join.file]}, **options
+            )
             for col in (*join.keys.values(), *join.columns):
                 if col not in other.columns:
                     raise IngestFailed(f"{source.join_files[join.file]}: missing column {col}")
@@ -468,12 +481,15 @@ class Ingestor:
                 frame = frame.with_columns(pl.lit(None, pl.String).alias(col))
             elif frame.height or not bad:
                 missing.append(col)
-        if missing and frame.height:
+        # A CSV or Parquet header is there to check even without rows.
+        headed = any(format_of(p, fmt) != "jsonl" for p in paths)
+        if missing and (frame.height or headed):
             files = ", ".join(sorted(set(shown.values())))
             raise IngestFailed(
                 f"{files}: missing column{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(missing)} (the {mapping.name} reader needs "
-                f"{'them' if len(missing) > 1 else 'it'})"
+                f"{'them' if len(missing) > 1 else 'it'})",
+                hint=delimiter_hint(read_columns, source.delimiter),
             )
         for col in missing:
             frame = frame.with_columns(pl.lit(None, pl.String).alias(col))

@@ -21,7 +21,13 @@ from graph_model.errors import IngestLocked
 from graph_model.schema import REGISTRY
 from graph_model.store import GraphStore
 from ingest.config import load_config
-from ingest.pipeline import Ingestor, InjectedFault, RunReport, ingest_lock, lock_path_for
+from ingest.pipeline import (
+    Ingestor,
+    InjectedFault,
+    RunReport,
+    ingest_lock,
+    lock_path_for,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "ingest"
@@ -461,6 +467,89 @@ def test_a_missing_column_names_the_file_and_the_column(
     users = report.sources[1]
     assert users.status == "failed"
     assert users.error == "crm/User.csv: missing column Email (the salesforce/user reader needs it)"
+
+
+# ------------------------------------------------------------------ bad input, named
+
+
+def users_config(world: Path, options: str = "", path: str = "crm/User.csv") -> Path:
+    config = world / "users.yaml"
+    config.write_text(
+        f"sources:\n  - {{name: users, reader: salesforce/user, path: {path}{options}}}\n"
+    )
+    return config
+
+
+def test_a_latin1_export_fails_naming_the_byte_then_loads_with_its_encoding(
+    store: GraphStore, world: Path
+) -> None:
+    users = world / "crm" / "User.csv"
+    data = users.read_text().replace("Maya,Chen", "Maya,Müller").encode("latin-1")
+    users.write_bytes(data)
+    offset = data.index("ü".encode("latin-1"))
+    report = run(store, users_config(world))
+    assert not report.ok
+    assert report.sources[0].error == (
+        f"crm/User.csv: line 2, byte offset {offset}: 0xFC is not UTF-8 "
+        "(set `encoding:` on the source, e.g. `encoding: cp1252` or `encoding: latin-1`)"
+    )
+    assert store.counts().nodes["AccountManager"] == 0
+    report = run(store, users_config(world, ", encoding: latin-1"))
+    assert report.ok and report.sources[0].balanced
+    names = dict(store.nodes("AccountManager").select("am_id", "full_name").rows())
+    assert names["005A"] == "Maya Müller"
+
+
+def test_a_semicolon_export_gets_a_delimiter_hint_then_loads(
+    store: GraphStore, world: Path
+) -> None:
+    users = world / "crm" / "User.csv"
+    users.write_text(users.read_text().replace(",", ";"))
+    report = run(store, users_config(world))
+    assert report.sources[0].error == (
+        "crm/User.csv: missing columns Email, Id, LastName (the salesforce/user reader needs "
+        "them) (the header looks `;`-separated: set `delimiter: ';'` on the source)"
+    )
+    report = run(store, users_config(world, ", delimiter: ';'"))
+    assert report.ok
+    assert store.counts().nodes["AccountManager"] == 3
+
+
+def test_an_unclosed_quote_fails_the_source_naming_its_line(
+    embedded_store: GraphStore, world: Path
+) -> None:
+    users = world / "crm" / "User.csv"
+    users.write_text(users.read_text().replace("Omar,Haddad", 'Omar,"Haddad'))
+    report = run(embedded_store, users_config(world))
+    assert report.sources[0].error == (
+        "crm/User.csv: line 3: a quoted field opened here is never closed "
+        '(close it, and double a quote that is part of the text: "")'
+    )
+
+
+def test_an_empty_file_a_header_only_file_and_a_directory(
+    embedded_store: GraphStore, world: Path
+) -> None:
+    users = world / "crm" / "User.csv"
+    header = users.read_text().splitlines()[0]
+    users.write_bytes(b"")
+    report = run(embedded_store, users_config(world))
+    assert report.sources[0].error == "crm/User.csv: file is empty (0 bytes)"
+
+    users.write_text(header + "\n")  # a header is a file with no rows
+    report = run(embedded_store, users_config(world))
+    assert report.ok and report.sources[0].rows_in == 0
+
+    users.write_text("Mail\n")  # but that header is checked
+    report = run(embedded_store, users_config(world))
+    assert report.sources[0].error == (
+        "crm/User.csv: missing columns Email, Id, LastName (the salesforce/user reader needs them)"
+    )
+
+    report = run(embedded_store, users_config(world, path="crm"))
+    assert report.sources[0].error == (
+        "crm: is a directory, not a file (use a glob like crm/*.csv)"
+    )
 
 
 # ------------------------------------------------------------------ the sample world
