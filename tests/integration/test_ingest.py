@@ -27,6 +27,7 @@ from ingest.pipeline import (
     RunReport,
     ingest_lock,
     lock_path_for,
+    run_summary_line,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -536,9 +537,10 @@ def test_an_empty_file_a_header_only_file_and_a_directory(
     report = run(embedded_store, users_config(world))
     assert report.sources[0].error == "crm/User.csv: file is empty (0 bytes)"
 
-    users.write_text(header + "\n")  # a header is a file with no rows
+    users.write_text(header + "\n")  # a header is a file with no rows: loaded, with a warning
     report = run(embedded_store, users_config(world))
     assert report.ok and report.sources[0].rows_in == 0
+    assert report.sources[0].warnings == ["crm/User.csv: no rows, only a header"]
 
     users.write_text("Mail\n")  # but that header is checked
     report = run(embedded_store, users_config(world))
@@ -550,6 +552,65 @@ def test_an_empty_file_a_header_only_file_and_a_directory(
     assert report.sources[0].error == (
         "crm: is a directory, not a file (use a glob like crm/*.csv)"
     )
+
+
+def test_columns_no_mapping_reads_are_a_warning_in_the_report(
+    store: GraphStore, world: Path
+) -> None:
+    users = world / "crm" / "User.csv"
+    with_extra = pl.read_csv(users, infer_schema=False).with_columns(
+        pl.lit("Europe/Paris").alias("TimeZone__c"), pl.lit("Sales").alias("Department")
+    )
+    with_extra.write_csv(users)
+    report = run(store, users_config(world))
+    assert report.ok
+    warning = (
+        "crm/User.csv: columns the salesforce/user reader does not read: Department, "
+        "TimeZone__c (AccountManager.timezone is read from TimeZoneSidKey)"
+    )
+    assert report.sources[0].warnings == [warning]
+    assert run_summary_line(report.sources[0]).endswith(f"; warning: {warning}")
+    stored = store.nodes("IngestRun", {"source": "users"})
+    assert stored["warnings"].to_list() == [[warning]]
+
+    with_extra.drop("TimeZoneSidKey").write_csv(users)
+    report = run(store, users_config(world))
+    assert report.sources[0].warnings == [
+        "crm/User.csv: columns the salesforce/user reader does not read: Department, "
+        "TimeZone__c (AccountManager.timezone is read from TimeZoneSidKey, which the file lacks)"
+    ]
+
+    # a mapping of its own that leaves the property out
+    (world / "ams.yaml").write_text(
+        "name: ams\ncolumns: {Id: id, LastName: name, Email: mailbox}\n"
+        "nodes:\n  - label: AccountManager\n    key: Id\n"
+        "    properties: {full_name: LastName, email: Email}\n"
+    )
+    (world / "ams-only.yaml").write_text(
+        "sources:\n  - {name: ams, mapping: ams.yaml, path: crm/User.csv}\n"
+    )
+    report = run(store, world / "ams-only.yaml")
+    assert report.sources[0].warnings == [
+        "crm/User.csv: columns the ams reader does not read: Department, FirstName, "
+        "LastModifiedDate, ManagerId, TimeZone__c, Title (AccountManager has a property "
+        "timezone: map TimeZone__c to it in a mapping to load it; AccountManager has a "
+        "property title: map Title to it in a mapping to load it)"
+    ]
+
+
+def test_jsonl_keys_no_mapping_reads_are_a_warning_and_the_fixtures_have_none(
+    embedded_store: GraphStore, world: Path
+) -> None:
+    report = run(embedded_store, world / "ingest.yaml")
+    assert report.ok and [s.warnings for s in report.sources] == [[]] * len(report.sources)
+    signals = world / "signals" / "signals.jsonl"
+    signals.write_text(
+        signals.read_text().replace('"kind": "funding",', '"kind": "funding", "sentiment": 0.4,')
+    )
+    report = Ingestor(embedded_store, load_config(world / "ingest.yaml")).run(["signals"])
+    assert report.sources[0].warnings == [
+        "signals/signals.jsonl: keys the signals reader does not read: sentiment"
+    ]
 
 
 # ------------------------------------------------------------------ the sample world
