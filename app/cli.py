@@ -489,7 +489,7 @@ def _print_ingest_report(report: RunReport) -> None:
         )
     console.print(table)
     for s in report.sources:
-        if s.quarantine_file or s.review_file or s.error:
+        if s.quarantine_file or s.review_file or s.error or s.warnings:
             console.print(Text(run_summary_line(s)))
 
 

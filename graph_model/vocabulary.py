@@ -527,6 +527,8 @@ class IngestRun(NodeModel):
     review: int = Field(default=0, ge=0)
     files: list[str] = Field(default_factory=list)
     error: str | None = None
+    # Loaded anyway, but worth a look: columns no mapping reads, files without rows.
+    warnings: list[str] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- edges

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from graph_model.errors import ConfigFileInvalid
 from graph_model.yamlfile import read_yaml, validate
@@ -26,10 +27,49 @@ class SourceConfig(_Strict):
     reader: str | None = None
     mapping: str | None = None
     format: Literal["csv", "jsonl", "parquet"] | None = None
+    # CSV and JSONL: the files' text encoding (a Python codec name, e.g. latin-1,
+    # cp1252, utf-16); unset: UTF-8, and a file that is not UTF-8 fails naming the byte.
+    encoding: str | None = None
+    # CSV: the field separator, one character (default ","). For a tab write "\t" (YAML
+    # double quotes make it one character); '\t' and tab are read as a tab too.
+    delimiter: str | None = None
     incremental: bool = False
     max_reject_rate: float | None = Field(default=None, ge=0.0, le=1.0)
     join_files: dict[str, str] = Field(default_factory=dict)
     timezone: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("format") == "parquet":
+            raise ValueError("Parquet files carry their own encoding; remove encoding")
+        try:
+            text_codec = getattr(codecs.lookup(value), "_is_text_encoding", True)
+        except LookupError:
+            text_codec = False
+        if not text_codec:
+            raise ValueError(
+                f"unknown encoding {value!r} (use a Python codec name such as utf-8, "
+                "latin-1, cp1252 or utf-16)"
+            )
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("format") in ("jsonl", "parquet"):
+            raise ValueError(f"only CSV files have a delimiter, not {info.data['format']}")
+        value = "\t" if value in ("\\t", "tab") else value
+        if len(value.encode()) != 1 or value in ('"', "\n", "\r"):
+            raise ValueError(
+                f"must be one ASCII character other than a quote or a line break, e.g. ';' "
+                f'or "\\t" (got {value!r})'
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_reader(self) -> SourceConfig:

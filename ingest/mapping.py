@@ -187,6 +187,38 @@ class SourceMapping(_Strict):
             cols.difference_update(join.columns.values())
         return cols
 
+    def property_like(self, column: str, present: set[str]) -> str | None:
+        """A note for a column this mapping does not read whose name is a property of
+        a node or edge it writes (``TimeZone__c`` -> ``AccountManager.timezone``):
+        which column that property is read from, or that it is not mapped."""
+        wanted = _plain_name(column)
+        rules: list[tuple[str, dict[str, FieldSpec], dict[str, ValueSpec]]] = []
+        for rule in self.nodes:
+            node = REGISTRY.node(rule.label)
+            rules.append((rule.label, node.fields, {node.key: rule.key, **rule.properties}))
+        rules += [(e.type, REGISTRY.edge(e.type).fields, e.properties) for e in self.edges]
+        for owner, fields, mapped in rules:
+            for prop in fields:
+                if _plain_name(prop) != wanted:
+                    continue
+                value = mapped.get(prop)
+                if value is None:
+                    return (
+                        f"{owner} has a property {prop}: map {column} to it in a mapping to load it"
+                    )
+                if not value.columns():
+                    return f"{owner}.{prop} is set by the mapping"
+                lacks = [c for c in value.columns() if c not in present]
+                note = f"{owner}.{prop} is read from {value.describe()}"
+                return note + (", which the file lacks" if lacks else "")
+        return None
+
+
+def _plain_name(name: str) -> str:
+    """A column or property name without case, separators or Salesforce's ``__c``."""
+    name = name.lower()
+    return re.sub(r"[^a-z0-9]", "", name.removesuffix("__c"))
+
 
 def load_mapping(path: Path | str) -> SourceMapping:
     """Read and check a mapping file: structure, labels, edge types, properties, transforms."""

@@ -56,7 +56,16 @@ from ingest.mapping import (
     compile_value,
 )
 from ingest.normalise import email_key
-from ingest.readers import FILE, ROW, BadRow, expand, read_files
+from ingest.readers import (
+    FILE,
+    ROW,
+    BadRow,
+    delimiter_hint,
+    expand,
+    format_of,
+    jsonl_keys,
+    read_files,
+)
 
 RID = "__rid"
 WM = "__wm"
@@ -109,6 +118,8 @@ class SourceReport:
     quarantine_file: str | None = None
     review_file: str | None = None
     error: str | None = None
+    # Loaded anyway, but worth a look: columns no mapping reads, files without rows.
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -346,6 +357,7 @@ class Ingestor:
             "review": report.review,
             "files": report.files,
             "error": report.error,
+            "warnings": report.warnings,
         }
         (tx or self.store).upsert_nodes("IngestRun", [record])
 
@@ -392,7 +404,7 @@ class Ingestor:
         mapping = self.config.mapping_for(source)
         assert mapping is not None
         t = time.perf_counter()
-        frame, bad_rows, files = self._read(source, mapping)
+        frame, bad_rows, files, report.warnings = self._read(source, mapping)
         report.files = files
         report.stage_seconds["read"] = round(time.perf_counter() - t, 3)
         self._tick(source.name, "read", 1, 1)
@@ -426,7 +438,8 @@ class Ingestor:
 
     def _read(
         self, source: SourceConfig, mapping: SourceMapping
-    ) -> tuple[pl.DataFrame, list[BadRow], list[str]]:
+    ) -> tuple[pl.DataFrame, list[BadRow], list[str], list[str]]:
+        """The source's rows, its bad lines, its files and warnings about them."""
         pattern = self.config.resolve(source.path)
         paths = expand(pattern)
         if not paths:
@@ -434,14 +447,20 @@ class Ingestor:
         shown = {p: _shown(p, self.config.base_dir) for p in paths}
         # JSONL: only the keys the mapping names are read (documented or used).
         wanted = sorted(set(mapping.columns) | mapping.referenced_columns())
-        frame, bad = read_files(paths, source.format or mapping.format, shown, wanted)
+        fmt = source.format or mapping.format
+        options = {"encoding": source.encoding, "delimiter": source.delimiter}
+        frame, bad = read_files(paths, fmt, shown, wanted, **options)
+        read_columns = [c for c in frame.columns if c not in (ROW, FILE)]
+        warnings = _input_warnings(source, mapping, frame, bad, paths, shown)
         for join in mapping.joins:
             if join.file not in source.join_files:
                 raise IngestFailed(
                     f"source {source.name}: the {mapping.name} reader needs join_files.{join.file}"
                 )
             other_path = self.config.resolve(source.join_files[join.file])
-            other, _ = read_files([other_path], None, {other_path: source.join_files[join.file]})
+            other, _ = read_files(
+                [other_path], None, {other_path: source.join_files[join.file]}, **options
+            )
             for col in (*join.keys.values(), *join.columns):
                 if col not in other.columns:
                     raise IngestFailed(f"{source.join_files[join.file]}: missing column {col}")
@@ -468,16 +487,19 @@ class Ingestor:
                 frame = frame.with_columns(pl.lit(None, pl.String).alias(col))
             elif frame.height or not bad:
                 missing.append(col)
-        if missing and frame.height:
+        # A CSV or Parquet header is there to check even without rows.
+        headed = any(format_of(p, fmt) != "jsonl" for p in paths)
+        if missing and (frame.height or headed):
             files = ", ".join(sorted(set(shown.values())))
             raise IngestFailed(
                 f"{files}: missing column{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(missing)} (the {mapping.name} reader needs "
-                f"{'them' if len(missing) > 1 else 'it'})"
+                f"{'them' if len(missing) > 1 else 'it'})",
+                hint=delimiter_hint(read_columns, source.delimiter),
             )
         for col in missing:
             frame = frame.with_columns(pl.lit(None, pl.String).alias(col))
-        return frame, bad, sorted(set(shown.values()))
+        return frame, bad, sorted(set(shown.values())), warnings
 
     # -------------------------------------------------------------- planning
 
@@ -1188,6 +1210,41 @@ def _shown(path: Path, base: Path) -> str:
         return str(path)
 
 
+def _input_warnings(
+    source: SourceConfig,
+    mapping: SourceMapping,
+    frame: pl.DataFrame,
+    bad: list[BadRow],
+    paths: list[Path],
+    shown: dict[Path, str],
+) -> list[str]:
+    """Files without rows, and columns present that the mapping neither documents nor
+    reads (for JSONL: keys of the first 1,000 lines of each file)."""
+    fmt = source.format or mapping.format
+    kinds = {format_of(p, fmt) for p in paths}
+    warnings: list[str] = []
+    with_rows = set(frame.get_column(FILE).unique()) | {b.file for b in bad}
+    for path in paths:
+        if shown[path] not in with_rows:
+            kind = format_of(path, fmt)
+            only = {"csv": ", only a header", "jsonl": ", only blank lines"}.get(kind, "")
+            warnings.append(f"{shown[path]}: no rows{only}")
+    present = {c for c in frame.columns if c not in (ROW, FILE)}
+    for path in paths:
+        if format_of(path, fmt) == "jsonl":
+            present.update(jsonl_keys(path, source.encoding))
+    unread = sorted(present - set(mapping.columns) - mapping.referenced_columns())
+    if unread:
+        where = shown[paths[0]] if len(paths) == 1 else source.path
+        noun = "keys" if kinds == {"jsonl"} else "columns"
+        notes = [n for c in unread if (n := mapping.property_like(c, present)) is not None]
+        warnings.append(
+            f"{where}: {noun} the {mapping.name} reader does not read: {', '.join(unread)}"
+            + (f" ({'; '.join(notes)})" if notes else "")
+        )
+    return warnings
+
+
 def _atomic_csv(frame: pl.DataFrame, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     frame.write_csv(tmp)
@@ -1210,4 +1267,5 @@ def run_summary_line(report: SourceReport) -> str:
         parts.append(f"review: {report.review_file}")
     if report.error:
         parts.append(f"error: {report.error}")
+    parts.extend(f"warning: {w}" for w in report.warnings)
     return "; ".join(parts)

@@ -4,13 +4,22 @@ Every value starts as text (types come from the mapping, so a bad value becomes 
 quarantined row rather than a failed read). ``__row`` is the 1-based data row in
 its file (the header is not a row); ``__file`` is the file's path as configured.
 A JSONL line that is not JSON becomes a bad row, not a failed file.
+
+Text is UTF-8 unless the source declares an ``encoding``: polars reads UTF-8 files
+directly and refuses invalid bytes; a declared encoding is decoded here, in chunks,
+and handed to polars as UTF-8. A file that cannot be read fails with what is wrong
+and where (the byte offset and line of a byte that is not UTF-8, the line of a quote
+that never closes); that search runs only after polars has refused the file.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import glob
+import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +30,9 @@ from graph_model.errors import IngestFailed
 ROW = "__row"
 FILE = "__file"
 _JSONL_CHUNK = 200_000
+_DECODE_CHUNK = 1 << 20
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_SEPARATORS = {",": "`,`", ";": "`;`", "\t": "tab", "|": "`|`"}
 
 
 @dataclass(frozen=True)
@@ -53,19 +65,26 @@ def read_files(
     fmt: str | None,
     shown: dict[Path, str] | None = None,
     columns: Sequence[str] | None = None,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
 ) -> tuple[pl.DataFrame, list[BadRow]]:
-    """Read every file into one frame; ``columns`` limits the keys read from JSONL."""
+    """Read every file into one frame; ``columns`` limits the keys read from JSONL.
+
+    ``encoding`` (CSV, JSONL; default UTF-8) is a Python codec name; ``delimiter``
+    (CSV; default ``,``) one character. Raises ``IngestFailed`` naming the file and,
+    where it can, the line (and byte offset) that stopped the read.
+    """
     frames: list[pl.DataFrame] = []
     bad: list[BadRow] = []
     for path in paths:
         name = (shown or {}).get(path, str(path))
-        if not path.is_file():
-            raise IngestFailed(f"{name}: file not found")
         kind = format_of(path, fmt)
+        _check_is_a_file(path, name, kind)
         if kind == "csv":
-            frame = _read_csv(path, name)
+            frame = _read_csv(path, name, encoding, delimiter or ",")
         elif kind == "jsonl":
-            frame, rows = _read_jsonl(path, name, columns)
+            frame, rows = _read_jsonl(path, name, columns, encoding)
             bad.extend(rows)
         else:
             frame = _read_parquet(path, name)
@@ -75,19 +94,224 @@ def read_files(
     return pl.concat(frames, how="diagonal_relaxed"), bad
 
 
-def _read_csv(path: Path, name: str) -> pl.DataFrame:
+def delimiter_hint(columns: Sequence[str], delimiter: str | None) -> str | None:
+    """A hint when a CSV header came out as one column holding another separator."""
+    names = [c for c in columns if c not in (ROW, FILE)]
+    if len(names) != 1:
+        return None
+    for sep, shown in _SEPARATORS.items():
+        if sep != (delimiter or ",") and sep in names[0]:
+            option = '"\\t"' if sep == "\t" else f"'{sep}'"
+            return f"the header looks {shown}-separated: set `delimiter: {option}` on the source"
+    return None
+
+
+def jsonl_keys(path: Path, encoding: str | None, lines: int = 1000) -> list[str]:
+    """The keys of the objects on the first ``lines`` non-blank lines of a JSONL file."""
+    keys: set[str] = set()
+    with path.open(encoding=encoding or "utf-8-sig", errors="replace") as handle:
+        seen = 0
+        for raw in handle:
+            line = raw.strip().lstrip("\ufeff")
+            if seen >= lines:
+                break
+            if not line:
+                continue
+            seen += 1
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                keys.update(value)
+    return sorted(keys)
+
+
+def _check_is_a_file(path: Path, name: str, kind: str) -> None:
+    if path.is_dir():
+        raise IngestFailed(
+            f"{name}: is a directory, not a file", hint=f"use a glob like {name}/*.{kind}"
+        )
+    if not path.is_file():
+        raise IngestFailed(f"{name}: file not found")
+    if path.stat().st_size == 0:
+        raise IngestFailed(f"{name}: file is empty (0 bytes)")
+
+
+def _read_csv(path: Path, name: str, encoding: str | None, delimiter: str) -> pl.DataFrame:
+    source = _as_utf8(path, name, encoding)
     try:
         frame = pl.read_csv(
-            path,
+            source if isinstance(source, Path) else io.BytesIO(source),
             infer_schema=False,
-            encoding="utf8-lossy",
+            encoding="utf8",
+            separator=delimiter,
             raise_if_empty=False,
         )
     except pl.exceptions.PolarsError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise IngestFailed(f"{name}: not a readable CSV file: {first}") from None
+        raise _csv_failure(path, source, name, encoding, delimiter, exc) from None
+    if isinstance(source, Path) and any("\ufffd" in c for c in frame.columns):
+        _check_utf8(path, name, encoding)  # polars reads the header lossily
     frame = frame.rename({c: c.lstrip("\ufeff").strip() for c in frame.columns})
     return frame.with_row_index(ROW, offset=1)
+
+
+# ------------------------------------------------------------------ encodings
+
+
+def _is_utf8(encoding: str | None) -> bool:
+    return encoding is None or codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+
+
+def _as_utf8(path: Path, name: str, encoding: str | None) -> Path | bytes:
+    """The file itself when it is meant to be UTF-8 (polars checks it), else its text
+    decoded from ``encoding`` in chunks and encoded as UTF-8."""
+    if _is_utf8(encoding):
+        return path
+    assert encoding is not None
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    out = io.BytesIO()
+    offset, line = 0, 1
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(_DECODE_CHUNK)
+            state = decoder.getstate()
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                held = len(state[0])  # bytes the decoder kept from the last chunk
+                # the text before the bad byte, decoded again from the same state
+                before = codecs.getincrementaldecoder(encoding)(errors="replace")
+                before.setstate(state)
+                head = before.decode(exc.object[held : exc.start])
+                at = offset - held + exc.start
+                raise _not_decodable(
+                    name, line + head.count("\n"), at, exc.object[exc.start], encoding
+                ) from None
+            out.write(text.encode())
+            line += text.count("\n")
+            offset += len(chunk)
+            if not chunk:
+                return out.getvalue()
+
+
+def _first_bad_utf8(path: Path) -> tuple[int, int, int] | None:
+    """(byte offset, line, byte) of the first byte that is not UTF-8, if any."""
+    offset, line, carry = 0, 1, b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(_DECODE_CHUNK):
+            data = carry + chunk
+            try:
+                data.decode("utf-8")
+                good = len(data)
+            except UnicodeDecodeError as exc:
+                if exc.end < len(data) or exc.reason != "unexpected end of data":
+                    return (
+                        offset + exc.start,
+                        line + data.count(b"\n", 0, exc.start),
+                        data[exc.start],
+                    )
+                good = exc.start  # a character cut by the chunk's end: finish it next time
+            carry = data[good:]
+            line += data.count(b"\n", 0, good)
+            offset += good
+    return (offset, line, carry[0]) if carry else None
+
+
+def _check_utf8(path: Path, name: str, encoding: str | None) -> None:
+    found = _first_bad_utf8(path)
+    if found is None:
+        return
+    offset, line, byte = found
+    if encoding is not None:
+        raise _not_decodable(name, line, offset, byte, "UTF-8")
+    with path.open("rb") as handle:
+        utf16 = handle.read(2) in _UTF16_BOMS
+    hint = (
+        "the file starts with a UTF-16 byte-order mark: set `encoding: utf-16` on the source"
+        if utf16
+        else "set `encoding:` on the source, e.g. `encoding: cp1252` or `encoding: latin-1`"
+    )
+    raise IngestFailed(
+        f"{name}: line {line}, byte offset {offset}: 0x{byte:02X} is not UTF-8", hint=hint
+    )
+
+
+def _not_decodable(name: str, line: int, offset: int, byte: int, encoding: str) -> IngestFailed:
+    return IngestFailed(
+        f"{name}: line {line}, byte offset {offset}: 0x{byte:02X} is not {encoding}",
+        hint="check the source's `encoding:`",
+    )
+
+
+# ------------------------------------------------------------------ CSV failures
+
+
+def _csv_failure(
+    path: Path,
+    source: Path | bytes,
+    name: str,
+    encoding: str | None,
+    delimiter: str,
+    exc: Exception,
+) -> IngestFailed:
+    """Why polars refused a CSV file, as precisely as a second look can tell."""
+    if isinstance(source, Path):
+        _check_utf8(path, name, encoding)
+    line = _unclosed_quote_line(source)
+    if line is not None:
+        return IngestFailed(
+            f"{name}: line {line}: a quoted field opened here is never closed",
+            hint='close it, and double a quote that is part of the text: ""',
+        )
+    ragged = _first_ragged_line(source, delimiter)
+    if ragged is not None:
+        line, header = ragged
+        return IngestFailed(
+            f"{name}: line {line} has more fields than the header",
+            hint=delimiter_hint(header, delimiter),
+        )
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return IngestFailed(f"{name}: not a readable CSV file: {first}")
+
+
+def _lines(source: Path | bytes) -> Iterator[bytes]:
+    if isinstance(source, bytes):
+        yield from io.BytesIO(source)
+        return
+    with source.open("rb") as handle:
+        yield from handle
+
+
+def _unclosed_quote_line(source: Path | bytes) -> int | None:
+    """The line of a quote that is still open at the end of the file. polars opens a
+    quoted field at any quote, not only at the start of a field, so this does too."""
+    opened: int | None = None
+    for number, raw in enumerate(_lines(source), start=1):
+        if raw.count(b'"') % 2:
+            opened = number if opened is None else None
+    return opened
+
+
+def _first_ragged_line(source: Path | bytes, delimiter: str) -> tuple[int, list[str]] | None:
+    """The first line with more fields than the header, and the header."""
+    text = io.TextIOWrapper(
+        io.BytesIO(source) if isinstance(source, bytes) else source.open("rb"),
+        encoding="utf-8-sig",
+        errors="replace",
+        newline="",
+    )
+    with text:
+        reader = csv.reader(text, delimiter=delimiter)
+        header = next(reader, None)
+        if header is None:
+            return None
+        start = reader.line_num + 1
+        for record in reader:
+            if len(record) > len(header):
+                return start, header
+            start = reader.line_num + 1
+    return None
 
 
 def _read_parquet(path: Path, name: str) -> pl.DataFrame:
@@ -99,7 +323,7 @@ def _read_parquet(path: Path, name: str) -> pl.DataFrame:
 
 
 def _read_jsonl(
-    path: Path, name: str, columns: Sequence[str] | None
+    path: Path, name: str, columns: Sequence[str] | None, encoding: str | None
 ) -> tuple[pl.DataFrame, list[BadRow]]:
     """Rows are lines, numbered as in the file (blank lines are skipped, not renumbered).
 
@@ -108,18 +332,26 @@ def _read_jsonl(
     with every value as text; a line that cannot be a JSON object (cut off, not
     braced) is set aside unparsed. If polars refuses a line (a nested value, a broken
     line) the file is decoded again in chunks of 200k and only a refused chunk is read
-    line by line in Python; a file that is not UTF-8 is read line by line, lossily.
+    line by line in Python.
     """
+    source = _as_utf8(path, name, encoding)
     lines = (
-        pl.scan_lines(path, name="line", row_index_name=ROW, row_index_offset=1)
-        .with_columns(pl.col("line").str.strip_chars())
+        pl.scan_lines(
+            source if isinstance(source, Path) else io.BytesIO(source),
+            name="line",
+            row_index_name=ROW,
+            row_index_offset=1,
+        )
+        .with_columns(pl.col("line").str.strip_chars().str.strip_chars_start("\ufeff"))
         .filter(pl.col("line").str.len_bytes() > 0)
     )
     braced = pl.col("line").str.starts_with("{") & pl.col("line").str.ends_with("}")
     try:
         unbraced = lines.filter(~braced).collect(engine="streaming")
-    except pl.exceptions.ComputeError:  # not UTF-8
-        return _read_jsonl_lines(path, name, columns)
+    except pl.exceptions.ComputeError as exc:
+        if isinstance(source, Path):
+            _check_utf8(path, name, encoding)
+        raise IngestFailed(f"{name}: not a readable JSONL file: {exc}") from None
     bad = [_bad_line(name, row, line) for row, line in unbraced.iter_rows()]
     good = lines.filter(braced)
     keys = list(columns) if columns is not None else _keys_in(good)
@@ -192,15 +424,6 @@ def _parse_lines(
     names = keys if keys is not None else list(dict.fromkeys(k for r in records for k in r))
     frame = pl.DataFrame(records, schema={k: pl.String for k in names})
     return frame.with_columns(pl.Series(ROW, rows, dtype=pl.UInt32)), bad
-
-
-def _read_jsonl_lines(
-    path: Path, name: str, columns: Sequence[str] | None
-) -> tuple[pl.DataFrame, list[BadRow]]:
-    with path.open("rb") as handle:
-        pairs = [(n, raw.strip()) for n, raw in enumerate(handle, start=1) if raw.strip()]
-    frame, bad = _parse_lines(pairs, name, list(columns) if columns is not None else None)
-    return frame.select(ROW, pl.exclude(ROW)), bad
 
 
 def _text(value: object) -> str | None:

@@ -21,7 +21,14 @@ from graph_model.errors import IngestLocked
 from graph_model.schema import REGISTRY
 from graph_model.store import GraphStore
 from ingest.config import load_config
-from ingest.pipeline import Ingestor, InjectedFault, RunReport, ingest_lock, lock_path_for
+from ingest.pipeline import (
+    Ingestor,
+    InjectedFault,
+    RunReport,
+    ingest_lock,
+    lock_path_for,
+    run_summary_line,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "ingest"
@@ -461,6 +468,149 @@ def test_a_missing_column_names_the_file_and_the_column(
     users = report.sources[1]
     assert users.status == "failed"
     assert users.error == "crm/User.csv: missing column Email (the salesforce/user reader needs it)"
+
+
+# ------------------------------------------------------------------ bad input, named
+
+
+def users_config(world: Path, options: str = "", path: str = "crm/User.csv") -> Path:
+    config = world / "users.yaml"
+    config.write_text(
+        f"sources:\n  - {{name: users, reader: salesforce/user, path: {path}{options}}}\n"
+    )
+    return config
+
+
+def test_a_latin1_export_fails_naming_the_byte_then_loads_with_its_encoding(
+    store: GraphStore, world: Path
+) -> None:
+    users = world / "crm" / "User.csv"
+    data = users.read_text().replace("Maya,Chen", "Maya,Müller").encode("latin-1")
+    users.write_bytes(data)
+    offset = data.index("ü".encode("latin-1"))
+    report = run(store, users_config(world))
+    assert not report.ok
+    assert report.sources[0].error == (
+        f"crm/User.csv: line 2, byte offset {offset}: 0xFC is not UTF-8 "
+        "(set `encoding:` on the source, e.g. `encoding: cp1252` or `encoding: latin-1`)"
+    )
+    assert store.counts().nodes["AccountManager"] == 0
+    report = run(store, users_config(world, ", encoding: latin-1"))
+    assert report.ok and report.sources[0].balanced
+    names = dict(store.nodes("AccountManager").select("am_id", "full_name").rows())
+    assert names["005A"] == "Maya Müller"
+
+
+def test_a_semicolon_export_gets_a_delimiter_hint_then_loads(
+    store: GraphStore, world: Path
+) -> None:
+    users = world / "crm" / "User.csv"
+    users.write_text(users.read_text().replace(",", ";"))
+    report = run(store, users_config(world))
+    assert report.sources[0].error == (
+        "crm/User.csv: missing columns Email, Id, LastName (the salesforce/user reader needs "
+        "them) (the header looks `;`-separated: set `delimiter: ';'` on the source)"
+    )
+    report = run(store, users_config(world, ", delimiter: ';'"))
+    assert report.ok
+    assert store.counts().nodes["AccountManager"] == 3
+
+
+def test_an_unclosed_quote_fails_the_source_naming_its_line(
+    embedded_store: GraphStore, world: Path
+) -> None:
+    users = world / "crm" / "User.csv"
+    users.write_text(users.read_text().replace("Omar,Haddad", 'Omar,"Haddad'))
+    report = run(embedded_store, users_config(world))
+    assert report.sources[0].error == (
+        "crm/User.csv: line 3: a quoted field opened here is never closed "
+        '(close it, and double a quote that is part of the text: "")'
+    )
+
+
+def test_an_empty_file_a_header_only_file_and_a_directory(
+    embedded_store: GraphStore, world: Path
+) -> None:
+    users = world / "crm" / "User.csv"
+    header = users.read_text().splitlines()[0]
+    users.write_bytes(b"")
+    report = run(embedded_store, users_config(world))
+    assert report.sources[0].error == "crm/User.csv: file is empty (0 bytes)"
+
+    users.write_text(header + "\n")  # a header is a file with no rows: loaded, with a warning
+    report = run(embedded_store, users_config(world))
+    assert report.ok and report.sources[0].rows_in == 0
+    assert report.sources[0].warnings == ["crm/User.csv: no rows, only a header"]
+
+    users.write_text("Mail\n")  # but that header is checked
+    report = run(embedded_store, users_config(world))
+    assert report.sources[0].error == (
+        "crm/User.csv: missing columns Email, Id, LastName (the salesforce/user reader needs them)"
+    )
+
+    report = run(embedded_store, users_config(world, path="crm"))
+    assert report.sources[0].error == (
+        "crm: is a directory, not a file (use a glob like crm/*.csv)"
+    )
+
+
+def test_columns_no_mapping_reads_are_a_warning_in_the_report(
+    store: GraphStore, world: Path
+) -> None:
+    users = world / "crm" / "User.csv"
+    with_extra = pl.read_csv(users, infer_schema=False).with_columns(
+        pl.lit("Europe/Paris").alias("TimeZone__c"), pl.lit("Sales").alias("Department")
+    )
+    with_extra.write_csv(users)
+    report = run(store, users_config(world))
+    assert report.ok
+    warning = (
+        "crm/User.csv: columns the salesforce/user reader does not read: Department, "
+        "TimeZone__c (AccountManager.timezone is read from TimeZoneSidKey)"
+    )
+    assert report.sources[0].warnings == [warning]
+    assert run_summary_line(report.sources[0]).endswith(f"; warning: {warning}")
+    stored = store.nodes("IngestRun", {"source": "users"})
+    assert stored["warnings"].to_list() == [[warning]]
+
+    with_extra.drop("TimeZoneSidKey").write_csv(users)
+    report = run(store, users_config(world))
+    assert report.sources[0].warnings == [
+        "crm/User.csv: columns the salesforce/user reader does not read: Department, "
+        "TimeZone__c (AccountManager.timezone is read from TimeZoneSidKey, which the file lacks)"
+    ]
+
+    # a mapping of its own that leaves the property out
+    (world / "ams.yaml").write_text(
+        "name: ams\ncolumns: {Id: id, LastName: name, Email: mailbox}\n"
+        "nodes:\n  - label: AccountManager\n    key: Id\n"
+        "    properties: {full_name: LastName, email: Email}\n"
+    )
+    (world / "ams-only.yaml").write_text(
+        "sources:\n  - {name: ams, mapping: ams.yaml, path: crm/User.csv}\n"
+    )
+    report = run(store, world / "ams-only.yaml")
+    assert report.sources[0].warnings == [
+        "crm/User.csv: columns the ams reader does not read: Department, FirstName, "
+        "LastModifiedDate, ManagerId, TimeZone__c, Title (AccountManager has a property "
+        "timezone: map TimeZone__c to it in a mapping to load it; AccountManager has a "
+        "property title: map Title to it in a mapping to load it)"
+    ]
+
+
+def test_jsonl_keys_no_mapping_reads_are_a_warning_and_the_fixtures_have_none(
+    embedded_store: GraphStore, world: Path
+) -> None:
+    report = run(embedded_store, world / "ingest.yaml")
+    assert report.ok and [s.warnings for s in report.sources] == [[]] * len(report.sources)
+    signals = world / "signals" / "signals.jsonl"
+    signals.write_text(
+        signals.read_text().replace('"kind": "funding",', '"kind": "funding", "sentiment": 0.4,')
+    )
+    report = Ingestor(embedded_store, load_config(world / "ingest.yaml")).run(["signals"])
+    assert report.sources[0].warnings == [
+        "signals/signals.jsonl: keys the signals reader does not read: sentiment"
+    ]
 
 
 # ------------------------------------------------------------------ the sample world
