@@ -482,7 +482,7 @@ def _print_ingest_report(report: RunReport) -> None:
             status,
             f"{s.rows_in:,}",
             f"{s.loaded:,}",
-            f"{s.quarantined:,}",
+            f"{s.quarantined:,}" + (f" ({s.known_rejects:,} known)" if s.known_rejects else ""),
             f"{s.duplicates:,}",
             f"{s.review:,}",
             f"{s.seconds:.1f}",

@@ -219,14 +219,18 @@ class IngestFailed(TwoloopError):
 class RejectRateExceeded(IngestFailed):
     """Too many rows of a source were quarantined; nothing of that source was written."""
 
-    def __init__(self, source: str, rejected: int, rows_in: int, limit: float, where: str) -> None:
+    def __init__(
+        self, source: str, rejected: int, rows_in: int, limit: float, where: str, *, known: int = 0
+    ) -> None:
         self.source = source
         self.rejected = rejected
         self.rows_in = rows_in
         self.limit = limit
         rate = rejected / rows_in if rows_in else 0.0
+        # Known rejects (quarantined by an earlier run) are in neither number.
+        rows = "new rows" if known else "rows"
         super().__init__(
-            f"source {source}: {rejected} of {rows_in} rows rejected ({rate:.1%}), above the "
+            f"source {source}: {rejected} of {rows_in} {rows} rejected ({rate:.1%}), above the "
             f"limit of {limit:.1%}; nothing from this source was written",
             hint=f"see the quarantine file {where}, fix the input or raise max_reject_rate",
             source=source,

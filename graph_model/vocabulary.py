@@ -529,6 +529,24 @@ class IngestRun(NodeModel):
     error: str | None = None
     # Loaded anyway, but worth a look: columns no mapping reads, files without rows.
     warnings: list[str] = Field(default_factory=list)
+    # Rows quarantined by an earlier run and met again (not counted as new rejects).
+    known_rejects: int = Field(default=0, ge=0)
+
+
+@node_type("QuarantinedRow", key="row_id", indexed=("source",))
+class QuarantinedRow(NodeModel):
+    """A row an ingest source could not load, remembered by its source, file and
+    content, so later runs that read it again do not count it as a new reject."""
+
+    row_id: Key
+    source: str
+    file: str
+    # Where it was first seen, and why it was rejected then.
+    row: int
+    field: str
+    reason: str
+    first_run: str
+    first_seen: AwareDatetime
 
 
 # ---------------------------------------------------------------- edges

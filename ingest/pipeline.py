@@ -41,6 +41,7 @@ from graph_model.errors import IngestFailed, IngestLocked, RejectRateExceeded, T
 from graph_model.schema import REGISTRY, EdgeSpec, NodeSpec
 from graph_model.store import Filter, GraphStore
 from graph_model.validation import default_literal, row_problems
+from ingest import quarantine
 from ingest.catalog import Catalog, CatalogRules, catalog_records, load_catalog
 from ingest.config import IngestConfig, SourceConfig
 from ingest.mapping import (
@@ -69,15 +70,6 @@ from ingest.readers import (
 
 RID = "__rid"
 WM = "__wm"
-QUARANTINE_SCHEMA = {
-    "run_id": pl.String,
-    "source": pl.String,
-    "file": pl.String,
-    "row": pl.Int64,
-    "field": pl.String,
-    "reason": pl.String,
-    "record": pl.String,
-}
 REVIEW_SCHEMA = {
     "run_id": pl.String,
     "source": pl.String,
@@ -111,6 +103,9 @@ class SourceReport:
     duplicates: int = 0
     review: int = 0
     older_than_watermark: int = 0
+    # Of the quarantined rows, those an earlier run quarantined already: not new
+    # rejects, not in this run's quarantine file, not in the reject rate.
+    known_rejects: int = 0
     edges_skipped: int = 0
     batches: int = 0
     watermark: str | None = None
@@ -358,6 +353,7 @@ class Ingestor:
             "files": report.files,
             "error": report.error,
             "warnings": report.warnings,
+            "known_rejects": report.known_rejects,
         }
         (tx or self.store).upsert_nodes("IngestRun", [record])
 
@@ -419,21 +415,27 @@ class Ingestor:
         report.review = plan.review.height
         report.edges_skipped = plan.edges_skipped
 
-        self._write_side_files(report, source, plan)
+        new_rejects, known = quarantine.split_known(self.store, self._rejects(report, source, plan))
+        report.known_rejects = known.height
+        self._write_side_files(report, source, new_rejects, plan.review)
         limit = source.max_reject_rate
         if limit is None:
             limit = self.config.max_reject_rate
-        judged = report.rows_in >= self.config.reject_rate_min_rows
-        if judged and report.quarantined / report.rows_in > limit:
+        # Judged over new rows only: rows quarantined before are neither new rows nor
+        # new rejects (an hourly source meets its old bad lines on every run).
+        new_rows = report.rows_in - report.known_rejects
+        judged = new_rows >= self.config.reject_rate_min_rows
+        if judged and new_rejects.height / new_rows > limit:
             raise RejectRateExceeded(
                 source.name,
-                report.quarantined,
-                report.rows_in,
+                new_rejects.height,
+                new_rows,
                 limit,
                 report.quarantine_file or "(none)",
+                known=report.known_rejects,
             )
         t = time.perf_counter()
-        self._write(source, report, started, plan)
+        self._write(source, report, started, plan, new_rejects)
         report.stage_seconds["write"] = round(time.perf_counter() - t, 3)
 
     def _read(
@@ -976,51 +978,64 @@ class Ingestor:
 
     # -------------------------------------------------------------- side files
 
-    def _write_side_files(self, report: SourceReport, source: SourceConfig, plan: _Plan) -> None:
-        folder = self.config.resolve(self.config.quarantine_dir) / report.run_id.replace("/", "_")
-        quarantine = plan.rejected.join(
-            plan.rows, on=RID, how="left", maintain_order="left"
-        ).select(
-            pl.lit(report.run_id).alias("run_id"),
-            pl.lit(source.name).alias("source"),
-            pl.col(FILE).alias("file"),
-            pl.col(ROW).cast(pl.Int64).alias("row"),
-            "field",
-            "reason",
-            pl.col("__record").alias("record"),
+    def _rejects(self, report: SourceReport, source: SourceConfig, plan: _Plan) -> pl.DataFrame:
+        """Every quarantined row of this run, keyed for the quarantine's memory."""
+        rejected = plan.rejected.join(plan.rows, on=RID, how="left", maintain_order="left")
+        frame = pl.concat(
+            [
+                rejected.select(
+                    pl.lit(report.run_id).alias("run_id"),
+                    pl.lit(source.name).alias("source"),
+                    pl.col(FILE).alias("file"),
+                    pl.col(ROW).cast(pl.Int64).alias("row"),
+                    "field",
+                    "reason",
+                    pl.col("__record").alias("record"),
+                ),
+                pl.DataFrame(
+                    [
+                        (report.run_id, source.name, b.file, b.row, "*", b.reason, b.record)
+                        for b in plan.bad_rows
+                    ],
+                    schema=quarantine.QUARANTINE_SCHEMA,
+                    orient="row",
+                ),
+            ]
         )
-        if plan.bad_rows:
-            quarantine = pl.concat(
-                [
-                    quarantine,
-                    pl.DataFrame(
-                        [
-                            (report.run_id, source.name, b.file, b.row, "*", b.reason, b.record)
-                            for b in plan.bad_rows
-                        ],
-                        schema=QUARANTINE_SCHEMA,
-                        orient="row",
-                    ),
-                ]
-            )
-        if quarantine.height:
+        contents = [*rejected["__record"].to_list(), *(b.content for b in plan.bad_rows)]
+        return quarantine.with_keys(source.name, frame, contents)
+
+    def _write_side_files(
+        self,
+        report: SourceReport,
+        source: SourceConfig,
+        new_rejects: pl.DataFrame,
+        review: pl.DataFrame,
+    ) -> None:
+        folder = self.config.resolve(self.config.quarantine_dir) / report.run_id.replace("/", "_")
+        if new_rejects.height:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{source.name}.quarantine.csv"
-            _atomic_csv(quarantine.sort("file", "row"), path)
+            quarantine.atomic_csv(new_rejects.drop("key").sort("file", "row"), path)
             report.quarantine_file = _shown(path, self.config.base_dir)
-        if plan.review.height:
+        if review.height:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{source.name}.review.csv"
-            review = plan.review.select(
+            rows = review.select(
                 pl.lit(report.run_id).alias("run_id"), pl.lit(source.name).alias("source"), pl.all()
             )
-            _atomic_csv(review, path)
+            quarantine.atomic_csv(rows, path)
             report.review_file = _shown(path, self.config.base_dir)
 
     # -------------------------------------------------------------- writing
 
     def _write(
-        self, source: SourceConfig, report: SourceReport, started: dt.datetime, plan: _Plan
+        self,
+        source: SourceConfig,
+        report: SourceReport,
+        started: dt.datetime,
+        plan: _Plan,
+        new_rejects: pl.DataFrame,
     ) -> None:
         # Duplicate rows stay in the order: a person merged by email still brings the
         # edges that moved onto the surviving record. They are not counted as loaded.
@@ -1045,7 +1060,9 @@ class Ingestor:
         self._tick(source.name, "write", 0, total)
         if not order.height:
             _advance(report, newest_seen)
-            self._write_run_node(report, started, final=False)
+            with self.store.batch() as tx:
+                quarantine.remember(tx, new_rejects, now=self.clock())
+                self._write_run_node(report, started, final=False, tx=tx)
         for phase, outs in phases:
             last_phase = phase == phases[-1][0]
             # Each output split into its batches once, not filtered again per batch.
@@ -1079,8 +1096,10 @@ class Ingestor:
                         _advance(report, rows_b[WM].drop_nulls().max())
                         if b == n_batches - 1:
                             # Quarantined rows are handled too (they are in the
-                            # quarantine file): the next run starts past them.
+                            # quarantine file and remembered): the next run starts
+                            # past them.
                             _advance(report, newest_seen)
+                            quarantine.remember(tx, new_rejects, now=self.clock())
                     self._write_run_node(report, started, final=False, tx=tx)
                 done += 1
                 self._tick(source.name, "write", done, total)
@@ -1245,12 +1264,6 @@ def _input_warnings(
     return warnings
 
 
-def _atomic_csv(frame: pl.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    frame.write_csv(tmp)
-    os.replace(tmp, path)
-
-
 def run_summary_line(report: SourceReport) -> str:
     parts = [
         f"{report.source}: {report.status}",
@@ -1259,6 +1272,8 @@ def run_summary_line(report: SourceReport) -> str:
     ]
     if report.older_than_watermark:
         parts.append(f"{report.older_than_watermark} older than the watermark")
+    if report.known_rejects:
+        parts.append(f"{report.known_rejects} of the quarantined were quarantined before")
     if report.review:
         parts.append(f"{report.review} for review")
     if report.quarantine_file:

@@ -40,7 +40,8 @@ class BadRow:
     file: str
     row: int
     reason: str
-    record: str
+    record: str  # the line, cut to 500 characters for the quarantine file
+    content: str = ""  # the whole line (what the quarantine remembers it by)
 
 
 def expand(pattern: Path) -> list[Path]:
@@ -399,9 +400,9 @@ def _bad_line(name: str, row: int, line: str) -> BadRow:
     try:
         value = json.loads(line)
     except json.JSONDecodeError as exc:
-        return BadRow(name, row, f"is not valid JSON ({exc.msg})", line[:500])
+        return BadRow(name, row, f"is not valid JSON ({exc.msg})", line[:500], line)
     kind = "an array" if isinstance(value, list) else f"a {type(value).__name__}"
-    return BadRow(name, row, f"is not a JSON object (it is {kind})", line[:500])
+    return BadRow(name, row, f"is not a JSON object (it is {kind})", line[:500], line)
 
 
 def _parse_lines(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -51,11 +52,13 @@ def by_source(report: RunReport) -> dict[str, tuple[int, int, int, int]]:
 
 
 def snapshot(store: GraphStore) -> dict[str, pl.DataFrame]:
-    """Every table except the run log, sorted, for state comparisons."""
+    """Every table except the run log (and when a row was first quarantined), sorted,
+    for state comparisons."""
     out: dict[str, pl.DataFrame] = {}
     for label, spec in REGISTRY.nodes.items():
         if label != "IngestRun":
             out[label] = store.nodes(label).sort(spec.key)
+    out["QuarantinedRow"] = out["QuarantinedRow"].drop("first_run", "first_seen")
     for rel in REGISTRY.edges:
         frame = store.edges(rel)
         out[rel] = frame.sort(frame.columns)
@@ -787,3 +790,106 @@ def test_a_merged_contact_whose_surviving_record_is_rejected_leaves_no_dangling_
     assert by_source(report)["contacts"] == (3, 1, 2, 0)
     assert store.nodes("Person")["person_id"].to_list() == ["003Q"]
     assert store.edges("WORKS_AT")["src"].to_list() == ["003Q"]
+
+
+# ------------------------------------------------------------------ issue 15: the second run
+
+
+def _feed(path: Path, start: int, n: int, *, broken: int = 0, undated: int = 0) -> None:
+    """Signal lines for account 001B, newer with each index; ``broken`` lines that are
+    not JSON and ``undated`` events whose occurred_at cannot be read (no watermark)."""
+    lines = [
+        json.dumps(
+            {
+                "id": f"feed-{i}",
+                "kind": "news",
+                "account_id": "001B",
+                "occurred_at": (dt.datetime(2026, 11, 5, tzinfo=dt.UTC) + dt.timedelta(hours=i))
+                .isoformat()
+                .replace("+00:00", "Z"),
+                "source": "newswire",
+                "title": f"Globex item {i}",
+            }
+        )
+        for i in range(start, start + n)
+    ]
+    lines += [f'{{"id": "cut-{start}-{i}", "kind": "news"' for i in range(broken)]
+    lines += [
+        json.dumps(
+            {
+                "id": f"undated-{start}-{i}",
+                "kind": "news",
+                "account_id": "001B",
+                "occurred_at": "last tuesday",
+                "source": "newswire",
+            }
+        )
+        for i in range(undated)
+    ]
+    with path.open("a") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def test_a_scheduled_ingest_survives_its_bad_lines_on_every_later_run(
+    store: GraphStore, world: Path
+) -> None:
+    """Bad lines have no watermark, so every incremental run reads them again: once
+    quarantined they are remembered and no longer count as new rejects."""
+    config = (
+        (world / "ingest.yaml")
+        .read_text()
+        .replace("reject_rate_min_rows: 5", "reject_rate_min_rows: 20")
+    )
+    config = config.replace(
+        'path: "signals/*.jsonl", incremental: true}',
+        'path: "signals/*.jsonl", incremental: true, max_reject_rate: 0.15}',
+    )
+    (world / "hourly.yaml").write_text(config)
+    _feed(world / "signals" / "feed.jsonl", 0, 200, broken=12, undated=10)
+    first = run(store, world / "hourly.yaml")
+    assert first.ok, [s.error for s in first.sources]
+    signals = first.sources[-1]
+    assert (signals.rows_in, signals.quarantined, signals.known_rejects) == (231, 26, 0)
+    assert store.nodes("QuarantinedRow", {"source": "signals"}).height == 26
+    before = snapshot(store)
+
+    second = Ingestor(store, load_config(world / "hourly.yaml")).run(["signals"])
+    again = second.sources[0]
+    assert again.status == "succeeded", again.error
+    # Every line read again is one quarantined before (the fixture's own rejects with
+    # a readable date are older than the watermark): more than reject_rate_min_rows.
+    assert again.quarantined == again.known_rejects == again.rows_in == 24
+    assert again.loaded == 0
+    assert again.quarantine_file is None  # nothing new to look at
+    assert_same_state(before, snapshot(store))  # an unchanged world writes nothing
+
+    _feed(world / "signals" / "feed.jsonl", 200, 5)
+    third = Ingestor(store, load_config(world / "hourly.yaml")).run(["signals"])
+    later = third.sources[0]
+    assert later.status == "succeeded", later.error
+    assert (later.loaded, later.known_rejects) == (5, 24)
+    assert store.get_nodes("Signal", ["feed-204"]).height == 1
+
+
+def test_new_bad_lines_are_judged_over_new_rows_only(store: GraphStore, world: Path) -> None:
+    config = (
+        (world / "ingest.yaml")
+        .read_text()
+        .replace("reject_rate_min_rows: 5", "reject_rate_min_rows: 20")
+    )
+    config = config.replace(
+        'path: "signals/*.jsonl", incremental: true}',
+        'path: "signals/*.jsonl", incremental: true, max_reject_rate: 0.15}',
+    )
+    (world / "hourly.yaml").write_text(config)
+    _feed(world / "signals" / "feed.jsonl", 0, 200, broken=12, undated=10)
+    assert run(store, world / "hourly.yaml").ok
+    # 24 new rows, 6 of them new bad lines (25%): judged without the 26 known ones.
+    _feed(world / "signals" / "feed.jsonl", 300, 18, broken=6)
+    report = Ingestor(store, load_config(world / "hourly.yaml")).run(["signals"])
+    failed = report.sources[0]
+    assert failed.status == "failed"
+    assert "6 of 24 new rows rejected (25.0%)" in (failed.error or "")
+    assert store.get_nodes("Signal", ["feed-300"]).height == 0
+    # Rejected sources remember nothing: the same 6 still count next time.
+    assert store.nodes("QuarantinedRow", {"source": "signals"}).height == 26
