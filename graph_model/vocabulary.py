@@ -357,6 +357,9 @@ class Draft(NodeModel):
     personalization: float = Field(default=0.0, ge=0.0, le=1.0)
     # What post-validation found (unknown evidence, links, addresses, prices, ...).
     violations: list[str] = Field(default_factory=list)
+    # Why a person checks it though nothing was injected (CRM names carrying links,
+    # addresses or markup).
+    holds: list[str] = Field(default_factory=list)
     # The draft as first written, kept when an AM edits it (style memory learns the diff).
     original_body: str | None = None
     updated_at: AwareDatetime | None = None

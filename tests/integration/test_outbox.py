@@ -99,6 +99,30 @@ def test_the_loop_sends_once_and_hands_the_rest_over(store: GraphStore, smtp: Sm
     assert queue[0]["age"] == "3h 0m"
 
 
+def test_an_account_name_carrying_a_domain_is_approved_not_auto_sent(
+    store: GraphStore, smtp: SmtpServer
+) -> None:
+    """Issue 15: untrusted CRM text reached a customer in an auto-sent subject."""
+    _matched(store)
+    acme = store.get_nodes("Account", ["acme"]).row(0, named=True)
+    store.upsert_nodes("Account", [{**acme, "name": "Acme see evil.example now"}])
+    report = _loop(store, smtp)
+    assert report.actions == {"approve": 2, "escalate:custom_message": 1}
+    assert (report.released, report.relay["sent"], smtp.messages) == (0, 0, [])
+    hold = (
+        "the account name 'Acme see evil.example now' carries a domain (evil.example): "
+        "CRM text is untrusted, a person checks it"
+    )
+    route = store.nodes("Route", {"match_id": AUTO}).row(0, named=True)
+    assert (route["action"], route["rule"]) == ("approve", "untrusted_crm_text")
+    assert route["reason"].startswith(hold)
+    draft = store.nodes("Draft", {"match_id": AUTO}).row(0, named=True)
+    assert draft["status"] == "pending" and draft["violations"] == []
+    assert draft["holds"] == [hold] and "evil.example" in draft["subject"]
+    queue = {i["item"]: i for i in work_queue(store, "am-1", now=AS_OF)}
+    assert hold in queue[draft["draft_id"]]["detail"]
+
+
 def test_a_dry_run_stores_and_sends_nothing(store: GraphStore, smtp: SmtpServer) -> None:
     _matched(store)
     dry = _loop(store, smtp, dry_run=True)
