@@ -31,7 +31,7 @@ from graph_model.errors import TwoloopError, WriteConflict
 from graph_model.store import Filter, GraphStore, WriteBatch
 from routing.channels import Channel, Outgoing
 from routing.escalation import open_escalations
-from routing.guardrails import DAY, SendContext, check_send, domain_of
+from routing.guardrails import DAY, SendContext, SuppressionList, check_send, domain_of
 from routing.sending import SendingConfig
 
 CLAIM_CHUNK = 50
@@ -275,7 +275,8 @@ def _outgoing(message: dict[str, Any]) -> Outgoing:
 class _Contexts:
     people: dict[str, dict[str, Any]]
     accounts: dict[str, dict[str, Any]]
-    suppressed: frozenset[str]
+    suppression: SuppressionList
+    do_not_contact: frozenset[str]  # lower-cased addresses of do-not-contact people
     escalated: dict[str, str]
     recent: dict[tuple[str, str], list[dt.datetime]]
 
@@ -292,8 +293,9 @@ class _Contexts:
         person = self.people.get(message.get("person_id") or "", {})
         account = self.accounts.get(message["account_id"], {})
         return SendContext(
-            suppressed_addresses=self.suppressed,
-            person_do_not_contact=bool(person.get("do_not_contact")),
+            suppression=self.suppression,
+            person_do_not_contact=bool(person.get("do_not_contact"))
+            or message["to_address"].strip().lower() in self.do_not_contact,
             account_suppressed=bool(account.get("suppressed")),
             open_escalation=self.escalated.get(message["account_id"]),
             timezone=person.get("timezone") or account.get("timezone"),
@@ -316,9 +318,12 @@ def _contexts(store: GraphStore, due: pl.DataFrame, now: dt.datetime) -> _Contex
         r["account_id"]: r
         for r in store.get_nodes("Account", due["account_id"]).iter_rows(named=True)
     }
-    addresses = due["to_address"].str.to_lowercase()
-    wanted = [*addresses.to_list(), *("@" + domain_of(a) for a in addresses.to_list())]
-    suppressed = frozenset(store.existing_keys("Suppression", wanted))
+    # Both lists are read whole and compared lower-cased: keys are lower-cased when
+    # written now, but a row stored earlier, or written around the store, may not be,
+    # and a Person's email is kept as its source wrote it. Both are short (opt-outs).
+    suppression = SuppressionList(frozenset(store.nodes("Suppression")["address"].to_list()))
+    dnc = store.nodes("Person", [Filter("do_not_contact", "eq", True)])
+    do_not_contact = frozenset(dnc["email"].drop_nulls().str.strip_chars().str.to_lowercase())
     escalations = open_escalations(store, due["account_id"].unique().to_list())
     escalated = {r["account_id"]: r["kind"] for r in escalations.iter_rows(named=True)}
     sent = store.nodes(
@@ -328,4 +333,4 @@ def _contexts(store: GraphStore, due: pl.DataFrame, now: dt.datetime) -> _Contex
     for m in sent.iter_rows(named=True):
         for dim, key in _Contexts.keys(m).items():
             recent[(dim, key)].append(m["sent_at"])
-    return _Contexts(people, accounts, suppressed, escalated, dict(recent))
+    return _Contexts(people, accounts, suppression, do_not_contact, escalated, dict(recent))
