@@ -7,8 +7,10 @@
    match; a match that already has one keeps it). Each draft is checked for
    grounding, personalization and injection (``drafting.guard``), and the match
    is routed again with the draft's results; then the built-in draft guard
-   applies: a rejected draft goes to a person (escalate), and an auto_send whose
-   draft is not sendable becomes an approval.
+   applies: a rejected draft goes to a person (escalate), an auto_send whose
+   request carries a CRM name with a link, address or markup becomes an approval
+   saying so, and an auto_send whose draft is otherwise not sendable becomes an
+   approval.
 4. The final routes are stored and executed: auto_send releases the draft to
    the outbox in the same commit that stores it; approve and research_first
    leave it pending for the AM (research_first adds a research task); escalate
@@ -91,17 +93,26 @@ def draft_guard(
             "the draft failed post-validation (" + "; ".join(check.violations[:3]) + "): a "
             "person writes this one",
         )
-    if rule.action == "auto_send" and not check.sendable(min_personalization):
-        problem = (
-            "its claims are not all grounded in the match's evidence"
-            if not check.grounded
-            else f"personalization {check.personalization:.2f} is below {min_personalization:.2f}"
-        )
+    if rule.action != "auto_send" or check.sendable(min_personalization):
+        return rule, why
+    problem = (
+        "its claims are not all grounded in the match's evidence"
+        if not check.grounded
+        else f"personalization {check.personalization:.2f} is below {min_personalization:.2f}"
+        if check.personalization < min_personalization
+        else None
+    )
+    if check.holds:
         return (
-            Rule("draft_below_threshold", (), "approve", None, ""),
-            f"the draft cannot go out on its own: {problem}; the owner approves it first",
+            Rule("untrusted_crm_text", (), "approve", None, ""),
+            "; ".join(check.holds)
+            + (f"; also, {problem}" if problem else "")
+            + "; the owner approves it first",
         )
-    return rule, why
+    return (
+        Rule("draft_below_threshold", (), "approve", None, ""),
+        f"the draft cannot go out on its own: {problem}; the owner approves it first",
+    )
 
 
 def run_agent_loop(

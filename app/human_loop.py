@@ -62,7 +62,8 @@ def work_queue(store: GraphStore, am_id: str, *, now: dt.datetime) -> list[dict[
                 "account": names.get(d["match_id"], ""),
                 "what": d["subject"],
                 "detail": f"to {d['to_address'] or 'nobody'}; {d['drafter']}; grounded "
-                f"{d['grounded']}, personalization {d['personalization']:.2f}",
+                f"{d['grounded']}, personalization {d['personalization']:.2f}"
+                + "".join(f"; {hold}" for hold in d.get("holds") or ()),
             }
         )
     escalations = store.nodes(

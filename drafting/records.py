@@ -42,6 +42,7 @@ def draft_record(
         "grounded": check.grounded,
         "personalization": check.personalization,
         "violations": check.violations,
+        "holds": check.holds,
         "original_body": None,
         "updated_at": now,
     }

@@ -28,8 +28,9 @@ def schema_markdown(registry: SchemaRegistry = REGISTRY) -> str:
         "| --- | --- | --- | --- |",
     ]
     for spec in registry.nodes.values():
+        key = f"`{spec.key}`" + (" (lower-cased)" if spec.fields[spec.key].lower_case else "")
         lines.append(
-            f"| `{spec.label}` | `{spec.key}` | {spec.description} | "
+            f"| `{spec.label}` | {key} | {spec.description} | "
             f"{_props(spec.fields, skip=spec.key)} |"
         )
     lines += [

@@ -31,6 +31,10 @@ IDENTIFIER_PATTERN = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,62}\Z")
 EDGE_ENDPOINT_COLUMNS = ("src_label", "src", "dst_label", "dst")
 
 Key = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# A key compared without case (addresses): trimmed and lower-cased on every write.
+LowerKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=1024, strip_whitespace=True, to_lower=True)
+]
 
 FieldKind = Literal["str", "int", "float", "bool", "datetime", "date", "list_str"]
 
@@ -83,6 +87,9 @@ class FieldSpec:
     ge: float | None = None
     le: float | None = None
     description: str = ""
+    # Text trimmed and lower-cased on write (``StringConstraints`` on the model).
+    strip: bool = False
+    lower_case: bool = False
 
     @property
     def dtype(self) -> pl.DataType:
@@ -90,6 +97,8 @@ class FieldSpec:
 
     def type_text(self) -> str:
         base = f"one of {'|'.join(self.enum)}" if self.enum else self.kind
+        if self.lower_case:
+            base += ", lower-cased"
         bounds = []
         if self.ge is not None:
             bounds.append(f">= {self.ge:g}")
@@ -274,8 +283,11 @@ def _field_specs(model: type[BaseModel], skip: Iterable[str]) -> dict[str, Field
         check_identifier(name)
         kind, enum = _kind_of(model.__name__, name, info.annotation)
         ge = le = None
+        strip = lower_case = False
         for meta in info.metadata:
-            if isinstance(meta, annotated_types.Ge):
+            if isinstance(meta, StringConstraints):
+                strip, lower_case = bool(meta.strip_whitespace), bool(meta.to_lower)
+            elif isinstance(meta, annotated_types.Ge):
                 ge = float(typing.cast(float, meta.ge))
             elif isinstance(meta, annotated_types.Le):
                 le = float(typing.cast(float, meta.le))
@@ -291,6 +303,8 @@ def _field_specs(model: type[BaseModel], skip: Iterable[str]) -> dict[str, Field
             ge=ge,
             le=le,
             description=info.description or "",
+            strip=strip,
+            lower_case=lower_case,
         )
     return specs
 

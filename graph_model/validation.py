@@ -317,7 +317,9 @@ def _cast(name: str, spec: FieldSpec, dtype: pl.DataType, source: str | None) ->
     if spec.kind == "str":
         if dtype not in (pl.String(), pl.Categorical()) and not isinstance(dtype, pl.Enum):
             raise wrong("text")
-        return col.cast(pl.String)
+        text = col.cast(pl.String)
+        text = text.str.strip_chars() if spec.strip else text
+        return text.str.to_lowercase() if spec.lower_case else text
     if spec.kind == "int":
         if not isinstance(dtype, _NUMERIC):
             raise wrong("an integer")

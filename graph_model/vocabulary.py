@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, Field
 
-from graph_model.schema import EdgeModel, Key, NodeModel, edge_type, node_type
+from graph_model.schema import EdgeModel, Key, LowerKey, NodeModel, edge_type, node_type
 
 
 class Tier(StrEnum):
@@ -171,7 +171,8 @@ class Account(NodeModel):
     updated_at: AwareDatetime | None = None
 
 
-@node_type("Person", key="person_id", indexed=("email",))
+# do_not_contact: the relay reads every do-not-contact person's address at send time.
+@node_type("Person", key="person_id", indexed=("email", "do_not_contact"))
 class Person(NodeModel):
     """A contact at an account."""
 
@@ -357,6 +358,9 @@ class Draft(NodeModel):
     personalization: float = Field(default=0.0, ge=0.0, le=1.0)
     # What post-validation found (unknown evidence, links, addresses, prices, ...).
     violations: list[str] = Field(default_factory=list)
+    # Why a person checks it though nothing was injected (CRM names carrying links,
+    # addresses or markup).
+    holds: list[str] = Field(default_factory=list)
     # The draft as first written, kept when an AM edits it (style memory learns the diff).
     original_body: str | None = None
     updated_at: AwareDatetime | None = None
@@ -469,9 +473,12 @@ class CapWindow(NodeModel):
 
 @node_type("Suppression", key="address")
 class Suppression(NodeModel):
-    """An address (or ``@domain``) nothing is ever sent to."""
+    """An address, or an ``@domain`` and every domain under it, nothing is ever sent to.
 
-    address: Key
+    Addresses are compared without case: keys are stored lower-cased.
+    """
+
+    address: LowerKey
     reason: str
     source: str | None = None
     added_at: AwareDatetime

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from graph_model.errors import ConfigFileInvalid
 from graph_model.vocabulary import Seniority, Tier
 from graph_model.yamlfile import read_yaml, validate
-from ingest.normalise import company_key
+from ingest.normalise import company_key, host_of, under_domains
 
 
 class _Strict(BaseModel):
@@ -212,7 +212,7 @@ class CatalogRules:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         sup = catalog.suppression
-        self.domains = sorted({d.strip().lower() for d in sup.domains})
+        self.domains = sorted({d.strip().lower().lstrip("@") for d in sup.domains})
         self.emails = sorted({e.strip().lower() for e in sup.emails})
         self.account_ids = sorted(set(sup.account_ids))
 
@@ -256,9 +256,11 @@ class CatalogRules:
                 .then(pl.lit(rule.tier.value))
                 .otherwise(tier)
             )
+        on_domain = under_domains(work.select(host_of("domain")).to_series(), self.domains)
+        work = work.with_columns(on_domain.alias("__on_domain"))
         suppressed = (
             pl.col("suppressed").fill_null(False)
-            | pl.col("domain").is_in(self.domains).fill_null(False)
+            | pl.col("__on_domain")
             | pl.col("account_id").is_in(self.account_ids)
         )
         return work.with_columns(
@@ -268,11 +270,11 @@ class CatalogRules:
         ).select(frame.columns)
 
     def people(self, frame: pl.DataFrame) -> pl.DataFrame:
-        email = pl.col("email")
-        domain = email.str.extract(r"@(.+)$")
-        hit = email.is_in(self.emails).fill_null(False) | domain.is_in(self.domains).fill_null(
-            False
-        )
+        """Mark do-not-contact the people whose email (in any case) is suppressed, or is
+        at a suppressed domain or under one."""
+        email = pl.col("email").str.strip_chars().str.to_lowercase()
+        domains = frame.select(email.str.extract(r"@([^@]+)$")).to_series()
+        hit = email.is_in(self.emails).fill_null(False) | under_domains(domains, self.domains)
         return frame.with_columns(
             (pl.col("do_not_contact").fill_null(False) | hit).alias("do_not_contact")
         )

@@ -10,6 +10,7 @@ nothing is fetched at run time.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
@@ -197,6 +198,22 @@ def domain_of(values: pl.Series) -> pl.Series:
     """The registrable domain of each website or email address."""
     hosts = values.to_frame("v").select(host_of("v")).to_series()
     return registrable_domain(hosts).alias(values.name)
+
+
+def under_domains(hosts: pl.Series, domains: Iterable[str]) -> pl.Series:
+    """Whether each host is one of ``domains`` or under one of them, whatever the case:
+    ``blocked.example`` covers ``mail.blocked.example`` (and ``gov.uk`` covers
+    ``hmrc.gov.uk``: a listed domain is an instruction, whatever its level). Null
+    hosts are not covered."""
+    wanted = sorted({d.strip().lower().lstrip("@").strip(".") for d in domains} - {""})
+    labels = pl.col("host").str.strip_chars().str.to_lowercase().str.strip_chars(".").str.split(".")
+    deepest = max((d.count(".") + 1 for d in wanted), default=0)
+    tails = [
+        (labels.list.len() >= depth) & labels.list.tail(depth).list.join(".").is_in(wanted)
+        for depth in range(1, deepest + 1)
+    ]
+    covered = (pl.any_horizontal(tails) if tails else pl.col("host").is_in([])).fill_null(False)
+    return hosts.cast(pl.String).to_frame("host").select(covered).to_series().alias(hosts.name)
 
 
 def company_key(column: str | pl.Expr) -> pl.Expr:

@@ -1,8 +1,9 @@
 """Send-time guardrails, as a pure function: one message and what the graph says
 now in, one verdict out.
 
-In order: suppression (the address or its domain is on the suppression list,
-the person is do-not-contact, the account is suppressed) -> ``suppressed``; an
+In order: suppression (the address, its domain or a parent domain is on the
+suppression list, whatever the letter case; the person, or any person with the
+address, is do-not-contact; the account is suppressed) -> ``suppressed``; an
 open escalation on the account, or a sender outside the From-domain allowlist,
 or an email without its footer and unsubscribe headers -> ``blocked``; the
 recipient's quiet hours -> ``defer`` to their next morning; a daily cap (per
@@ -27,10 +28,34 @@ REQUIRED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post")
 
 
 @dataclass(frozen=True)
+class SuppressionList:
+    """Addresses and ``@domain``s nothing is sent to, in any letter case (kept
+    lower-cased). ``@example.com`` covers every address at example.com and at every
+    domain under it, whatever its level: an entry is an instruction, so ``@gov.uk``
+    covers ``press@hmrc.gov.uk``. An address covers only itself."""
+
+    entries: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        lowered = frozenset(e.strip().lower() for e in self.entries if e.strip())
+        object.__setattr__(self, "entries", lowered)
+
+    def entry_for(self, address: str) -> str | None:
+        """The entry that covers ``address``, or None."""
+        to = address.strip().lower()
+        if to in self.entries:
+            return to
+        for domain in parent_domains(domain_of(to)):
+            if f"@{domain}" in self.entries:
+                return f"@{domain}"
+        return None
+
+
+@dataclass(frozen=True)
 class SendContext:
     """What the relay read from the graph for one message."""
 
-    suppressed_addresses: frozenset[str] = frozenset()
+    suppression: SuppressionList = field(default_factory=SuppressionList)
     person_do_not_contact: bool = False
     account_suppressed: bool = False
     open_escalation: str | None = None  # its kind
@@ -47,15 +72,23 @@ class SendCheck:
 
 
 def domain_of(address: str) -> str:
-    return address.rsplit("@", 1)[-1].lower()
+    return address.rsplit("@", 1)[-1].strip().lower().rstrip(".")
+
+
+def parent_domains(domain: str) -> list[str]:
+    """``mail.example.com`` -> ``mail.example.com``, ``example.com``, ``com``."""
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
 
 
 def check_send(
     message: Mapping[str, object], context: SendContext, config: SendingConfig, now: dt.datetime
 ) -> SendCheck:
-    to = str(message["to_address"]).lower()
-    if to in context.suppressed_addresses or f"@{domain_of(to)}" in context.suppressed_addresses:
-        return SendCheck("suppressed", f"{to} is on the suppression list")
+    to = str(message["to_address"]).strip().lower()
+    entry = context.suppression.entry_for(to)
+    if entry is not None:
+        how = "" if entry == to else f" (as {entry})"
+        return SendCheck("suppressed", f"{to} is on the suppression list{how}")
     if context.person_do_not_contact:
         return SendCheck("suppressed", "the person is marked do-not-contact")
     if context.account_suppressed:

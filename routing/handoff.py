@@ -96,6 +96,8 @@ class HandoffPacket(BaseModel):
                 f"Draft ({self.draft.get('drafter')}, {self.draft.get('status')}):",
                 f"  Subject: {self.draft.get('subject')}",
                 *(f"  {line}" for line in str(self.draft.get("body") or "").splitlines()),
+                *(f"  Found: {v}" for v in self.draft.get("violations") or ()),
+                *(f"  Held: {h}" for h in self.draft.get("holds") or ()),
             ]
         return "\n".join(lines)
 
@@ -231,5 +233,5 @@ def _latest_draft(store: GraphStore, match_id: str) -> dict[str, Any] | None:
     if drafts.height == 0:
         return None
     row = drafts.sort("created_at").row(-1, named=True)
-    keep = ("draft_id", "subject", "body", "status", "drafter", "grounded", "violations")
+    keep = ("draft_id", "subject", "body", "status", "drafter", "grounded", "violations", "holds")
     return {k: row[k] for k in keep}

@@ -31,7 +31,14 @@ from graph_model.errors import TwoloopError, WriteConflict
 from graph_model.store import Filter, GraphStore, WriteBatch
 from routing.channels import Channel, Outgoing
 from routing.escalation import open_escalations
-from routing.guardrails import DAY, SendCheck, SendContext, check_send, domain_of
+from routing.guardrails import (
+    DAY,
+    SendCheck,
+    SendContext,
+    SuppressionList,
+    check_send,
+    domain_of,
+)
 from routing.sending import SendingConfig
 
 CLAIM_CHUNK = 50
@@ -397,7 +404,8 @@ IN_FLIGHT = ("sending", "unconfirmed")
 class _Contexts:
     people: dict[str, dict[str, Any]]
     accounts: dict[str, dict[str, Any]]
-    suppressed: frozenset[str]
+    suppression: SuppressionList
+    do_not_contact: frozenset[str]  # lower-cased addresses of do-not-contact people
     escalated: dict[str, str]
     # Per (dimension, key): when each message counted against the cap went out or
     # was claimed (sent, sending or unconfirmed, in the last 24 hours).
@@ -419,8 +427,9 @@ class _Contexts:
         person = self.people.get(message.get("person_id") or "", {})
         account = self.accounts.get(message["account_id"], {})
         return SendContext(
-            suppressed_addresses=self.suppressed,
-            person_do_not_contact=bool(person.get("do_not_contact")),
+            suppression=self.suppression,
+            person_do_not_contact=bool(person.get("do_not_contact"))
+            or message["to_address"].strip().lower() in self.do_not_contact,
             account_suppressed=bool(account.get("suppressed")),
             open_escalation=self.escalated.get(message["account_id"]),
             timezone=person.get("timezone") or account.get("timezone"),
@@ -487,16 +496,27 @@ def _contexts(store: GraphStore, due: pl.DataFrame, now: dt.datetime) -> _Contex
         r["account_id"]: r
         for r in store.get_nodes("Account", due["account_id"]).iter_rows(named=True)
     }
-    addresses = due["to_address"].str.to_lowercase()
-    wanted = [*addresses.to_list(), *("@" + domain_of(a) for a in addresses.to_list())]
-    suppressed = frozenset(store.existing_keys("Suppression", wanted))
+    # Both lists are read whole and compared lower-cased: keys are lower-cased when
+    # written now, but a row stored earlier, or written around the store, may not be,
+    # and a Person's email is kept as its source wrote it. Both are short (opt-outs).
+    suppression = SuppressionList(frozenset(store.nodes("Suppression")["address"].to_list()))
+    dnc = store.nodes("Person", [Filter("do_not_contact", "eq", True)])
+    do_not_contact = frozenset(dnc["email"].drop_nulls().str.strip_chars().str.to_lowercase())
     escalations = open_escalations(store, due["account_id"].unique().to_list())
     escalated = {r["account_id"]: r["kind"] for r in escalations.iter_rows(named=True)}
     # Windows first, then the counts they guard.
     window_ids = sorted({w for m in due.iter_rows(named=True) for w in _window_ids(m)})
     found = store.get_nodes("CapWindow", window_ids)
     versions = dict(zip(found["window_id"], found["version"], strict=True))
-    return _Contexts(people, accounts, suppressed, escalated, _recent(store, now), versions)
+    return _Contexts(
+        people,
+        accounts,
+        suppression,
+        do_not_contact,
+        escalated,
+        _recent(store, now),
+        versions,
+    )
 
 
 def _recent(store: GraphStore, now: dt.datetime) -> dict[tuple[str, str], list[dt.datetime]]:

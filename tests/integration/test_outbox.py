@@ -20,7 +20,8 @@ from app.agent_loop import LoopReport, run_agent_loop
 from app.human_loop import approve_draft, resolve_item, settle_send, work_queue
 from drafting.offline import OfflineDrafter
 from graph_model.errors import DecisionConflict, DecisionRejected
-from graph_model.store import GraphStore
+from graph_model.store import GraphStore, UpsertNodes
+from graph_model.validation import validate_nodes
 from matching.run import pair_id, run_matching
 from routing.channels.smtp import SmtpChannel, message_id_header
 from routing.outbox import Relay, release_draft
@@ -102,6 +103,30 @@ def test_the_loop_sends_once_and_hands_the_rest_over(store: GraphStore, smtp: Sm
     queue = work_queue(store, "am-1", now=AS_OF + dt.timedelta(hours=3))
     assert [i["type"] for i in queue] == ["approval", "escalation:custom_message"]
     assert queue[0]["age"] == "3h 0m"
+
+
+def test_an_account_name_carrying_a_domain_is_approved_not_auto_sent(
+    store: GraphStore, smtp: SmtpServer
+) -> None:
+    """Issue 15: untrusted CRM text reached a customer in an auto-sent subject."""
+    _matched(store)
+    acme = store.get_nodes("Account", ["acme"]).row(0, named=True)
+    store.upsert_nodes("Account", [{**acme, "name": "Acme see evil.example now"}])
+    report = _loop(store, smtp)
+    assert report.actions == {"approve": 2, "escalate:custom_message": 1}
+    assert (report.released, report.relay["sent"], smtp.messages) == (0, 0, [])
+    hold = (
+        "the account name 'Acme see evil.example now' carries a domain (evil.example): "
+        "CRM text is untrusted, a person checks it"
+    )
+    route = store.nodes("Route", {"match_id": AUTO}).row(0, named=True)
+    assert (route["action"], route["rule"]) == ("approve", "untrusted_crm_text")
+    assert route["reason"].startswith(hold)
+    draft = store.nodes("Draft", {"match_id": AUTO}).row(0, named=True)
+    assert draft["status"] == "pending" and draft["violations"] == []
+    assert draft["holds"] == [hold] and "evil.example" in draft["subject"]
+    queue = {i["item"]: i for i in work_queue(store, "am-1", now=AS_OF)}
+    assert hold in queue[draft["draft_id"]]["detail"]
 
 
 def test_a_dry_run_stores_and_sends_nothing(store: GraphStore, smtp: SmtpServer) -> None:
@@ -286,6 +311,71 @@ def test_suppression_is_checked_at_send_time(
     assert (report.sent, report.suppressed) == (0, 1)
     assert store.get_nodes("OutboxMessage", [message["message_id"]])["status"][0] == "suppressed"
     assert smtp.messages == []
+
+
+def _released_to(store: GraphStore, address: str, **changes: Any) -> dict[str, Any]:
+    message = {**_released(store), "to_address": address, **changes}
+    store.upsert_nodes("OutboxMessage", [message])
+    return message
+
+
+def _suppressed_only(store: GraphStore, smtp: SmtpServer, message: dict[str, Any]) -> None:
+    report = _relay(store, smtp, AS_OF)
+    assert (report.sent, report.suppressed) == (0, 1)
+    assert store.get_nodes("OutboxMessage", [message["message_id"]])["status"][0] == "suppressed"
+    assert smtp.messages == []
+
+
+@pytest.mark.parametrize(
+    "entry", ["@example.com", "john@mail.example.com", "JOHN@Mail.Example.COM", " @Example.com"]
+)
+def test_suppression_ignores_case_and_covers_subdomains_at_send_time(
+    store: GraphStore, smtp: SmtpServer, entry: str
+) -> None:
+    message = _released_to(store, "John@Mail.Example.com")
+    store.upsert_nodes("Suppression", [{"address": entry, "reason": "asked", "added_at": AS_OF}])
+    # Stored lower-cased, whoever writes it.
+    assert store.nodes("Suppression")["address"].to_list() == [entry.strip().lower()]
+    _suppressed_only(store, smtp, message)
+
+
+def test_a_mixed_case_entry_stored_before_keys_were_lower_cased_still_suppresses(
+    store: GraphStore, smtp: SmtpServer
+) -> None:
+    message = _released_to(store, "john@mail.example.com")
+    spec = store.registry.node("Suppression")
+    legacy = validate_nodes(
+        spec, [{"address": "x", "reason": "asked", "added_at": AS_OF}]
+    ).with_columns(pl.lit("@Example.COM").alias("address"))
+    store._apply([UpsertNodes(spec, legacy)], chunked=False)  # around validation, as old data
+    assert store.nodes("Suppression")["address"].to_list() == ["@Example.COM"]
+    _suppressed_only(store, smtp, message)
+
+
+@pytest.mark.parametrize("record", ["same_record", "second_record"])
+def test_do_not_contact_follows_the_address_whatever_its_case(
+    store: GraphStore, smtp: SmtpServer, record: str
+) -> None:
+    if record == "same_record":
+        # The message names no person; Cat's record (cat@acme.example) is do-not-contact.
+        message = _released_to(store, "CAT@Acme.Example", person_id=None)
+        cat = store.get_nodes("Person", ["cat"]).row(0, named=True)
+        store.upsert_nodes("Person", [{**cat, "do_not_contact": True}])
+    else:
+        # Cat's own record may be contacted; a second record of her address may not.
+        message = _released_to(store, "cat@acme.example")
+        store.upsert_nodes(
+            "Person",
+            [
+                {
+                    "person_id": "cat-2",
+                    "full_name": "Cat Ray",
+                    "email": "Cat@ACME.example",
+                    "do_not_contact": True,
+                }
+            ],
+        )
+    _suppressed_only(store, smtp, message)
 
 
 def test_an_escalation_after_release_blocks_the_send(store: GraphStore, smtp: SmtpServer) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from routing.guardrails import SendContext, check_send, next_allowed
+from routing.guardrails import SendContext, SuppressionList, check_send, next_allowed
 from routing.outbox import compliance
 from routing.sending import QuietHours, load_sending
 
@@ -41,13 +41,13 @@ def test_a_clean_message_goes_out() -> None:
     ("context", "message", "verdict", "reason"),
     [
         (
-            SendContext(suppressed_addresses=frozenset({"cat@acme.example"})),
+            SendContext(suppression=SuppressionList(frozenset({"cat@acme.example"}))),
             {},
             "suppressed",
             "suppression list",
         ),
         (
-            SendContext(suppressed_addresses=frozenset({"@acme.example"})),
+            SendContext(suppression=SuppressionList(frozenset({"@acme.example"}))),
             {},
             "suppressed",
             "suppression list",
@@ -65,6 +65,39 @@ def test_each_refusal(
 ) -> None:
     check = check_send(_message(**message), context, CONFIG, NOON)
     assert check.verdict == verdict and reason in check.reason
+
+
+@pytest.mark.parametrize(
+    ("suppressed", "to"),
+    [
+        ("cat@acme.example", "Cat@Acme.Example"),
+        ("Cat@Acme.Example", "cat@acme.example"),
+        ("@acme.example", "cat@mail.acme.example"),
+        ("@ACME.example", "Cat@EU.Mail.Acme.Example"),
+        ("@mail.acme.example", "cat@eu.mail.acme.example"),
+        ("@example.co.uk", "john@mail.example.co.uk"),
+        # An entry is an instruction: a public suffix covers everything under it.
+        ("@gov.uk", "press@hmrc.gov.uk"),
+        (" cat@acme.example ", "cat@acme.example"),
+    ],
+)
+def test_suppression_ignores_case_and_covers_subdomains(suppressed: str, to: str) -> None:
+    context = SendContext(suppression=SuppressionList(frozenset({suppressed})))
+    check = check_send(_message(to_address=to), context, CONFIG, NOON)
+    assert check.verdict == "suppressed" and "suppression list" in check.reason
+
+
+@pytest.mark.parametrize(
+    ("suppressed", "to"),
+    [
+        ("@mail.acme.example", "cat@acme.example"),  # a subdomain does not cover its parent
+        ("@acme.example", "cat@notacme.example"),
+        ("cat@acme.example", "cat@mail.acme.example"),  # an address is one address
+    ],
+)
+def test_suppression_covers_nothing_else(suppressed: str, to: str) -> None:
+    context = SendContext(suppression=SuppressionList(frozenset({suppressed})))
+    assert check_send(_message(to_address=to), context, CONFIG, NOON).verdict == "send"
 
 
 def test_the_footer_and_headers_are_what_one_click_unsubscribe_needs() -> None:

@@ -139,3 +139,20 @@ def test_record_and_frame_paths_agree(rows: list[dict[str, object]]) -> None:
     from_frame = validate_nodes(ACCOUNT, frame)
     assert_frame_equal(from_records, from_frame)
     assert from_records["account_id"].n_unique() == from_records.height
+
+
+SUPPRESSION = REGISTRY.node("Suppression")
+
+
+def test_suppression_keys_are_stored_lower_cased_on_both_paths() -> None:
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    rows = [
+        {"address": " John@Mail.Example.COM ", "reason": "asked", "added_at": when},
+        {"address": "@Example.com", "reason": "legal", "added_at": when},
+    ]
+    wanted = ["john@mail.example.com", "@example.com"]
+    assert validate_nodes(SUPPRESSION, rows)["address"].to_list() == wanted
+    assert validate_nodes(SUPPRESSION, pl.DataFrame(rows))["address"].to_list() == wanted
+    # Two spellings of one address are one entry.
+    twice = [rows[1], {**rows[1], "address": "@EXAMPLE.COM"}]
+    assert validate_nodes(SUPPRESSION, pl.DataFrame(twice))["address"].to_list() == [wanted[1]]
