@@ -8,6 +8,7 @@ The CLI prints ``str(error)`` as one line and exits with ``exit_code``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -237,21 +238,45 @@ class RejectRateExceeded(IngestFailed):
         )
 
 
-class IngestLocked(TwoloopError):
-    """Another ingest run holds the lock on this store."""
+class JobLocked(TwoloopError):
+    """Another run of the same job (ingest, the loop) holds its lock on this store."""
 
     transient = True
     exit_code = 75  # EX_TEMPFAIL
 
-    def __init__(self, store: str, pid: int | None, lock_path: str) -> None:
-        self.store = store
-        self.pid = pid
-        who = f"pid {pid}" if pid is not None else "another process"
+    def __init__(
+        self,
+        job: str,
+        store: str,
+        holder: str,
+        *,
+        where: str,
+        until: dt.datetime | None = None,
+    ) -> None:
+        self.job, self.store, self.holder = job, store, holder
+        expiry = f" (its lease runs until {until:%Y-%m-%d %H:%M:%S} UTC)" if until else ""
         super().__init__(
-            f"another ingest run ({who}) is running on {store}",
-            hint=f"wait for it to finish; the lock is {lock_path}",
+            f"another {job} run ({holder}) is running on {store}{expiry}",
+            hint=f"wait for it to finish; the lock is {where}",
             store=store,
-            pid=pid,
+            job=job,
+        )
+
+
+IngestLocked = JobLocked  # the name ingest has always raised
+
+
+class LeaseLost(TwoloopError):
+    """Our lease on a job expired and another run took it: stop before writing more."""
+
+    transient = True
+    exit_code = 75
+
+    def __init__(self, job: str, where: str) -> None:
+        super().__init__(
+            f"the {job} lease ({where}) was taken over while this run held it; stopping",
+            hint="a run stalled longer than its lease; the other run carries on",
+            job=job,
         )
 
 

@@ -540,6 +540,21 @@ class IngestRun(NodeModel):
     known_rejects: int = Field(default=0, ge=0)
 
 
+@node_type("Lease", key="name")
+class Lease(NodeModel):
+    """A job's lock in the database (Neo4j), so two machines cannot run one job
+    (``ingest``, ``loop``) at once: taken and renewed by compare-and-set, free again
+    when it expires or its holder gives it back (owner empty)."""
+
+    name: Key
+    owner: str = ""
+    host: str | None = None
+    pid: int | None = None
+    renewed_at: AwareDatetime
+    expires_at: AwareDatetime
+    version: int = Field(default=0, ge=0)
+
+
 @node_type("QuarantinedRow", key="row_id", indexed=("source",))
 class QuarantinedRow(NodeModel):
     """A row an ingest source could not load, remembered by its source, file and

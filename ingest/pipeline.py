@@ -23,13 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
-import hashlib
-import os
 import secrets
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +33,8 @@ from typing import Any
 import polars as pl
 
 from graph_model.embedded import EmbeddedStore
-from graph_model.errors import IngestFailed, IngestLocked, RejectRateExceeded, TwoloopError
+from graph_model.errors import IngestFailed, RejectRateExceeded, TwoloopError
+from graph_model.locks import JobLock, job_lock, lock_file
 from graph_model.schema import REGISTRY, EdgeSpec, NodeSpec
 from graph_model.store import Filter, GraphStore
 from graph_model.validation import default_literal, row_problems
@@ -151,37 +148,14 @@ class RunReport:
 
 
 def lock_path_for(store: GraphStore) -> Path:
+    """The embedded store's ingest lock file (Neo4j keeps a lease in the database)."""
+    return Path(lock_file(store, "ingest"))
+
+
+def ingest_lock(store: GraphStore) -> contextlib.AbstractContextManager[JobLock]:
     """One ingest at a time per store: a lock file in the embedded store's directory,
-    or, for Neo4j, one per URI and database in this machine's temp directory."""
-    if isinstance(store, EmbeddedStore):
-        store.root.mkdir(parents=True, exist_ok=True)
-        return store.root / "ingest.lock"
-    ident = f"{store.uri}|{getattr(store, 'database', '')}"
-    digest = hashlib.sha1(ident.encode()).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "twoloop-locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"ingest-{digest}.lock"
-
-
-@contextlib.contextmanager
-def ingest_lock(store: GraphStore) -> Iterator[Path]:
-    path = lock_path_for(store)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raw = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            raise IngestLocked(store.uri, int(raw) if raw.isdigit() else None, str(path)) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        try:
-            yield path
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    a lease in the database on Neo4j (so two machines cannot ingest into it at once)."""
+    return job_lock(store, "ingest")
 
 
 # ------------------------------------------------------------------ plan
@@ -255,6 +229,7 @@ class Ingestor:
         # Per label, the rows whose edges dedupe moved onto another row's node.
         self._remapped: dict[str, pl.Series] = {}
         self._catalog: Catalog | None = None
+        self._lock: JobLock | None = None
 
     # -------------------------------------------------------------- entry
 
@@ -262,7 +237,8 @@ class Ingestor:
         sources = [self.config.source(n) for n in only] if only else list(self.config.sources)
         run_id = new_run_id(self.clock())
         report = RunReport(run_id=run_id, store=self.store.uri)
-        with ingest_lock(self.store):
+        with ingest_lock(self.store) as held:
+            self._lock = held
             self.store.ensure_schema()
             self._close_interrupted_runs()
             self._catalog = self._find_catalog()
@@ -363,6 +339,8 @@ class Ingestor:
 
     def _after_batch(self) -> None:
         self._batches_done += 1
+        if self._lock is not None:
+            self._lock.check()  # a run that lost its lease stops before the next batch
         if self.fault_after_batch is not None and self._batches_done >= self.fault_after_batch:
             raise InjectedFault(f"injected fault after batch {self._batches_done}")
 

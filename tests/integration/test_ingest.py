@@ -52,11 +52,11 @@ def by_source(report: RunReport) -> dict[str, tuple[int, int, int, int]]:
 
 
 def snapshot(store: GraphStore) -> dict[str, pl.DataFrame]:
-    """Every table except the run log (and when a row was first quarantined), sorted,
-    for state comparisons."""
+    """Every table except the run log and the job lease (and when a row was first
+    quarantined), sorted, for state comparisons."""
     out: dict[str, pl.DataFrame] = {}
     for label, spec in REGISTRY.nodes.items():
-        if label != "IngestRun":
+        if label not in ("IngestRun", "Lease"):
             out[label] = store.nodes(label).sort(spec.key)
     out["QuarantinedRow"] = out["QuarantinedRow"].drop("first_run", "first_seen")
     for rel in REGISTRY.edges:
