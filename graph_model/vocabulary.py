@@ -540,6 +540,52 @@ class IngestRun(NodeModel):
     known_rejects: int = Field(default=0, ge=0)
 
 
+@node_type("LoopRun", key="run_id", indexed=("status",))
+class LoopRun(NodeModel):
+    """One run of the scheduled agent loop (``twoloop loop run``): its steps in order,
+    each with its status, counts, error and seconds (JSON), written as it goes."""
+
+    run_id: Key
+    started_at: AwareDatetime
+    finished_at: AwareDatetime | None = None
+    status: RunStatus = RunStatus.running
+    # Who ran it: host:pid.
+    holder: str
+    full: bool = False
+    steps: str = "[]"
+    error: str | None = None
+
+
+@node_type("ScoredAccount", key="account_id", indexed=("recheck_at",))
+class ScoredAccount(NodeModel):
+    """When an account's pairs were last scored, with which model, and the first time
+    time alone could change that (a score decaying past a threshold, a gate's window
+    opening or closing): incremental matching rescores it then, or sooner when its
+    inputs change."""
+
+    account_id: Key
+    as_of: AwareDatetime
+    model_version: str
+    scored_at: AwareDatetime
+    recheck_at: AwareDatetime | None = None
+
+
+@node_type("ChangeSet", key="changeset_id")
+class ChangeSet(NodeModel):
+    """The matching inputs one commit changed (ingest, extraction, escalation
+    triggers), until incremental matching has rescored the accounts they reach."""
+
+    changeset_id: Key
+    # Who wrote it: "ingest:<source>", "extract:<extractor>", "triggers".
+    origin: str
+    created_at: AwareDatetime
+    # Too many keys to list (a first load), or the capability side changed: rescore all.
+    full: bool = False
+    size: int = Field(default=0, ge=0)
+    # JSON: label -> changed node keys (both ends of changed edges included).
+    keys: str = "{}"
+
+
 @node_type("Lease", key="name")
 class Lease(NodeModel):
     """A job's lock in the database (Neo4j), so two machines cannot run one job

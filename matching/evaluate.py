@@ -27,6 +27,7 @@ and Neo4j give identical results, and batches can run on separate workers.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -166,6 +167,48 @@ class Evaluator:
             return _top(inst, [a, c], TOP_PER_PAIR, [W])
 
         return PathResult(mp, pairs, of_pairs, self._render)
+
+    def window_changes(self, accounts: Sequence[str]) -> pl.DataFrame:
+        """Per account, the first moment after the as-of time when a gate with a time
+        window (``x.f within Nd``) could start or stop blocking it: an event of its
+        path enters the window at its time minus N days and leaves it at its time
+        plus N. Only windows on the account side of the path are followed (all the
+        shipped ones are). Columns: account_id, at."""
+        schema = {"account_id": pl.String, "at": pl.Datetime("us", "UTC")}
+        found: list[pl.DataFrame] = []
+        keys = sorted(set(accounts))
+        for mp in self.metapaths:
+            windows = [
+                c
+                for c in mp.conditions
+                if c.op == "within" and c.alias in mp.nodes and mp.side_of(c.alias) != "capability"
+            ]
+            if mp.role != "gate" or not windows or not keys:
+                continue
+            relaxed = dataclasses.replace(
+                mp, conditions=tuple(c for c in mp.conditions if c.op != "within")
+            )
+            a = mp.account_alias
+            steps = [
+                _Step(h, h.to_alias, h.from_alias, not h.forward) for h in reversed(mp.account_hops)
+            ]
+            start = pl.DataFrame({a: keys}, schema={a: pl.String})
+            frame = self._walk(relaxed, start, steps)
+            for cond in windows:
+                frame = self._fetch(relaxed, frame, cond.alias, {str(cond.field)})
+                column = pl.col(f"{cond.alias}.{cond.field}")
+                if frame.schema[f"{cond.alias}.{cond.field}"] == pl.Date:
+                    column = column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+                days = dt.timedelta(days=int(cond.value))
+                for edge in (column - days, column + days):
+                    found.append(
+                        frame.select(pl.col(a).alias("account_id"), edge.alias("at"))
+                        .filter(pl.col("at") > self.as_of)
+                        .cast(schema)  # type: ignore[arg-type]
+                    )
+        if not found:
+            return pl.DataFrame(schema=schema)
+        return pl.concat(found).group_by("account_id").agg(pl.col("at").min()).sort("account_id")
 
     # ------------------------------------------------------------------ sides
 

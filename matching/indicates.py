@@ -14,11 +14,13 @@ Reruns with nothing new change nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
 
+from graph_model.changes import journal
 from graph_model.settings import Settings
 from graph_model.store import GraphStore
 from matching.extract import Extractor, RulesExtractor, needs_from_frame
@@ -86,13 +88,25 @@ def run_extraction(
     stale = existing.join(findings.select(_IDENTITY), on=_IDENTITY, how="anti")
     compare = ["src", "dst", "confidence", "evidence"]
     changed = findings.join(existing.select(compare), on=compare, how="anti", nulls_equal=True)
-    if stale.height:
-        report.removed = store.delete_edges("INDICATES", stale.select("src", "dst", "extractor"))
-    if changed.height:
-        report.written = store.upsert_edges("INDICATES", changed, source=extractor.name)
-    if once:
-        marked = signals.with_columns(
-            pl.col("read_by").list.concat(pl.lit([extractor.name])).list.unique(maintain_order=True)
-        )
-        store.upsert_nodes("Signal", marked)
+    with store.batch() as write:
+        if stale.height:
+            write.delete_edges("INDICATES", stale.select("src", "dst", "extractor"))
+        if changed.height:
+            write.upsert_edges("INDICATES", changed, source=extractor.name)
+        if once:
+            marked = signals.with_columns(
+                pl.col("read_by")
+                .list.concat(pl.lit([extractor.name]))
+                .list.unique(maintain_order=True)
+            )
+            write.upsert_nodes("Signal", marked)
+        # The signals whose needs changed: incremental matching rescores their accounts.
+        ends = pl.concat([stale.select("src", "dst"), changed.select("src", "dst")])
+        edges = {"INDICATES": {side: ends[side].unique().to_list() for side in ("src", "dst")}}
+        journal(write, f"extract:{extractor.name}", {"edges": edges}, now=_now())
+    report.removed, report.written = stale.height, changed.height
     return report
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -27,11 +27,13 @@ from typing import Any, Literal
 
 import polars as pl
 
+from graph_model import changes
 from graph_model.store import Filter, GraphStore, NotFound
 from matching.contacts import choose_contacts
 from matching.evaluate import Evaluator, PathResult
 from matching.metapaths import Metapath, load_metapaths
 from matching.model import ScoreModelSpec, active_model, load_prior
+from matching.recheck import Thresholds, recheck_times
 
 DEFAULT_BATCH = 5_000
 EVIDENCE_SHOWN = 3
@@ -51,6 +53,8 @@ class MatchRunReport:
     written: int = 0
     removed: int = 0
     by_am: dict[str, int] = field(default_factory=dict)
+    # The first time one of the scored accounts is due to be rescored by time alone.
+    recheck_due: str | None = None
     batch_ids: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -410,11 +414,19 @@ def run_matching(
     batch_size: int = DEFAULT_BATCH,
     matcher: Matcher | None = None,
     progress: Callable[[int, int], None] | None = None,
+    thresholds: Thresholds | None = None,
+    consumes: Sequence[str] = (),
 ) -> MatchRunReport:
-    """Score, explain and write matches for ``accounts`` (default: every account)."""
+    """Score, explain and write matches for ``accounts`` (default: every account).
+
+    Each scored account's ``ScoredAccount`` (as-of time, model, when time alone could
+    change it) is written in its batch's commit. A full run takes every pending
+    change set into account, and deletes them; an incremental run deletes the ones
+    it was planned from (``consumes``), in its last commit."""
     started = time.perf_counter()
     matcher = matcher or Matcher(store, as_of=as_of)
     if accounts is None:
+        consumes = changes.pending_changes(store).ids
         keys = sorted(store.nodes("Account")["account_id"].to_list())
     else:
         keys = sorted(set(accounts))
@@ -426,11 +438,18 @@ def run_matching(
             )
     report = MatchRunReport(model_version=matcher.model.version, as_of=as_of.isoformat())
     report.accounts = len(keys)
-    for start in range(0, len(keys), batch_size):
+    starts = range(0, len(keys), batch_size)
+    for start in starts:
         batch = keys[start : start + batch_size]
-        _run_batch(store, matcher, batch, report)
+        last = start == starts[-1]
+        _run_batch(
+            store, matcher, batch, report, thresholds or Thresholds(), consumes if last else ()
+        )
         if progress:
             progress(min(start + batch_size, len(keys)), len(keys))
+    if not keys and consumes:
+        with store.batch() as write:
+            changes.consume(write, consumes)
     report.by_am = dict(sorted(report.by_am.items()))
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -444,7 +463,12 @@ def batch_id(model_version: str, as_of: dt.datetime, accounts: Sequence[str]) ->
 
 
 def _run_batch(
-    store: GraphStore, matcher: Matcher, accounts: Sequence[str], report: MatchRunReport
+    store: GraphStore,
+    matcher: Matcher,
+    accounts: Sequence[str],
+    report: MatchRunReport,
+    thresholds: Thresholds,
+    consumes: Sequence[str],
 ) -> None:
     scored, instances = matcher.score(accounts, explain="surfaced")
     bid = batch_id(matcher.model.version, matcher.as_of, accounts)
@@ -524,7 +548,29 @@ def _run_batch(
     again = existing["match_id"].is_in(ids.implode())
     stale = existing.filter(~again & (pl.col("status") == "proposed"))["match_id"].to_list()
     rescored = existing.filter(again)["match_id"].sort().to_list()
+    recheck = recheck_times(
+        accounts,
+        surfaced,
+        matcher.evaluator.window_changes(accounts),
+        as_of=matcher.as_of,
+        model=matcher.model,
+        metapaths=matcher.metapaths,
+        thresholds=thresholds,
+    )
+    state = [
+        {
+            "account_id": a,
+            "as_of": matcher.as_of,
+            "model_version": matcher.model.version,
+            "scored_at": dt.datetime.now(dt.UTC),
+            "recheck_at": recheck[a],
+        }
+        for a in accounts
+    ]
+    report.recheck_due = _earliest(report.recheck_due, [r for r in recheck.values() if r])
     with store.batch() as write:
+        write.upsert_nodes("ScoredAccount", state)
+        changes.consume(write, consumes)
         if stale:
             write.delete_nodes("Match", stale)
         for rel in ("ASSIGNED_TO", "CONTACT"):
@@ -548,6 +594,11 @@ def _run_batch(
                 write.upsert_edges("CONTACT", contact_edges)
     report.written += nodes.height
     report.removed += len(stale)
+
+
+def _earliest(current: str | None, times: list[dt.datetime]) -> str | None:
+    candidates = [t.isoformat() for t in times] + ([current] if current else [])
+    return min(candidates) if candidates else None
 
 
 def _owners(store: GraphStore, accounts: Sequence[str]) -> dict[str, str]:

@@ -29,6 +29,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from graph_model.changes import journal
 from graph_model.errors import (
     ConfigFileInvalid,
     DecisionConflict,
@@ -388,6 +389,8 @@ def detect_escalations(
         if opted_out:
             unique = {p["person_id"]: p for p in opted_out}
             write.upsert_nodes("Person", [{**p, "do_not_contact": True} for p in unique.values()])
+            # Who may be contacted changed: incremental matching chooses again.
+            journal(write, "triggers", {"nodes": {"Person": list(unique)}}, now=now)
             addresses = {p["email"].lower() for p in unique.values() if p.get("email")}
             if addresses:
                 write.upsert_nodes(

@@ -186,6 +186,21 @@ class Policy:
     # "sha1:" + the file's digest: which policy a stored route came from.
     digest: str = ""
 
+    def thresholds(self, field: str) -> list[float]:
+        """The numbers the rules compare ``field`` with (``score >= 0.8``): where a
+        value decaying over time would change a route."""
+        return sorted(
+            {
+                float(c.value)
+                for rule in self.rules
+                for c in rule.conditions
+                if c.field == field
+                and c.op in (">=", "<=", ">", "<")
+                and isinstance(c.value, int | float)
+                and not isinstance(c.value, bool)
+            }
+        )
+
     def route(self, values: Mapping[str, Any]) -> tuple[Rule, str]:
         """The first rule that fires, and its reason filled in."""
         for rule in self.rules:
