@@ -581,12 +581,14 @@ def ingest_schedule(
         int | None,
         typer.Option("--next", min=1, help="Only print the next N fire times and exit."),
     ] = None,
+    policy: PolicyOption = DEFAULT_POLICY,
     json_output: JsonOption = False,
 ) -> None:
     """Run the config's cron schedules in the foreground (for teams without cron).
 
-    Each firing runs its schedule's sources under the store's ingest lock; a firing
-    that finds the lock taken is skipped and logged. Stops on Ctrl-C or SIGTERM.
+    Each firing runs its schedule's sources under the store's ingest lock, or, for
+    `job: loop`, the whole agent loop under the loop lock (with --policy); a firing
+    that finds its lock taken is skipped and logged. Stops on Ctrl-C or SIGTERM.
     """
     cfg = load_config(config)
     if show_next is not None:
@@ -614,17 +616,28 @@ def ingest_schedule(
                 Text(f"{event.due:%Y-%m-%d %H:%M} {event.schedule}: skipped: {event.skipped}")
             )
             return
+        if isinstance(event.report, LoopRunReport):
+            steps = ", ".join(f"{s.name} {s.status}" for s in event.report.steps)
+            err_console.print(
+                Text(
+                    f"{event.due:%Y-%m-%d %H:%M} {event.schedule}: loop {event.report.status}"
+                    f" ({steps})"
+                )
+            )
+            return
         for source in event.report.sources:
             err_console.print(
                 Text(f"{event.due:%Y-%m-%d %H:%M} {event.schedule}: " + run_summary_line(source))
             )
 
+    setup = loop_setup(policy, config) if any(s.job == "loop" for s in cfg.schedules) else None
     with _open(graph) as store:
         if not json_output:
             err_console.print(
                 f"scheduling {len(cfg.schedules)} schedule(s) on {store.uri}; Ctrl-C stops"
             )
-        Scheduler(store, cfg, on_run=log).run(run_now=run_now, max_runs=max_runs)
+        loop = (lambda: run_loop(store, setup)) if setup is not None else None
+        Scheduler(store, cfg, on_run=log, loop=loop).run(run_now=run_now, max_runs=max_runs)
 
 
 @app.command("sample")

@@ -86,6 +86,7 @@ class LoopRunReport:
     run_id: str
     store: str
     started_at: dt.datetime
+    as_of: dt.datetime
     full: bool
     status: str = "running"
     steps: list[StepReport] = field(default_factory=list)
@@ -137,7 +138,9 @@ def run_loop(
     started = time.perf_counter()
     with job_lock(store, "loop") as held:
         _close_interrupted(store)
-        report = LoopRunReport(new_loop_run_id(now), store.uri, now, full)
+        report = LoopRunReport(
+            new_loop_run_id(now), store.uri, dt.datetime.now(dt.UTC), now, full
+        )
         _record(store, report)
         steps: dict[str, Callable[[], dict[str, Any] | str]] = {
             "ingest": lambda: _ingest(store, setup),
@@ -291,6 +294,7 @@ def _record(store: GraphStore, report: LoopRunReport, *, finished: bool = False)
             {
                 "run_id": report.run_id,
                 "started_at": report.started_at,
+                "as_of": report.as_of,
                 "finished_at": dt.datetime.now(dt.UTC) if finished else None,
                 "status": report.status,
                 "holder": f"{socket.gethostname()}:{os.getpid()}",

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph_model.errors import JobLocked, LeaseLost, WriteConflict
+from graph_model.settings import load_settings
 from graph_model.store import GraphStore
 
 DEFAULT_TTL = dt.timedelta(minutes=10)
@@ -56,14 +57,20 @@ class JobLock:
 
 @contextlib.contextmanager
 def job_lock(
-    store: GraphStore, job: str, *, ttl: dt.timedelta = DEFAULT_TTL, owner: str | None = None
+    store: GraphStore,
+    job: str,
+    *,
+    ttl: dt.timedelta | None = None,
+    owner: str | None = None,
 ) -> Iterator[JobLock]:
-    """Hold the job's lock for the block, or raise ``JobLocked`` naming the holder."""
+    """Hold the job's lock for the block, or raise ``JobLocked`` naming the holder.
+    A lease lives ``ttl`` (default: the TWOLOOP_LEASE_SECONDS setting) unless renewed."""
     root = getattr(store, "root", None)
     if root is not None:  # the embedded store
         with _file_lock(store, job) as held:
             yield held
         return
+    ttl = ttl or dt.timedelta(seconds=load_settings().lease_seconds)
     with _lease(store, job, ttl=ttl, owner=owner or holder_id()) as held:
         yield held
 
@@ -159,7 +166,8 @@ def acquire_lease(
     """Take the job's lease if it is free or expired; returns its new version."""
     now = now or _now()
     row = _lease_row(store, job)
-    if row is not None and row["owner"] and row["owner"] != owner and row["expires_at"] > now:
+    held = row is not None and row["owner"] and row["owner"] != owner
+    if row is not None and held and row["expires_at"] > now and not _dead_here(row):
         raise JobLocked(job, store.uri, _holder(row), where=f"lease:{job}", until=row["expires_at"])
     version = (row["version"] if row else 0) + 1
     try:
@@ -197,6 +205,20 @@ def release_lease(store: GraphStore, job: str, owner: str, version: int) -> None
     with contextlib.suppress(WriteConflict), store.batch() as write:
         write.expect("Lease", job, "version", [version])
         write.upsert_nodes("Lease", [{**_record(job, "", version + 1, now, now), "pid": None}])
+
+
+def _dead_here(row: dict[str, Any]) -> bool:
+    """The holder ran on this machine and its process is gone (killed, crashed): its
+    lease is stale now, not only when it expires."""
+    if row.get("host") != socket.gethostname() or row.get("pid") is None:
+        return False
+    try:
+        os.kill(int(row["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
 
 
 def _holder(row: dict[str, Any]) -> str:

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a writer waits for the embedded store's write lock.",
     )
+    lease_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Neo4j: how long an ingest or loop lease lives without renewal; its "
+        "holder renews it every third of that, so a holder that died frees it this long after "
+        "(at once when it died on this machine).",
+    )
     compact_segments: int = Field(
         default=16,
         ge=1,

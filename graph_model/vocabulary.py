@@ -548,6 +548,8 @@ class LoopRun(NodeModel):
     run_id: Key
     started_at: AwareDatetime
     finished_at: AwareDatetime | None = None
+    # The time the run worked at (its matches' as-of time; ``--now``), usually its start.
+    as_of: AwareDatetime
     status: RunStatus = RunStatus.running
     # Who ran it: host:pid.
     holder: str

@@ -83,6 +83,15 @@ class Schedule(_Strict):
     cron: str  # five fields: minute hour day-of-month month day-of-week
     sources: list[str] | None = None  # None: every source, in order
     timezone: str = "UTC"
+    # ingest: the sources; loop: the whole agent loop (``twoloop loop run``), whose
+    # ingest step runs every source of this config.
+    job: Literal["ingest", "loop"] = "ingest"
+
+    @model_validator(mode="after")
+    def _loop_runs_everything(self) -> Schedule:
+        if self.job == "loop" and self.sources is not None:
+            raise ValueError("a loop schedule runs every source; leave out sources")
+        return self
 
 
 class Fuzzy(_Strict):

@@ -1,10 +1,11 @@
 """Cron schedules from ``ingest.yaml``, run in the foreground for teams without cron.
 
 Each schedule names a five-field cron expression, a time zone and the sources it
-runs (all of them by default). The scheduler sleeps until the next fire time,
-runs that schedule's sources under the store's ingest lock, logs one line per
-source, and goes on. A run that finds the lock taken is skipped and logged,
-never queued twice. SIGTERM and Ctrl-C stop it between runs.
+runs (all of them by default), or ``job: loop`` for the whole agent loop. The
+scheduler sleeps until the next fire time, runs that schedule under its lock (the
+store's ingest lock, or the loop's), logs one line per source or loop run, and
+goes on. A run that finds its lock taken is skipped and logged, never queued
+twice. SIGTERM and Ctrl-C stop it between runs.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from graph_model.errors import ConfigFileInvalid, IngestLocked
+from graph_model.errors import ConfigFileInvalid, JobLocked
 from graph_model.store import GraphStore
 from ingest.config import IngestConfig, Schedule
-from ingest.pipeline import Ingestor, RunReport
+from ingest.pipeline import Ingestor
 
 
 def check_schedules(config: IngestConfig) -> None:
@@ -66,7 +68,8 @@ def upcoming(config: IngestConfig, after: dt.datetime, count: int) -> list[tuple
 class ScheduledRun:
     schedule: str
     due: dt.datetime
-    report: RunReport | None
+    # An ingest run's RunReport, or what ``run_loop`` returned for a loop schedule.
+    report: Any
     skipped: str | None = None
 
 
@@ -78,8 +81,17 @@ class Scheduler:
         *,
         on_run: Callable[[ScheduledRun], None],
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        loop: Callable[[], Any] | None = None,
     ) -> None:
         check_schedules(config)
+        for i, sched in enumerate(config.schedules):
+            if sched.job == "loop" and loop is None:
+                raise ConfigFileInvalid(
+                    str(config.config_path),
+                    f"schedules[{i}].job",
+                    "this scheduler cannot run the agent loop",
+                    hint="twoloop ingest schedule runs loop schedules",
+                )
         if not config.schedules:
             raise ConfigFileInvalid(
                 str(config.config_path),
@@ -91,6 +103,7 @@ class Scheduler:
         self.config = config
         self.on_run = on_run
         self.clock = clock
+        self.loop = loop
         self.stop = threading.Event()
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
@@ -110,9 +123,12 @@ class Scheduler:
                     break
                 sched = next(s for s in self.config.schedules if s.name == name)
                 try:
-                    report = Ingestor(self.store, self.config).run(sched.sources)
+                    if sched.job == "loop" and self.loop is not None:
+                        report: Any = self.loop()
+                    else:
+                        report = Ingestor(self.store, self.config).run(sched.sources)
                     self.on_run(ScheduledRun(name, due[name], report))
-                except IngestLocked as exc:
+                except JobLocked as exc:
                     self.on_run(ScheduledRun(name, due[name], None, skipped=str(exc)))
                 done += 1
                 due[name] = next_fire(sched, max(self.clock(), due[name]))

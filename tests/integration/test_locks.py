@@ -111,7 +111,8 @@ def test_a_killed_holder_lets_its_lease_expire_and_a_live_one_keeps_it(
             pass
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=10)
-        time.sleep(2.0)  # no one renews it now: it expires
+        # It died on this machine: its lease is stale at once (another machine's would
+        # wait for it to expire, see above).
         with job_lock(neo4j_store, "loop") as held:
             held.check()
     finally:
