@@ -1485,11 +1485,21 @@ def edit_command(
     subject: Annotated[
         str | None, typer.Option("--subject", help="A new subject.", show_default=False)
     ] = None,
+    confirm: Annotated[
+        bool,
+        typer.Option(
+            "--confirm",
+            help="Send it although the draft guard stops it (links outside link_domains, "
+            "other addresses, prices, discounts, promises, held CRM text); the decision "
+            "records what you confirmed.",
+        ),
+    ] = False,
     now: NowOption = None,
     graph: GraphOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Send a pending draft with your changes; your own edits teach your style notes."""
+    """Send a pending draft with your changes, after the same guard as drafting (exit 2
+    listing what it found, unless --confirm); your own edits teach your style notes."""
     body = body_file.read_text() if body_file else None
     settings = load_settings()
     writer = None
@@ -1507,6 +1517,7 @@ def edit_command(
             subject=subject,
             body=body,
             style_writer=writer,
+            confirm=confirm,
         )
     _acted(result, json_output)
 

@@ -15,16 +15,19 @@ features for learning: approve and edit count as positive, cancel as negative),
 the draft's new status, the match's new status and, for approve and edit, the
 OutboxMessage. The commit is guarded by a compare-and-set on the draft's status,
 so a second decision (by anyone, at any time) is a conflict error naming who
-decided first, never a second message. The owner's own edits feed their style
-notes.
+decided first, never a second message. An edit runs the drafting guard on what
+it sends: what the guard stops goes out only with ``confirm=True``, and the
+Decision keeps what was confirmed. The owner's own edits feed their style notes.
 ``resolve_item`` closes an escalation or a task, ``settle_send`` an unconfirmed
 send.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, Protocol
@@ -33,10 +36,14 @@ import polars as pl
 
 from app.actors import Acting, Actor, act_on, identify
 from app.decisions import decided_by, last_decision
+from drafting.guard import DraftCheck, check_draft
+from drafting.model import Claim, DraftContent
+from drafting.requests import draft_requests
 from drafting.style import record_style, style_rules
 from graph_model.errors import (
     DecisionConflict,
     DecisionRejected,
+    GuardedEdit,
     ModelError,
     WriteConflict,
 )
@@ -212,6 +219,26 @@ def _conflict_on_draft(store: GraphStore, draft_id: str) -> Iterator[None]:
         raise DecisionConflict(_draft_conflict(store, row)) from None
 
 
+def _edit_check(
+    store: GraphStore, draft: dict[str, Any], updated: dict[str, Any], sending: SendingConfig
+) -> DraftCheck:
+    """The drafting guard on an edit: the same checks, against the match's evidence,
+    the draft's claims and its fixed recipient and sender."""
+    (request,) = draft_requests(store, store.get_nodes("Match", [draft["match_id"]]))
+    request = dataclasses.replace(
+        request,
+        from_address=draft["from_address"] or request.from_address,
+        to_address=draft["to_address"],
+    )
+    # Built without validation: a person's edit may be longer than a drafter's answer.
+    content = DraftContent.model_construct(
+        subject=updated["subject"],
+        body=updated["body"],
+        claims=[Claim.model_construct(**c) for c in json.loads(draft["claims"] or "[]")],
+    )
+    return check_draft(request, content, link_domains=sending.link_domains)
+
+
 def _decide_draft(
     store: GraphStore,
     draft_id: str,
@@ -224,6 +251,7 @@ def _decide_draft(
     subject: str | None = None,
     body: str | None = None,
     style_writer: StyleWriter | None = None,
+    confirm: bool = False,
 ) -> dict[str, Any]:
     if not isinstance(actor, Actor):
         actor = identify(store, actor, action=kind, item=draft_id)
@@ -239,11 +267,25 @@ def _decide_draft(
     new_status = {"approve": "approved", "edit": "edited", "cancel": "cancelled"}[kind]
     match_status = "killed" if kind == "cancel" else "validated"
     updated = dict(draft)
+    confirmed: list[str] = []
     if kind == "edit":
+        assert sending is not None
         updated.update(
             subject=(subject or draft["subject"]).strip(),
             body=(body or draft["body"]).strip(),
             original_body=draft["original_body"] or draft["body"],
+        )
+        check = _edit_check(store, draft, updated, sending)
+        findings = [*check.violations, *check.holds]
+        if findings and not confirm:
+            raise GuardedEdit(draft_id, findings)
+        confirmed = findings
+        # The draft describes what goes out: the edit's checks replace the drafter's.
+        updated.update(
+            grounded=check.grounded,
+            personalization=check.personalization,
+            violations=check.violations,
+            holds=check.holds,
         )
     # A manager's or admin's edit is not the owner's style.
     teaches = kind == "edit" and acting.role == "am"
@@ -277,6 +319,7 @@ def _decide_draft(
             features=match["features"],
             score=match["score"],
             model_version=match["model_version"],
+            confirmed_findings=confirmed,
         )
         write.upsert_nodes("Match", [{**match, "status": match_status}])
         if notes:
@@ -289,6 +332,7 @@ def _decide_draft(
         "match_id": match["match_id"],
         "match_status": match_status,
         "message_id": message["message_id"] if message else None,
+        "confirmed_findings": confirmed,
         **_by(acting, now),
     }
 
@@ -341,10 +385,14 @@ def edit_draft(
     subject: str | None = None,
     body: str | None = None,
     style_writer: StyleWriter | None = None,
+    confirm: bool = False,
 ) -> dict[str, Any]:
-    """Send a pending draft with the actor's changes. The owner's own edits become
-    style notes: by ``style_writer`` (Claude, when a key is set) or else by the offline
-    rules."""
+    """Send a pending draft with the actor's changes, after the drafting guard: an
+    edit carrying what it stops (links outside ``link_domains``, other addresses,
+    forward instructions, prices, discounts, promises) or a hold is ``GuardedEdit``
+    unless ``confirm``; then it goes out and the Decision keeps what was confirmed.
+    The owner's own edits become style notes: by ``style_writer`` (Claude, when a key
+    is set) or else by the offline rules."""
     if not (subject or body):
         raise DecisionRejected("an edit needs a new subject or body")
     return _decide_draft(
@@ -357,6 +405,7 @@ def edit_draft(
         subject=subject,
         body=body,
         style_writer=style_writer,
+        confirm=confirm,
     )
 
 

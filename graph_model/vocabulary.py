@@ -517,6 +517,8 @@ class Decision(NodeModel):
     features: str | None = None
     score: float | None = None
     model_version: str | None = None
+    # An edit sent although the draft guard stopped it: what it found, confirmed.
+    confirmed_findings: list[str] = Field(default_factory=list)
 
 
 @node_type("ScoreModel", key="model_id", indexed=("active",))

@@ -3,7 +3,8 @@
 An AM acts on its own book, a manager on its reports' (REPORTS_TO, through any
 number of levels), an admin (TWOLOOP_ADMINS) on any, recorded as acting on behalf
 of the owner; everyone else is refused (exit 77) before anything is read out or
-changed. Every human action leaves a Decision naming actor, role and on-behalf.
+changed. An edit runs the drafting guard and needs a confirmation to send what
+it stops. Every human action leaves a Decision naming actor, role and on-behalf.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from app.human_loop import (
 )
 from drafting.offline import OfflineDrafter
 from graph_model import connect
-from graph_model.errors import DecisionRejected, NotAuthorized
+from graph_model.errors import DecisionRejected, GuardedEdit, NotAuthorized
 from graph_model.store import GraphStore
 from matching.run import pair_id, run_matching
 from routing.channels.task import add_task
@@ -41,6 +42,11 @@ from tests.support.hand_graph import AS_OF, add_managers, build
 
 APPROVE = pair_id("acme", "ingest")  # senior_contact: Ann's draft waits for am-1
 NOW = ["--now", AS_OF.isoformat()]
+# What the issue saw go out after an edit: a payment link, a new address, 90% off.
+GUARDED_BODY = (
+    "Hi Ann,\n\nPay today at https://pay.evil.example/checkout and write to "
+    "billing@evil.example for 90% off the first year.\n\nAda"
+)
 
 
 @pytest.fixture
@@ -143,6 +149,58 @@ def test_another_books_items_are_refused_from_the_command_line(graph: str, comma
     assert _snapshot(graph) == before
     with connect(graph) as store:
         assert store.get_node("OutboxMessage", message)["status"] == "unconfirmed"
+
+
+def test_a_guarded_edit_needs_a_confirmation_and_records_it(graph: str, tmp_path: Path) -> None:
+    """Issue 15: an edited body with a payment link, a new address and a 90% discount
+    went to the outbox; `edit` did not run the draft guard."""
+    draft = _items(graph)["approval"]["item"]
+    body = tmp_path / "body.txt"
+    body.write_text(GUARDED_BODY)
+    args = ["edit", draft, "--am", "am-1", "--body-file", str(body), "--graph", graph]
+    refused = _cli(*args)
+    assert refused.exit_code == 2, refused.output
+    line = " ".join(refused.output.split())
+    for finding in (
+        "link outside the allowlist: pay.evil.example",
+        "an email address the draft must not carry: billing@evil.example",
+        "a discount or free offer: '90% off'",
+        "--confirm",
+    ):
+        assert finding in line
+    with connect(graph) as store:
+        assert store.nodes("OutboxMessage", {"draft_id": draft}).height == 0
+        assert store.get_node("Draft", draft)["status"] == "pending"
+        assert store.nodes("Decision").height == 0
+    sent = _cli(*args, "--confirm", "--json")
+    assert sent.exit_code == 0, sent.output
+    result = json.loads(sent.stdout)
+    with connect(graph) as store:
+        message = store.get_node("OutboxMessage", result["message_id"])
+        assert message["body"].startswith(GUARDED_BODY)
+        decision = store.get_node("Decision", result["decision_id"])
+        assert (decision["kind"], decision["actor"], decision["role"]) == ("edit", "am-1", "am")
+        assert decision["on_behalf_of"] == "am-1"
+        assert sorted(decision["confirmed_findings"]) == [
+            "a discount or free offer: '90% off'",
+            "an email address the draft must not carry: billing@evil.example",
+            "link outside the allowlist: pay.evil.example",
+        ]
+        stored = store.get_node("Draft", draft)
+        assert (
+            stored["status"] == "edited" and stored["violations"] == decision["confirmed_findings"]
+        )
+
+
+def test_a_clean_edit_goes_out_without_a_confirmation(graph: str, tmp_path: Path) -> None:
+    draft = _items(graph)["approval"]["item"]
+    body = tmp_path / "body.txt"
+    body.write_text("Hello Ann,\n\nShort note: see vendor.example/ingest.\n\nBest, Ada")
+    edited = _cli("edit", draft, "--am", "am-1", "--body-file", str(body), "--graph", graph)
+    assert edited.exit_code == 0, edited.output
+    with connect(graph) as store:
+        (decision,) = store.nodes("Decision").to_dicts()
+        assert decision["confirmed_findings"] == []
 
 
 def test_a_manager_acts_from_the_command_line_and_says_for_whom(graph: str) -> None:
@@ -301,6 +359,45 @@ def test_an_escalation_nobody_owns_only_an_admin_resolves(
     done = resolve_item(store, eid, actor="root", now=AS_OF, answer="Billing fixed it.")
     assert _who(store, done["decision_id"]) == ("root", "admin", None, [])
     assert store.get_node("Escalation", eid)["resolved_by"] == "root"
+
+
+def test_a_guarded_edit_is_refused_until_confirmed(store: GraphStore) -> None:
+    items = _handed_over(store)
+    notes = store.nodes("StyleNote").height
+    with pytest.raises(GuardedEdit) as refused:
+        edit_draft(
+            store, items["draft"], actor="am-3", now=AS_OF, sending=SENDING, body=GUARDED_BODY
+        )
+    assert refused.value.exit_code == 2 and len(refused.value.findings) == 3
+    assert store.nodes("OutboxMessage", {"draft_id": items["draft"]}).height == 0
+    assert store.get_node("Draft", items["draft"])["status"] == "pending"
+    # A stranger is refused before the guard says anything about the edit.
+    with pytest.raises(NotAuthorized):
+        edit_draft(
+            store, items["draft"], actor="am-2", now=AS_OF, sending=SENDING, body=GUARDED_BODY
+        )
+    sent = edit_draft(
+        store,
+        items["draft"],
+        actor="am-3",
+        now=AS_OF,
+        sending=SENDING,
+        body=GUARDED_BODY,
+        confirm=True,
+    )
+    decision = store.get_node("Decision", sent["decision_id"])
+    assert decision["confirmed_findings"] == refused.value.findings == sent["confirmed_findings"]
+    assert (decision["actor"], decision["role"], decision["on_behalf_of"]) == (
+        "am-3",
+        "manager",
+        "am-1",
+    )
+    message = store.get_node("OutboxMessage", sent["message_id"])
+    assert message["body"].startswith(GUARDED_BODY) and message["released_role"] == "manager"
+    # The draft says what went out, and a manager's edit is not am-1's style.
+    draft = store.get_node("Draft", items["draft"])
+    assert draft["violations"] == refused.value.findings and not draft["grounded"]
+    assert store.nodes("StyleNote").height == notes
 
 
 def test_every_human_action_leaves_a_decision_naming_who_acted(
