@@ -233,6 +233,7 @@ def run_agent_loop(
                         record,
                         account_id=row["account_id"],
                         released_by=f"agent:{rule.id}",
+                        role="agent",
                         config=sending,
                         now=now,
                         expect_status=None,

@@ -914,7 +914,7 @@ class DecisionChoice(StrEnum):
 def decide_command(
     kind: Annotated[DecisionChoice, typer.Argument(help="validate, defer or kill.")],
     match_id: Annotated[str, typer.Argument(help="The match id (see match top).")],
-    am: Annotated[str, typer.Option("--am", help="The deciding account manager's id.")],
+    am: AmOption,
     until: Annotated[
         str | None,
         typer.Option(
@@ -924,14 +924,15 @@ def decide_command(
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why (required for kill).", show_default=False)
     ] = None,
+    now: NowOption = None,
     graph: GraphOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Record an AM's decision on a match: validate (worth pursuing), defer until a date,
-    or kill with a reason. Decisions retrain the ranking (twoloop learn).
+    """Record a decision on a match: validate (worth pursuing), defer until a date, or
+    kill with a reason. Decisions retrain the ranking (twoloop learn).
 
-    Exit codes: 0 recorded; 2 missing reason/date; 4 no such match or AM; 5 the match was
-    already decided (nothing changed).
+    Exit codes: 0 recorded; 2 missing reason/date; 4 no such match; 5 the match was
+    already decided (nothing changed); 77 you may not act on this match's book.
     """
     defer_until = None
     if until is not None:
@@ -943,15 +944,24 @@ def decide_command(
             ) from None
     with _open(graph) as store:
         record = decide(
-            store, match_id, kind.value, am_id=am, reason=reason, defer_until=defer_until
+            store,
+            match_id,
+            kind.value,
+            actor=am,
+            reason=reason,
+            defer_until=defer_until,
+            now=_now(now),
         )
     if json_output:
         _print_json(record.as_dict())
         return
     extra = f" until {record.defer_until}" if record.defer_until else ""
+    by = _acted_by(record.actor, record.role, record.on_behalf_of)
     console.print(
-        f"[green]{record.kind}[/] {record.match_id} by {record.am_id}{extra}: "
-        f"now {record.status} ({record.decision_id})"
+        Text.assemble(
+            (record.kind, "green"),
+            f" {record.match_id} by {by}{extra}: now {record.status} ({record.decision_id})",
+        )
     )
 
 
@@ -1192,7 +1202,16 @@ NowOption = Annotated[
         show_default=False,
     ),
 ]
-AmOption = Annotated[str, typer.Option("--am", help="The acting account manager's id.")]
+AmOption = Annotated[
+    str,
+    typer.Option(
+        "--am",
+        "--as",
+        help="Who acts: your AccountManager id (or email). An AM acts on their own book, a "
+        "manager on their reports' books, an admin (TWOLOOP_ADMINS) on any, on behalf of "
+        "its owner; anyone else is refused (exit 77).",
+    ),
+]
 
 
 def _now(value: str | None) -> dt.datetime:
@@ -1504,6 +1523,15 @@ def _exit_if_undelivered(retry: int, rejected: int) -> None:
 @app.command("queue")
 def queue_command(
     am: AmOption,
+    of: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            help="Whose queue: one of your reports' (managers) or anyone's (admins); "
+            "default: your own.",
+            show_default=False,
+        ),
+    ] = None,
     now: NowOption = None,
     graph: GraphOption = None,
     json_output: JsonOption = False,
@@ -1511,14 +1539,15 @@ def queue_command(
     """What waits for an AM, oldest first: drafts to approve, escalations to resolve,
     tasks (voice notes, research) and sends to confirm."""
     with _open(graph) as store:
-        items = work_queue(store, am, now=_now(now))
+        items = work_queue(store, am, now=_now(now), of=of)
+    whose = of or am
     if json_output:
-        _print_json({"am": am, "items": items})
+        _print_json({"am": whose, "items": items})
         return
     if not items:
-        console.print(f"nothing waits for {am}")
+        console.print(Text(f"nothing waits for {whose}"))
         return
-    table = Table(title=f"queue of {am} (oldest first)")
+    table = Table(title=f"queue of {whose} (oldest first)")
     for column in ("age", "type", "item", "account", "what"):
         table.add_column(column, overflow="fold")
     for item in items:
@@ -1537,9 +1566,15 @@ def _acted(result: dict[str, Any], json_output: bool) -> None:
         if result.get("message_id") and key != "message_id"
         else ""
     )
-    console.print(
-        f"[green]{what}[/] {result[key]} by {result.get('by') or result.get('resolved_by')}{extra}"
-    )
+    by = _acted_by(result["by"], result["role"], result["on_behalf_of"])
+    console.print(Text.assemble((str(what), "green"), f" {result[key]} by {by}{extra}"))
+
+
+def _acted_by(actor: str, role: str, on_behalf_of: str | None) -> str:
+    """``am-1``, or ``am-3 (manager, for am-1)``."""
+    if role == "am":
+        return actor
+    return f"{actor} ({role}, for {on_behalf_of})" if on_behalf_of else f"{actor} ({role})"
 
 
 @app.command("approve")
@@ -1551,10 +1586,10 @@ def approve_command(
     json_output: JsonOption = False,
 ) -> None:
     """Approve a pending draft as written: it goes to the outbox (exit 5 if someone
-    already decided it)."""
+    already decided it, 77 if it is not on your book)."""
     settings = load_settings()
     with _open(graph) as store:
-        result = approve_draft(store, draft_id, am_id=am, now=_now(now), sending=_sending(settings))
+        result = approve_draft(store, draft_id, actor=am, now=_now(now), sending=_sending(settings))
     _acted(result, json_output)
 
 
@@ -1569,11 +1604,21 @@ def edit_command(
     subject: Annotated[
         str | None, typer.Option("--subject", help="A new subject.", show_default=False)
     ] = None,
+    confirm: Annotated[
+        bool,
+        typer.Option(
+            "--confirm",
+            help="Send it although the draft guard stops it (links outside link_domains, "
+            "other addresses, prices, discounts, promises, held CRM text); the decision "
+            "records what you confirmed.",
+        ),
+    ] = False,
     now: NowOption = None,
     graph: GraphOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Send a pending draft with your changes; the edit teaches your style notes."""
+    """Send a pending draft with your changes, after the same guard as drafting (exit 2
+    listing what it found, unless --confirm); your own edits teach your style notes."""
     body = body_file.read_text() if body_file else None
     settings = load_settings()
     writer = None
@@ -1585,12 +1630,13 @@ def edit_command(
         result = edit_draft(
             store,
             draft_id,
-            am_id=am,
+            actor=am,
             now=_now(now),
             sending=_sending(settings),
             subject=subject,
             body=body,
             style_writer=writer,
+            confirm=confirm,
         )
     _acted(result, json_output)
 
@@ -1606,7 +1652,7 @@ def cancel_command(
 ) -> None:
     """Never send a pending draft; its match is killed with the reason."""
     with _open(graph) as store:
-        result = cancel_draft(store, draft_id, am_id=am, now=_now(now), reason=reason)
+        result = cancel_draft(store, draft_id, actor=am, now=_now(now), reason=reason)
     _acted(result, json_output)
 
 
@@ -1615,11 +1661,12 @@ def defer_command(
     match_id: Annotated[str, typer.Argument(help="The match id.")],
     am: AmOption,
     until: Annotated[str, typer.Option("--until", help="ISO date the match comes back.")],
+    now: NowOption = None,
     graph: GraphOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Not now: the match comes back to the queue on --until (same as decide defer)."""
-    decide_command(DecisionChoice.defer, match_id, am, until, None, graph, json_output)
+    decide_command(DecisionChoice.defer, match_id, am, until, None, now, graph, json_output)
 
 
 @app.command("kill")
@@ -1627,11 +1674,12 @@ def kill_command(
     match_id: Annotated[str, typer.Argument(help="The match id.")],
     am: AmOption,
     reason: Annotated[str, typer.Option("--reason", help="Why it is not worth pursuing.")],
+    now: NowOption = None,
     graph: GraphOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Not worth pursuing, with a reason (same as decide kill)."""
-    decide_command(DecisionChoice.kill, match_id, am, None, reason, graph, json_output)
+    decide_command(DecisionChoice.kill, match_id, am, None, reason, now, graph, json_output)
 
 
 @app.command("resolve")
@@ -1679,13 +1727,13 @@ def resolve_command(
         raise typer.BadParameter("give one of --sent, --not-sent, --cancel")
     with _open(graph) as store:
         if outcomes and item_id.startswith("msg-"):
-            result = settle_send(store, item_id, outcomes[0], am_id=am, now=_now(now), note=answer)
+            result = settle_send(store, item_id, outcomes[0], actor=am, now=_now(now), note=answer)
         elif outcomes:
             raise typer.BadParameter(
                 "--sent, --not-sent and --cancel settle unconfirmed sends (msg-...)"
             )
         else:
-            result = resolve_item(store, item_id, am_id=am, now=_now(now), answer=answer or "")
+            result = resolve_item(store, item_id, actor=am, now=_now(now), answer=answer or "")
     _acted(result, json_output)
 
 

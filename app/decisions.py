@@ -5,13 +5,17 @@ for learning.
 - ``defer``: not now; it comes back to the queue on ``defer_until`` (no label).
 - ``kill``: not worth pursuing, with a reason (a negative label).
 
-Each decision is a Decision node linked to the match (DECIDED_ON) and the AM
-(DECIDED_BY), carrying the match's features, score and model version as the AM
-saw them, so a later rescoring does not change what was learned from. The
-decision and the match's new status are written in one commit. A match that is
-already validated or killed cannot be decided again: that is a conflict, and
-the error says who decided it and when. The check is a compare-and-set in the
-same commit, so two AMs deciding at once cannot both win.
+The actor is checked against the match's owner (``app.actors``: the AM it is
+assigned to, their managers, or an admin) before anything else about the match
+is said. Each decision is a Decision node linked to the match (DECIDED_ON) and,
+when the actor is an AM, to them (DECIDED_BY); it names the actor, their role and
+the owner they acted for, and carries the match's features, score and model
+version as the actor saw them, so a later rescoring does not change what was
+learned from. The decision and the match's new status are written in one commit.
+A match that is already validated or killed cannot be decided again: that is a
+conflict, and the error says who decided it and when. The check is a
+compare-and-set in the same commit, so two people deciding at once cannot both
+win.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from app.actors import Acting, Actor, act_on, identify, match_owner
 from graph_model.errors import DecisionConflict, DecisionRejected, WriteConflict
-from graph_model.store import GraphStore, NotFound
+from graph_model.store import GraphStore, NotFound, WriteBatch
 
 MatchDecision = Literal["validate", "defer", "kill"]
 _STATUS = {"validate": "validated", "defer": "deferred", "kill": "killed"}
@@ -36,7 +41,9 @@ class DecisionRecord:
     decision_id: str
     match_id: str
     kind: str
-    am_id: str
+    actor: str
+    role: str
+    on_behalf_of: str | None
     decided_at: dt.datetime
     status: str
     reason: str | None
@@ -51,17 +58,20 @@ def decide(
     match_id: str,
     kind: MatchDecision,
     *,
-    am_id: str,
+    actor: str | Actor,
     reason: str | None = None,
     defer_until: dt.date | None = None,
     now: dt.datetime | None = None,
 ) -> DecisionRecord:
-    """Record an AM's decision on a match and move the match to its new status."""
+    """Record a decision on a match by ``actor`` (its owner, a manager of the owner,
+    or an admin) and move the match to its new status."""
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     if kind not in _STATUS:
         raise DecisionRejected(f"unknown decision {kind!r} (validate, defer or kill)")
-    store.get_node("AccountManager", am_id)
+    if not isinstance(actor, Actor):
+        actor = identify(store, actor, action=kind, item=match_id)
     match = store.get_node("Match", match_id, hint="twoloop match top --am ID lists them")
+    acting = act_on(store, actor, action=kind, item=match_id, owner=match_owner(store, match_id))
     if kind == "kill" and not (reason and reason.strip()):
         raise DecisionRejected("a kill needs a reason (it is what the ranking learns from)")
     if kind == "defer":
@@ -71,7 +81,7 @@ def decide(
             raise DecisionRejected(f"defer_until {defer_until} is not in the future")
     if match["status"] not in OPEN_STATUSES:
         raise DecisionConflict(_conflict(store, match))
-    digest = hashlib.sha1(f"{match_id}\x1f{kind}\x1f{am_id}\x1f{now.isoformat()}".encode())
+    digest = hashlib.sha1(f"{match_id}\x1f{kind}\x1f{acting.actor}\x1f{now.isoformat()}".encode())
     decision_id = f"d-{digest.hexdigest()[:20]}"
     status = _STATUS[kind]
     with conflict_on_match(store, match_id), store.batch() as write:
@@ -84,6 +94,7 @@ def decide(
                     "decision_id": decision_id,
                     "kind": kind,
                     "decided_at": now,
+                    **acting.audit(),
                     "reason": reason.strip() if reason else None,
                     "defer_until": defer_until if kind == "defer" else None,
                     "features": match["features"],
@@ -95,7 +106,7 @@ def decide(
         write.upsert_edges(
             "DECIDED_ON", [{"src": decision_id, "dst_label": "Match", "dst": match_id}]
         )
-        write.upsert_edges("DECIDED_BY", [{"src": decision_id, "dst": am_id}])
+        decided_by(write, decision_id, acting)
         write.upsert_nodes(
             "Match",
             [
@@ -110,7 +121,9 @@ def decide(
         decision_id=decision_id,
         match_id=match_id,
         kind=kind,
-        am_id=am_id,
+        actor=acting.actor,
+        role=acting.role,
+        on_behalf_of=acting.on_behalf_of,
         decided_at=now,
         status=status,
         reason=reason.strip() if reason else None,
@@ -131,12 +144,26 @@ def conflict_on_match(store: GraphStore, match_id: str) -> Iterator[None]:
 
 
 def _conflict(store: GraphStore, match: dict[str, Any]) -> str:
-    on = store.edges("DECIDED_ON", touching=[match["match_id"]], side="target", label="Match")
-    decisions = store.get_nodes("Decision", on["src"].to_list()) if on.height else None
     text = f"match {match['match_id']} is already {match['status']}"
-    if decisions is not None and decisions.height:
-        last = decisions.sort("decided_at").row(-1, named=True)
+    return text + last_decision(store, "Match", match["match_id"]) + "; nothing was changed"
+
+
+def decided_by(write: WriteBatch, decision_id: str, acting: Acting) -> None:
+    """DECIDED_BY to the actor, when they are an AccountManager."""
+    if acting.am_id is not None:
+        write.upsert_edges("DECIDED_BY", [{"src": decision_id, "dst": acting.am_id}])
+
+
+def last_decision(store: GraphStore, label: str, key: str) -> str:
+    """`` (approve by am-3 as manager of am-1 at 2026-11-20 12:00 UTC)``: the latest
+    decision on an item, for a conflict message; empty when there is none."""
+    on = store.edges("DECIDED_ON", touching=[key], side="target", label=label)
+    if on.height == 0:
+        return ""
+    last = store.get_nodes("Decision", on["src"]).sort("decided_at").row(-1, named=True)
+    if last["actor"]:
+        who = Acting(last["actor"], last["role"] or "am", last["on_behalf_of"]).describe()
+    else:  # decided before decisions named their actor
         by = store.edges("DECIDED_BY", touching=[last["decision_id"]], side="source")
         who = by["dst"][0] if by.height else "someone"
-        text += f" ({last['kind']} by {who} at {last['decided_at']:%Y-%m-%d %H:%M} UTC)"
-    return text + "; nothing was changed"
+    return f" ({last['kind']} by {who} at {last['decided_at']:%Y-%m-%d %H:%M} UTC)"

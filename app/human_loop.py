@@ -1,6 +1,12 @@
 """The human loop: what waits for an AM, and what they do about it.
 
-``work_queue`` lists, oldest first with their age, the AM's drafts waiting for
+Every call takes an ``actor`` (an AM id or email, or an admin named in
+``TWOLOOP_ADMINS``) and checks it against the item's owner before anything else
+(``app.actors``): the owner, their managers up the REPORTS_TO chain, or an admin;
+anyone else gets ``NotAuthorized`` (exit 77). Every action writes a Decision that
+names the actor, their role and the owner they acted for.
+
+``work_queue`` lists, oldest first with their age, an AM's drafts waiting for
 approval, open escalations (with their question), open tasks (voice notes,
 research) and messages a relay could not confirm. ``approve_draft``,
 ``edit_draft`` and ``cancel_draft`` decide a pending draft: each is one commit
@@ -9,23 +15,39 @@ features for learning: approve and edit count as positive, cancel as negative),
 the draft's new status, the match's new status and, for approve and edit, the
 OutboxMessage. The commit is guarded by a compare-and-set on the draft's status,
 so a second decision (by anyone, at any time) is a conflict error naming who
-decided first, never a second message. Edits also feed the AM's style notes.
+decided first, never a second message. An edit runs the drafting guard on what
+it sends: what the guard stops goes out only with ``confirm=True``, and the
+Decision keeps what was confirmed. The owner's own edits feed their style notes.
+``resolve_item`` closes an escalation or a task, ``settle_send`` an unconfirmed
+send.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, Protocol
 
 import polars as pl
 
+from app.actors import Acting, Actor, act_on, identify
+from app.decisions import decided_by, last_decision
+from drafting.guard import DraftCheck, check_draft
+from drafting.model import Claim, DraftContent
+from drafting.requests import draft_requests
 from drafting.style import record_style, style_rules
-from graph_model.errors import DecisionConflict, DecisionRejected, ModelError, WriteConflict
-from graph_model.store import Filter, GraphStore, NotFound
-from routing.escalation import resolve_escalation
+from graph_model.errors import (
+    DecisionConflict,
+    DecisionRejected,
+    GuardedEdit,
+    ModelError,
+    WriteConflict,
+)
+from graph_model.store import Filter, GraphStore, NotFound, WriteBatch
 from routing.outbox import release_draft
 from routing.sending import SendingConfig
 
@@ -47,9 +69,22 @@ def _age(since: dt.datetime, now: dt.datetime) -> str:
     return f"{days}d {hours}h" if days else f"{hours}h {rest // 60}m"
 
 
-def work_queue(store: GraphStore, am_id: str, *, now: dt.datetime) -> list[dict[str, Any]]:
-    """Everything waiting for this AM, oldest first."""
+def work_queue(
+    store: GraphStore, actor: str | Actor, *, now: dt.datetime, of: str | None = None
+) -> list[dict[str, Any]]:
+    """Everything waiting for the actor, oldest first; with ``of``, for that AM (the
+    actor being them, their manager or an admin)."""
+    item = f"the queue of {of}" if of else "a queue"
+    if not isinstance(actor, Actor):
+        actor = identify(store, actor, action="see", item=item)
+    am_id = of or actor.am_id
+    if am_id is None:
+        raise DecisionRejected(
+            f"{actor.id} is an admin, not an account manager, and has no queue of their own",
+            hint="say whose queue to see (twoloop queue --for AM)",
+        )
     store.get_node("AccountManager", am_id)
+    act_on(store, actor, action="see", item=f"the queue of {am_id}", owner=am_id)
     items: list[dict[str, Any]] = []
     drafts = store.nodes("Draft", [Filter("am_id", "eq", am_id), Filter("status", "eq", "pending")])
     names = _account_names(store, drafts)
@@ -139,27 +174,33 @@ def _decision_id(subject: str, kind: str) -> str:
     return "d-" + hashlib.sha1(f"{subject}\x1f{kind}".encode()).hexdigest()[:20]
 
 
-def _load_draft(
-    store: GraphStore, draft_id: str, am_id: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    store.get_node("AccountManager", am_id)
-    draft = store.get_node("Draft", draft_id, hint="twoloop queue --am ID lists them")
-    if draft["status"] != "pending":
-        raise DecisionConflict(_draft_conflict(store, draft))
-    match = store.get_nodes("Match", [draft["match_id"]])
-    if match.height == 0:
-        raise NotFound(f"the match of draft {draft_id} is gone (a new match run removed it)")
-    return draft, match.row(0, named=True)
+def _decision(
+    write: WriteBatch,
+    decision_id: str,
+    kind: str,
+    acting: Acting,
+    *,
+    now: dt.datetime,
+    on: list[tuple[str, str]],
+    **fields: Any,
+) -> None:
+    """A Decision naming who acted, in what right and for whom, on these items."""
+    write.upsert_nodes(
+        "Decision",
+        [{"decision_id": decision_id, "kind": kind, "decided_at": now, **acting.audit(), **fields}],
+    )
+    write.upsert_edges(
+        "DECIDED_ON",
+        [{"src": decision_id, "dst_label": label, "dst": key} for label, key in on],
+    )
+    decided_by(write, decision_id, acting)
 
 
 def _draft_conflict(store: GraphStore, draft: dict[str, Any]) -> str:
     text = f"draft {draft['draft_id']} is already {draft['status']}"
-    on = store.edges("DECIDED_ON", touching=[draft["draft_id"]], side="target", label="Draft")
-    if on.height:
-        last = store.get_nodes("Decision", on["src"]).sort("decided_at").row(-1, named=True)
-        by = store.edges("DECIDED_BY", touching=[last["decision_id"]], side="source")
-        who = by["dst"][0] if by.height else "someone"
-        text += f" ({last['kind']} by {who} at {last['decided_at']:%Y-%m-%d %H:%M} UTC)"
+    decided = last_decision(store, "Draft", draft["draft_id"])
+    if decided:
+        text += decided
     elif draft["status"] == "rejected":
         text += " by post-validation (" + "; ".join(draft["violations"][:2]) + ")"
     return text + "; nothing was changed"
@@ -178,31 +219,77 @@ def _conflict_on_draft(store: GraphStore, draft_id: str) -> Iterator[None]:
         raise DecisionConflict(_draft_conflict(store, row)) from None
 
 
+def _edit_check(
+    store: GraphStore, draft: dict[str, Any], updated: dict[str, Any], sending: SendingConfig
+) -> DraftCheck:
+    """The drafting guard on an edit: the same checks, against the match's evidence,
+    the draft's claims and its fixed recipient and sender."""
+    (request,) = draft_requests(store, store.get_nodes("Match", [draft["match_id"]]))
+    request = dataclasses.replace(
+        request,
+        from_address=draft["from_address"] or request.from_address,
+        to_address=draft["to_address"],
+    )
+    # Built without validation: a person's edit may be longer than a drafter's answer.
+    content = DraftContent.model_construct(
+        subject=updated["subject"],
+        body=updated["body"],
+        claims=[Claim.model_construct(**c) for c in json.loads(draft["claims"] or "[]")],
+    )
+    return check_draft(request, content, link_domains=sending.link_domains)
+
+
 def _decide_draft(
     store: GraphStore,
     draft_id: str,
     kind: str,
     *,
-    am_id: str,
+    actor: str | Actor,
     now: dt.datetime,
     sending: SendingConfig | None,
     reason: str | None = None,
     subject: str | None = None,
     body: str | None = None,
     style_writer: StyleWriter | None = None,
+    confirm: bool = False,
 ) -> dict[str, Any]:
-    draft, match = _load_draft(store, draft_id, am_id)
+    if not isinstance(actor, Actor):
+        actor = identify(store, actor, action=kind, item=draft_id)
+    draft = store.get_node("Draft", draft_id, hint="twoloop queue --am ID lists them")
+    acting = act_on(store, actor, action=kind, item=draft_id, owner=draft["am_id"])
+    if draft["status"] != "pending":
+        raise DecisionConflict(_draft_conflict(store, draft))
+    found = store.get_nodes("Match", [draft["match_id"]])
+    if found.height == 0:
+        raise NotFound(f"the match of draft {draft_id} is gone (a new match run removed it)")
+    match = found.row(0, named=True)
     decision_id = _decision_id(draft_id, kind)
     new_status = {"approve": "approved", "edit": "edited", "cancel": "cancelled"}[kind]
     match_status = "killed" if kind == "cancel" else "validated"
     updated = dict(draft)
+    confirmed: list[str] = []
     if kind == "edit":
+        assert sending is not None
         updated.update(
             subject=(subject or draft["subject"]).strip(),
             body=(body or draft["body"]).strip(),
             original_body=draft["original_body"] or draft["body"],
         )
-    notes = _style_notes(store, draft, updated, style_writer) if kind == "edit" else []
+        check = _edit_check(store, draft, updated, sending)
+        findings = [*check.violations, *check.holds]
+        if findings and not confirm:
+            raise GuardedEdit(draft_id, findings)
+        confirmed = findings
+        # The draft describes what goes out: the edit's checks replace the drafter's.
+        updated.update(
+            grounded=check.grounded,
+            personalization=check.personalization,
+            violations=check.violations,
+            holds=check.holds,
+        )
+    # A manager's or admin's edit is not the owner's style.
+    teaches = kind == "edit" and acting.role == "am"
+    notes = _style_notes(store, draft, updated, style_writer) if teaches else []
     message: dict[str, Any] | None = None
     with _conflict_on_draft(store, draft_id), store.batch() as write:
         write.expect("Match", match["match_id"], "status", [*OPEN_MATCH, "validated"])
@@ -215,33 +302,25 @@ def _decide_draft(
                 write,
                 updated,
                 account_id=match["account_id"],
-                released_by=am_id,
+                released_by=acting.actor,
+                role=acting.role,
                 config=sending,
                 now=now,
                 status=new_status,
             )
-        write.upsert_nodes(
-            "Decision",
-            [
-                {
-                    "decision_id": decision_id,
-                    "kind": kind,
-                    "decided_at": now,
-                    "reason": reason,
-                    "features": match["features"],
-                    "score": match["score"],
-                    "model_version": match["model_version"],
-                }
-            ],
+        _decision(
+            write,
+            decision_id,
+            kind,
+            acting,
+            now=now,
+            on=[("Draft", draft_id), ("Match", match["match_id"])],
+            reason=reason,
+            features=match["features"],
+            score=match["score"],
+            model_version=match["model_version"],
+            confirmed_findings=confirmed,
         )
-        write.upsert_edges(
-            "DECIDED_ON",
-            [
-                {"src": decision_id, "dst_label": "Draft", "dst": draft_id},
-                {"src": decision_id, "dst_label": "Match", "dst": match["match_id"]},
-            ],
-        )
-        write.upsert_edges("DECIDED_BY", [{"src": decision_id, "dst": am_id}])
         write.upsert_nodes("Match", [{**match, "status": match_status}])
         if notes:
             record_style(write, store, draft["am_id"], notes, now=now)
@@ -253,9 +332,13 @@ def _decide_draft(
         "match_id": match["match_id"],
         "match_status": match_status,
         "message_id": message["message_id"] if message else None,
-        "by": am_id,
-        "at": now,
+        "confirmed_findings": confirmed,
+        **_by(acting, now),
     }
+
+
+def _by(acting: Acting, now: dt.datetime) -> dict[str, Any]:
+    return {"by": acting.actor, "role": acting.role, "on_behalf_of": acting.on_behalf_of, "at": now}
 
 
 def _style_notes(
@@ -281,49 +364,63 @@ def _style_notes(
 
 
 def approve_draft(
-    store: GraphStore, draft_id: str, *, am_id: str, now: dt.datetime, sending: SendingConfig
+    store: GraphStore,
+    draft_id: str,
+    *,
+    actor: str | Actor,
+    now: dt.datetime,
+    sending: SendingConfig,
 ) -> dict[str, Any]:
     """Approve a pending draft as written: it goes to the outbox."""
-    return _decide_draft(store, draft_id, "approve", am_id=am_id, now=now, sending=sending)
+    return _decide_draft(store, draft_id, "approve", actor=actor, now=now, sending=sending)
 
 
 def edit_draft(
     store: GraphStore,
     draft_id: str,
     *,
-    am_id: str,
+    actor: str | Actor,
     now: dt.datetime,
     sending: SendingConfig,
     subject: str | None = None,
     body: str | None = None,
     style_writer: StyleWriter | None = None,
+    confirm: bool = False,
 ) -> dict[str, Any]:
-    """Send a pending draft with the AM's changes. The diff becomes style notes: by
-    ``style_writer`` (Claude, when a key is set) or else by the offline rules."""
+    """Send a pending draft with the actor's changes, after the drafting guard: an
+    edit carrying what it stops (links outside ``link_domains``, other addresses,
+    forward instructions, prices, discounts, promises) or a hold is ``GuardedEdit``
+    unless ``confirm``; then it goes out and the Decision keeps what was confirmed.
+    The owner's own edits become style notes: by ``style_writer`` (Claude, when a key
+    is set) or else by the offline rules."""
     if not (subject or body):
         raise DecisionRejected("an edit needs a new subject or body")
     return _decide_draft(
         store,
         draft_id,
         "edit",
-        am_id=am_id,
+        actor=actor,
         now=now,
         sending=sending,
         subject=subject,
         body=body,
         style_writer=style_writer,
+        confirm=confirm,
     )
 
 
 def cancel_draft(
-    store: GraphStore, draft_id: str, *, am_id: str, now: dt.datetime, reason: str
+    store: GraphStore, draft_id: str, *, actor: str | Actor, now: dt.datetime, reason: str
 ) -> dict[str, Any]:
     """Never send this draft; the match is killed with the reason (a negative label)."""
     if not reason.strip():
         raise DecisionRejected("a cancel needs a reason (it is what the ranking learns from)")
     return _decide_draft(
-        store, draft_id, "cancel", am_id=am_id, now=now, sending=None, reason=reason.strip()
+        store, draft_id, "cancel", actor=actor, now=now, sending=None, reason=reason.strip()
     )
+
+
+# ---------------------------------------------------------------- escalations, tasks, sends
 
 
 SendOutcome = Literal["sent", "not_sent", "cancel"]
@@ -331,19 +428,87 @@ _SETTLED = {"sent": "sent", "not_sent": "pending", "cancel": "cancelled"}
 
 
 def resolve_item(
-    store: GraphStore, item_id: str, *, am_id: str, now: dt.datetime, answer: str
+    store: GraphStore, item_id: str, *, actor: str | Actor, now: dt.datetime, answer: str
 ) -> dict[str, Any]:
     """Resolve an escalation (``e-...``) or finish a task (``t-...``) with an answer.
     An unconfirmed send (``msg-...``) is settled with ``settle_send`` instead: an
     explicit outcome, never read from free text."""
     if item_id.startswith("t-"):
-        return _finish_task(store, item_id, am_id=am_id, now=now, answer=answer)
+        return _finish_task(store, item_id, actor=actor, now=now, answer=answer)
     if item_id.startswith("msg-"):
         raise DecisionRejected(
             f"{item_id} is a send to confirm: say what happened with --sent, --not-sent "
             "(it goes out again, same message) or --cancel, not with an answer"
         )
-    return resolve_escalation(store, item_id, am_id=am_id, resolution=answer, now=now)
+    return resolve_escalation(store, item_id, actor=actor, resolution=answer, now=now)
+
+
+def resolve_escalation(
+    store: GraphStore,
+    escalation_id: str,
+    *,
+    actor: str | Actor,
+    resolution: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Close an open escalation with the person's answer (a Decision, kind resolve).
+    One nobody owns only an admin may resolve. Resolving one that is already resolved
+    is a conflict: nothing changes."""
+    if not resolution.strip():
+        raise DecisionRejected("resolving needs the answer to the escalation's question")
+    if not isinstance(actor, Actor):
+        actor = identify(store, actor, action="resolve", item=escalation_id)
+    row = store.get_node("Escalation", escalation_id, hint="twoloop queue --am ID lists them")
+    acting = act_on(store, actor, action="resolve", item=escalation_id, owner=row["am_id"])
+    if row["status"] != "open":
+        raise DecisionConflict(_resolved_text(row))
+    decision_id = _decision_id(escalation_id, "resolve")
+    try:
+        with store.batch() as write:
+            write.expect("Escalation", escalation_id, "status", ["open"])
+            write.upsert_nodes(
+                "Escalation",
+                [
+                    {
+                        **row,
+                        "status": "resolved",
+                        "resolved_at": now,
+                        "resolved_by": acting.actor,
+                        "resolution": resolution.strip(),
+                    }
+                ],
+            )
+            _decision(
+                write,
+                decision_id,
+                "resolve",
+                acting,
+                now=now,
+                on=[("Escalation", escalation_id)],
+                reason=resolution.strip(),
+            )
+    except WriteConflict:
+        raise DecisionConflict(
+            _resolved_text(store.get_node("Escalation", escalation_id))
+        ) from None
+    return {
+        "escalation_id": escalation_id,
+        "account_id": row["account_id"],
+        "kind": row["kind"],
+        "status": "resolved",
+        "resolved_by": acting.actor,
+        "resolved_at": now,
+        "decision_id": decision_id,
+        **_by(acting, now),
+    }
+
+
+def _resolved_text(row: dict[str, Any]) -> str:
+    when = f" at {row['resolved_at']:%Y-%m-%d %H:%M} UTC" if row.get("resolved_at") else ""
+    return (
+        f"escalation {row['escalation_id']} is already {row['status']} by "
+        f"{row.get('resolved_by') or 'someone'}{when}; nothing was changed"
+    )
 
 
 def settle_send(
@@ -351,42 +516,74 @@ def settle_send(
     message_id: str,
     outcome: SendOutcome,
     *,
-    am_id: str,
+    actor: str | Actor,
     now: dt.datetime,
     note: str | None = None,
 ) -> dict[str, Any]:
     """Settle an unconfirmed send: ``sent`` (it went out), ``not_sent`` (requeue it
     under the same idempotency key and Message-ID, so a receiving server can still
-    tell a duplicate), or ``cancel`` (it never goes out)."""
+    tell a duplicate), or ``cancel`` (it never goes out). A Decision (kind settle)
+    records the outcome and who settled it."""
     if outcome not in _SETTLED:
         raise DecisionRejected(f"unknown outcome {outcome!r} (sent, not_sent or cancel)")
-    store.get_node("AccountManager", am_id)
+    if not isinstance(actor, Actor):
+        actor = identify(store, actor, action="settle", item=message_id)
     message = store.get_node("OutboxMessage", message_id, hint="twoloop queue --am ID lists them")
+    acting = act_on(store, actor, action="settle", item=message_id, owner=message["am_id"])
     status = _SETTLED[outcome]
-    said = f"settled as {outcome.replace('_', ' ')} by {am_id} at {now:%Y-%m-%d %H:%M} UTC"
+    said = (
+        f"settled as {outcome.replace('_', ' ')} by {acting.describe()} at {now:%Y-%m-%d %H:%M} UTC"
+    )
     change: dict[str, Any] = {"status": status, "note": said + (f": {note}" if note else "")}
     if outcome == "sent":
         change["sent_at"] = message["sent_at"] or message["claimed_at"] or now
     elif outcome == "not_sent":
         change.update(claimed_by=None, claimed_at=None, not_before=None)
+    # A message can be in doubt again after a requeue: one decision per settling.
+    decision_id = _decision_id(
+        f"{message_id}\x1f{message['attempts']}\x1f{now.isoformat()}", "settle"
+    )
     try:
         with store.batch() as write:
             write.expect("OutboxMessage", message_id, "status", ["unconfirmed"])
             write.upsert_nodes("OutboxMessage", [{**message, **change}])
+            _decision(
+                write,
+                decision_id,
+                "settle",
+                acting,
+                now=now,
+                on=[("OutboxMessage", message_id)],
+                reason=outcome + (f": {note}" if note else ""),
+            )
     except WriteConflict:
         current = store.get_node("OutboxMessage", message_id)
         raise DecisionConflict(
             f"message {message_id} is {current['status']}, not unconfirmed; nothing was changed"
         ) from None
-    return {"message_id": message_id, "status": status, "outcome": outcome, "by": am_id, "at": now}
+    return {
+        "message_id": message_id,
+        "status": status,
+        "outcome": outcome,
+        "decision_id": decision_id,
+        **_by(acting, now),
+    }
 
 
 def _finish_task(
-    store: GraphStore, task_id: str, *, am_id: str, now: dt.datetime, answer: str
+    store: GraphStore, task_id: str, *, actor: str | Actor, now: dt.datetime, answer: str
 ) -> dict[str, Any]:
-    task = store.get_node("Task", task_id)
+    if not isinstance(actor, Actor):
+        actor = identify(store, actor, action="resolve", item=task_id)
+    task = store.get_node("Task", task_id, hint="twoloop queue --am ID lists them")
+    acting = act_on(store, actor, action="resolve", item=task_id, owner=task["am_id"])
     if task["status"] != "open":
-        raise DecisionConflict(f"task {task_id} is already {task['status']}; nothing was changed")
+        raise DecisionConflict(
+            f"task {task_id} is already {task['status']}"
+            + last_decision(store, "Task", task_id)
+            + "; nothing was changed"
+        )
+    decision_id = _decision_id(task_id, "resolve")
     try:
         with store.batch() as write:
             write.expect("Task", task_id, "status", ["open"])
@@ -401,8 +598,17 @@ def _finish_task(
                     }
                 ],
             )
+            _decision(
+                write,
+                decision_id,
+                "resolve",
+                acting,
+                now=now,
+                on=[("Task", task_id)],
+                reason=answer.strip() or None,
+            )
     except WriteConflict:
         raise DecisionConflict(
             f"task {task_id} was finished meanwhile; nothing was changed"
         ) from None
-    return {"task_id": task_id, "status": "done", "by": am_id, "at": now}
+    return {"task_id": task_id, "status": "done", "decision_id": decision_id, **_by(acting, now)}

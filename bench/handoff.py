@@ -122,6 +122,7 @@ def release_messages(store: GraphStore, n: int) -> None:
                 draft,
                 account_id=f"bench-account-{i}",
                 released_by="bench",
+                role="agent",
                 config=FAST,
                 now=AS_OF,
                 expect_status=None,

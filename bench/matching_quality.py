@@ -210,16 +210,16 @@ def simulate_am(
                     store,
                     row["match_id"],
                     "defer",
-                    am_id=am,
+                    actor=am,
                     defer_until=(now + dt.timedelta(days=30)).date(),
                     now=now,
                 )
                 counts["defer"] += 1
             elif relevant:
-                decide(store, row["match_id"], "validate", am_id=am, now=now)
+                decide(store, row["match_id"], "validate", actor=am, now=now)
                 counts["validate"] += 1
             else:
-                decide(store, row["match_id"], "kill", am_id=am, reason="not a fit", now=now)
+                decide(store, row["match_id"], "kill", actor=am, reason="not a fit", now=now)
                 counts["kill"] += 1
     return counts
 

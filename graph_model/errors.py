@@ -316,6 +316,53 @@ class DecisionRejected(TwoloopError):
     exit_code = 2
 
 
+class NotAuthorized(TwoloopError):
+    """The actor may not act on this item: it is not theirs, not a report's, and they
+    are not an admin (or they are nobody twoloop knows). Nothing was read out or
+    changed."""
+
+    exit_code = 77  # EX_NOPERM
+
+    def __init__(
+        self,
+        actor: str,
+        action: str,
+        item: str,
+        reason: str,
+        *,
+        owner: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.actor, self.action, self.item, self.owner = actor, action, item, owner
+        self.reason = reason
+        super().__init__(
+            f"{actor} may not {action} {item}: {reason}; nothing was changed",
+            hint=hint,
+            actor=actor,
+            action=action,
+            item=item,
+            owner=owner,
+        )
+
+
+class GuardedEdit(DecisionRejected):
+    """An edited draft carries what the drafting guard stops (links outside the
+    allowlist, other addresses, prices, discounts, promises) or holds; it goes out
+    only with an explicit confirmation."""
+
+    def __init__(self, draft_id: str, findings: Sequence[str]) -> None:
+        self.draft_id = draft_id
+        self.findings = list(findings)
+        super().__init__(
+            f"the edit of {draft_id} carries what the draft guard stops: "
+            + "; ".join(self.findings)
+            + "; nothing was sent",
+            hint="change it, or send it as it is with a confirmation (twoloop edit --confirm)",
+            draft_id=draft_id,
+            findings=self.findings,
+        )
+
+
 class TooFewLabels(TwoloopError):
     """Not enough validated and killed matches to refit the score."""
 

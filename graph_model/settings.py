@@ -7,8 +7,10 @@ one (a test checks it).
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graph_model.errors import ConfigError
 
@@ -119,6 +121,12 @@ class Settings(BaseSettings):
         description="The send-time rules file (from domains, caps, quiet hours, footer); "
         "unset means the shipped routing/sending.yaml.",
     )
+    admins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Who may act on every AM's book in the human loop (approve, edit, "
+        "cancel, decide, resolve), recorded as acting on behalf of the owner: "
+        "comma-separated AccountManager ids or emails; unset means nobody.",
+    )
     dev_neo4j_heap: str = Field(default="1g", description="Heap (-Xmx) of the dev/test Neo4j.")
     dev_neo4j_pagecache_mb: int = Field(
         default=512, ge=16, description="Page cache of the dev/test Neo4j, in MiB."
@@ -127,6 +135,13 @@ class Settings(BaseSettings):
         default=None,
         description="Tests use this Neo4j instead of starting their own (it will be written to).",
     )
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
 
 def load_settings() -> Settings:

@@ -100,7 +100,17 @@ class DecisionKind(StrEnum):
     approve = "approve"
     edit = "edit"
     cancel = "cancel"
-    resolve = "resolve"
+    resolve = "resolve"  # an escalation or a task
+    settle = "settle"  # an unconfirmed send: sent, not sent (requeued) or cancelled
+
+
+class ActorRole(StrEnum):
+    """In what right someone acted on an item (``app.actors``)."""
+
+    am = "am"  # the owner, on their own book
+    manager = "manager"  # the owner reports to them (REPORTS_TO, any number of levels)
+    admin = "admin"  # TWOLOOP_ADMINS: any book
+    agent = "agent"  # the agent loop, by a policy rule
 
 
 class EscalationKind(StrEnum):
@@ -416,8 +426,11 @@ class OutboxMessage(NodeModel):
     headers: str = "{}"
     status: OutboxStatus = OutboxStatus.pending
     created_at: AwareDatetime
-    # Who let it go: "agent:<rule>" or the approving AM's id.
+    # Who let it go: "agent:<rule>" or the approving person's id; in what right, and
+    # for whom (the owning AM).
     released_by: str
+    released_role: ActorRole | None = None
+    released_on_behalf_of: str | None = None
     not_before: AwareDatetime | None = None
     claimed_by: str | None = None
     claimed_at: AwareDatetime | None = None
@@ -486,11 +499,17 @@ class Suppression(NodeModel):
 
 @node_type("Decision", key="decision_id", indexed=("decided_at",))
 class Decision(NodeModel):
-    """What an AM decided about a match or draft, and why."""
+    """What a person decided about a match, draft, escalation, task or unconfirmed
+    send, and why: who acted, in what right, and for whom."""
 
     decision_id: Key
     kind: DecisionKind
     decided_at: AwareDatetime
+    # The acting person (an AM id, or an admin as TWOLOOP_ADMINS names them), their
+    # right to act, and the item's owner they acted for (None: the item has none).
+    actor: str | None = None
+    role: ActorRole | None = None
+    on_behalf_of: str | None = None
     reason: str | None = None
     defer_until: dt.date | None = None
     # The match as the AM saw it (features JSON, score, model), so learning uses
@@ -498,6 +517,8 @@ class Decision(NodeModel):
     features: str | None = None
     score: float | None = None
     model_version: str | None = None
+    # An edit sent although the draft guard stopped it: what it found, confirmed.
+    confirmed_findings: list[str] = Field(default_factory=list)
 
 
 @node_type("ScoreModel", key="model_id", indexed=("active",))
@@ -761,7 +782,13 @@ class DraftedFor(EdgeModel):
 
 @edge_type(
     "DECIDED_ON",
-    endpoints=[("Decision", "Match"), ("Decision", "Draft"), ("Decision", "Escalation")],
+    endpoints=[
+        ("Decision", "Match"),
+        ("Decision", "Draft"),
+        ("Decision", "Escalation"),
+        ("Decision", "Task"),
+        ("Decision", "OutboxMessage"),
+    ],
 )
 class DecidedOn(EdgeModel):
     """What the decision is about."""
@@ -769,7 +796,8 @@ class DecidedOn(EdgeModel):
 
 @edge_type("DECIDED_BY", endpoints=[("Decision", "AccountManager")])
 class DecidedBy(EdgeModel):
-    """Who made the decision."""
+    """Who made the decision, when they are an AccountManager (an admin who is not
+    one is named only by the decision's ``actor``)."""
 
 
 @edge_type("ESCALATES", endpoints=[("Escalation", "Account")])

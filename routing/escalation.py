@@ -12,7 +12,8 @@ ever: running again opens nothing new, and a resolved one stays resolved.
 
 While an account has an open blocking escalation, routing gives its matches
 ``wait`` (the built-in ``account_escalated`` rule) and the outbox holds its
-messages. ``resolve_escalation`` closes it, once, with the person's answer.
+messages. A person closes it, once, with their answer
+(``app.human_loop.resolve_escalation``, which checks who may).
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from graph_model.changes import journal
 from graph_model.errors import (
     ConfigFileInvalid,
-    DecisionConflict,
-    DecisionRejected,
-    WriteConflict,
 )
 from graph_model.store import Filter, GraphStore
 from graph_model.vocabulary import ActivityKind, EscalationKind, SignalKind
@@ -414,84 +410,3 @@ def open_escalations(store: GraphStore, account_ids: Any = None) -> pl.DataFrame
     if account_ids is not None:
         where.append(Filter("account_id", "in", list(account_ids)))
     return store.nodes("Escalation", where)
-
-
-def resolve_escalation(
-    store: GraphStore,
-    escalation_id: str,
-    *,
-    am_id: str,
-    resolution: str,
-    now: dt.datetime,
-) -> dict[str, Any]:
-    """Close an open escalation with the person's answer (a Decision, kind resolve).
-    Resolving one that is already resolved is a conflict: nothing changes."""
-    if not resolution.strip():
-        raise DecisionRejected("resolving needs the answer to the escalation's question")
-    store.get_node("AccountManager", am_id)
-    row = store.get_node("Escalation", escalation_id, hint="twoloop queue --am ID lists them")
-    if row["status"] != "open":
-        raise DecisionConflict(_resolved_text(row))
-    decision_id = "d-" + hashlib.sha1(f"{escalation_id}\x1fresolve".encode()).hexdigest()[:20]
-    with conflict_as_decision(store, "Escalation", escalation_id), store.batch() as write:
-        write.expect("Escalation", escalation_id, "status", ["open"])
-        write.upsert_nodes(
-            "Escalation",
-            [
-                {
-                    **row,
-                    "status": "resolved",
-                    "resolved_at": now,
-                    "resolved_by": am_id,
-                    "resolution": resolution.strip(),
-                }
-            ],
-        )
-        write.upsert_nodes(
-            "Decision",
-            [
-                {
-                    "decision_id": decision_id,
-                    "kind": "resolve",
-                    "decided_at": now,
-                    "reason": resolution.strip(),
-                }
-            ],
-        )
-        write.upsert_edges(
-            "DECIDED_ON", [{"src": decision_id, "dst_label": "Escalation", "dst": escalation_id}]
-        )
-        write.upsert_edges("DECIDED_BY", [{"src": decision_id, "dst": am_id}])
-    return {
-        "escalation_id": escalation_id,
-        "account_id": row["account_id"],
-        "kind": row["kind"],
-        "status": "resolved",
-        "resolved_by": am_id,
-        "resolved_at": now,
-        "decision_id": decision_id,
-    }
-
-
-def _resolved_text(row: dict[str, Any]) -> str:
-    when = f" at {row['resolved_at']:%Y-%m-%d %H:%M} UTC" if row.get("resolved_at") else ""
-    return (
-        f"escalation {row['escalation_id']} is already {row['status']} by "
-        f"{row.get('resolved_by') or 'someone'}{when}; nothing was changed"
-    )
-
-
-@contextmanager
-def conflict_as_decision(store: GraphStore, label: str, key: str) -> Iterator[None]:
-    """A lost compare-and-set race, said the way a person needs it: who got there first."""
-    try:
-        yield
-    except WriteConflict as exc:
-        if label == "Escalation":
-            rows = store.get_nodes("Escalation", [key])
-            if rows.height:
-                raise DecisionConflict(_resolved_text(rows.row(0, named=True))) from None
-        raise DecisionConflict(
-            f"{label} {key} changed while you decided: {exc.field} is now "
-            f"{exc.found_value!r}; nothing was changed"
-        ) from None

@@ -67,6 +67,7 @@ def release_draft(
     *,
     account_id: str,
     released_by: str,
+    role: str,
     config: SendingConfig,
     now: dt.datetime,
     expect_status: Iterable[str] | None = ("pending",),
@@ -74,7 +75,9 @@ def release_draft(
 ) -> dict[str, Any]:
     """Add the draft's release (its new status and its OutboxMessage) to ``write``.
 
-    With ``expect_status`` the commit only happens if the draft still has that
+    The message records who released it (``released_by``: ``agent:<rule>`` or the
+    person's id), in what right (``role``: agent, am, manager or admin) and for whom
+    (the draft's owner). With ``expect_status`` the commit only happens if the draft still has that
     status (someone else deciding first makes it a conflict)."""
     if not draft.get("to_address") or not draft.get("from_address"):
         raise TwoloopError(
@@ -102,6 +105,8 @@ def release_draft(
         "status": "pending",
         "created_at": now,
         "released_by": released_by,
+        "released_role": role,
+        "released_on_behalf_of": draft["am_id"],
     }
     write.upsert_nodes("OutboxMessage", [message])
     write.upsert_edges("QUEUED_FROM", [{"src": mid, "dst": draft["draft_id"]}])

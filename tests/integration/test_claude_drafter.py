@@ -231,7 +231,7 @@ def test_with_a_key_claude_writes_the_style_notes(store: GraphStore) -> None:
         edit_draft(
             store,
             draft_id,
-            am_id="am-1",
+            actor="am-1",
             now=AS_OF,
             sending=SENDING,
             body="Hello Ann,\n\n<b>Short</b> and to the point.\n\nAda",

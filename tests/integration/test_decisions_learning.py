@@ -12,24 +12,25 @@ import polars as pl
 import pytest
 
 from app.decisions import decide
-from graph_model.errors import DecisionConflict, DecisionRejected, TooFewLabels
+from graph_model.errors import DecisionConflict, DecisionRejected, NotAuthorized, TooFewLabels
 from graph_model.store import GraphStore, NotFound
 from matching.learn import learn
 from matching.model import ModelVersionNotFound, activate, model_versions
 from matching.read import top_matches
 from matching.run import pair_id, run_matching
-from tests.support.hand_graph import AS_OF, build
+from tests.support.hand_graph import AS_OF, add_managers, build
 
 NOW = AS_OF + dt.timedelta(hours=1)
 
 
 def test_decisions_move_the_match_and_keep_what_the_am_saw(store: GraphStore) -> None:
     build(store)
+    add_managers(store)
     run_matching(store, as_of=AS_OF)
     ingest, vault = pair_id("acme", "ingest"), pair_id("acme", "vault")
     seen = store.get_nodes("Match", [ingest]).row(0, named=True)
 
-    record = decide(store, ingest, "validate", am_id="am-1", now=NOW)
+    record = decide(store, ingest, "validate", actor="am-1", now=NOW)
     assert record.status == "validated"
     stored = store.get_nodes("Decision", [record.decision_id]).row(0, named=True)
     assert stored["kind"] == "validate" and stored["decided_at"] == NOW
@@ -38,32 +39,42 @@ def test_decisions_move_the_match_and_keep_what_the_am_saw(store: GraphStore) ->
     on = store.edges("DECIDED_ON", touching=[record.decision_id], side="source")
     by = store.edges("DECIDED_BY", touching=[record.decision_id], side="source")
     assert on["dst"].to_list() == [ingest] and by["dst"].to_list() == ["am-1"]
+    assert (stored["actor"], stored["role"], stored["on_behalf_of"]) == ("am-1", "am", "am-1")
     assert store.get_nodes("Match", [ingest])["status"].to_list() == ["validated"]
 
-    # A second decision on a decided match is a conflict, and changes nothing.
+    # am-2 may not act on am-1's book: refused before anything about the match is said.
+    with pytest.raises(NotAuthorized) as refused:
+        decide(store, ingest, "kill", actor="am-2", reason="dup", now=NOW)
+    assert str(refused.value) == (
+        f"am-2 may not kill {ingest}: its owner is am-1 and am-2 is neither am-1's manager "
+        "nor an admin; nothing was changed"
+    )
+    assert refused.value.exit_code == 77
+    # A second decision on a decided match, by someone who may decide it (am-1's
+    # manager), is a conflict, and changes nothing.
     with pytest.raises(DecisionConflict, match=r"already validated \(validate by am-1 at"):
-        decide(store, ingest, "kill", am_id="am-2", reason="dup", now=NOW)
+        decide(store, ingest, "kill", actor="am-3", reason="dup", now=NOW)
     assert store.nodes("Decision").height == 1
 
     with pytest.raises(DecisionRejected, match="a kill needs a reason"):
-        decide(store, vault, "kill", am_id="am-1", reason="  ", now=NOW)
+        decide(store, vault, "kill", actor="am-1", reason="  ", now=NOW)
     with pytest.raises(DecisionRejected, match="not in the future"):
-        decide(store, vault, "defer", am_id="am-1", defer_until=NOW.date(), now=NOW)
+        decide(store, vault, "defer", actor="am-1", defer_until=NOW.date(), now=NOW)
     with pytest.raises(NotFound, match="no Match with match_id 'm-nope'"):
-        decide(store, "m-nope", "validate", am_id="am-1", now=NOW)
-    with pytest.raises(NotFound, match="no AccountManager"):
-        decide(store, vault, "validate", am_id="am-9", now=NOW)
+        decide(store, "m-nope", "validate", actor="am-1", now=NOW)
+    with pytest.raises(NotAuthorized, match="am-9 is neither an account manager nor an admin"):
+        decide(store, vault, "validate", actor="am-9", now=NOW)
 
     # Deferred: out of the queue until the date, then back; a rerun keeps the deferral.
     back = NOW.date() + dt.timedelta(days=7)
-    decide(store, vault, "defer", am_id="am-1", defer_until=back, now=NOW)
+    decide(store, vault, "defer", actor="am-1", defer_until=back, now=NOW)
     assert vault not in [m["match_id"] for m in top_matches(store, "am-1", today=NOW.date())]
     run_matching(store, as_of=AS_OF)
     again = store.get_nodes("Match", [vault]).row(0, named=True)
     assert (again["status"], again["defer_until"]) == ("deferred", back)
     assert vault in [m["match_id"] for m in top_matches(store, "am-1", today=back)]
     # Decided again once it is back.
-    decide(store, vault, "kill", am_id="am-1", reason="budget frozen", now=NOW)
+    decide(store, vault, "kill", actor="am-1", reason="budget frozen", now=NOW)
     assert store.get_nodes("Match", [vault])["status"].to_list() == ["killed"]
 
 
@@ -96,6 +107,14 @@ def _synthetic_matches(store: GraphStore, n: int, seed: int = 3) -> list[tuple[s
         )
         truth.append((mid, 1 if z > 0 else 0))
     store.upsert_nodes("Match", rows)
+    # The first 20 are am-1's, the rest am-2's: each AM decides on their own book.
+    store.upsert_edges(
+        "ASSIGNED_TO",
+        [
+            {"src_label": "Match", "src": mid, "dst": "am-1" if i < 20 else "am-2"}
+            for i, (mid, _) in enumerate(truth)
+        ],
+    )
     return truth
 
 
@@ -103,7 +122,7 @@ def test_learning_refits_versions_and_rolls_back(store: GraphStore) -> None:
     build(store)
     truth = _synthetic_matches(store, 120)
     for mid, label in truth[:20]:
-        decide(store, mid, "validate" if label else "kill", am_id="am-1", reason="sim", now=NOW)
+        decide(store, mid, "validate" if label else "kill", actor="am-1", reason="sim", now=NOW)
     with pytest.raises(TooFewLabels, match=r"validated and \d+ killed matches; learning needs"):
         learn(store, now=NOW)
 
@@ -111,9 +130,9 @@ def test_learning_refits_versions_and_rolls_back(store: GraphStore) -> None:
     for i, (mid, label) in enumerate(truth[20:]):
         if i % 10 == 0:  # defers carry no label
             back = later.date() + dt.timedelta(days=30)
-            decide(store, mid, "defer", am_id="am-1", defer_until=back, now=later)
+            decide(store, mid, "defer", actor="am-2", defer_until=back, now=later)
             continue
-        decide(store, mid, "validate" if label else "kill", am_id="am-2", reason="sim", now=later)
+        decide(store, mid, "validate" if label else "kill", actor="am-2", reason="sim", now=later)
 
     report = learn(store, now=later)
     assert report.version == "v1" and report.parent == "prior"

@@ -11,14 +11,15 @@ import json
 import polars as pl
 import pytest
 
-from graph_model.errors import DecisionConflict, DecisionRejected
+from app.human_loop import resolve_escalation
+from graph_model.errors import DecisionConflict, DecisionRejected, NotAuthorized
 from graph_model.store import GraphStore
 from matching.run import pair_id, run_matching
 from routing.context import current_matches, routing_frame
-from routing.escalation import detect_escalations, open_escalations, resolve_escalation
+from routing.escalation import detect_escalations, open_escalations
 from routing.policy import load_policy
 from routing.simulate import simulate
-from tests.support.hand_graph import AS_OF, ago, build
+from tests.support.hand_graph import AS_OF, add_managers, ago, build
 
 
 def _reply(store: GraphStore, activity_id: str, text: str, *, person: str = "ann") -> None:
@@ -41,6 +42,7 @@ def _reply(store: GraphStore, activity_id: str, text: str, *, person: str = "ann
 
 def test_a_pricing_dispute_stops_automation_until_resolved(store: GraphStore) -> None:
     build(store)
+    add_managers(store)
     run_matching(store, as_of=AS_OF)
     _reply(store, "r1", "Before anything else: the last invoice is wrong, we were overcharged.")
     report = detect_escalations(store, now=AS_OF)
@@ -78,12 +80,12 @@ def test_a_pricing_dispute_stops_automation_until_resolved(store: GraphStore) ->
 
     with pytest.raises(DecisionRejected):
         resolve_escalation(
-            store, escalation["escalation_id"], am_id="am-1", resolution=" ", now=AS_OF
+            store, escalation["escalation_id"], actor="am-1", resolution=" ", now=AS_OF
         )
     done = resolve_escalation(
         store,
         escalation["escalation_id"],
-        am_id="am-1",
+        actor="am-1",
         resolution="Credit note sent; pricing unchanged.",
         now=AS_OF,
     )
@@ -92,9 +94,15 @@ def test_a_pricing_dispute_stops_automation_until_resolved(store: GraphStore) ->
     assert "account_escalated" not in {
         r["rule"] for r in simulate(store, load_policy())["rules"] if r["matches"]
     }
+    # am-2 may not act on am-1's escalation (and is not told who resolved it); am-1's
+    # director may, and finds it resolved.
+    with pytest.raises(NotAuthorized, match="its owner is am-1 and am-2 is neither"):
+        resolve_escalation(
+            store, escalation["escalation_id"], actor="am-2", resolution="me too", now=AS_OF
+        )
     with pytest.raises(DecisionConflict, match="already resolved by am-1"):
         resolve_escalation(
-            store, escalation["escalation_id"], am_id="am-2", resolution="me too", now=AS_OF
+            store, escalation["escalation_id"], actor="am-4", resolution="me too", now=AS_OF
         )
     # A resolved trigger never reopens.
     assert detect_escalations(store, now=AS_OF + dt.timedelta(hours=1)).opened == 0

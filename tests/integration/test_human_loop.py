@@ -24,7 +24,7 @@ from matching.run import pair_id, run_matching
 from routing.channels.webhook import WebhookChannel
 from routing.policy import load_policy
 from routing.sending import load_sending
-from tests.support.hand_graph import AS_OF, build
+from tests.support.hand_graph import AS_OF, add_managers, build
 from tests.support.servers import free_port, webhook_server
 
 SENDING = load_sending().model_copy(
@@ -52,7 +52,7 @@ def test_an_edit_sends_the_edit_and_teaches_the_next_draft(store: GraphStore) ->
     draft = store.nodes("Draft", {"match_id": APPROVE}).row(0, named=True)
     edited = "Hello Ann,\n\nAcme's hiring points to pipeline reliability.\n\nBest, Ada"
     result = edit_draft(
-        store, draft["draft_id"], am_id="am-1", now=AS_OF, sending=SENDING, body=edited
+        store, draft["draft_id"], actor="am-1", now=AS_OF, sending=SENDING, body=edited
     )
     message = store.get_nodes("OutboxMessage", [result["message_id"]]).row(0, named=True)
     assert message["body"].startswith(edited) and message["released_by"] == "am-1"
@@ -64,7 +64,7 @@ def test_an_edit_sends_the_edit_and_teaches_the_next_draft(store: GraphStore) ->
     stored_notes = store.nodes("StyleNote", {"am_id": "am-1"}).height
     assert store.edges("STYLE_OF", touching=["am-1"], side="target").height == stored_notes
     with pytest.raises(DecisionConflict, match="already edited"):
-        edit_draft(store, draft["draft_id"], am_id="am-1", now=AS_OF, sending=SENDING, body="x")
+        edit_draft(store, draft["draft_id"], actor="am-1", now=AS_OF, sending=SENDING, body="x")
     # The next drafts of am-1 follow the notes: a new match for Cat at acme.
     store.upsert_nodes(
         "Need", [{"need_id": "privacy", "name": "Privacy compliance", "phrases": ["gdpr"]}]
@@ -104,8 +104,8 @@ def test_a_cancel_kills_the_match_and_labels_it(store: GraphStore) -> None:
     _loop(store)
     draft_id = store.nodes("Draft", {"match_id": APPROVE})["draft_id"][0]
     with pytest.raises(DecisionRejected):
-        cancel_draft(store, draft_id, am_id="am-1", now=AS_OF, reason=" ")
-    cancel_draft(store, draft_id, am_id="am-1", now=AS_OF, reason="they just bought a competitor")
+        cancel_draft(store, draft_id, actor="am-1", now=AS_OF, reason=" ")
+    cancel_draft(store, draft_id, actor="am-1", now=AS_OF, reason="they just bought a competitor")
     assert store.get_nodes("Match", [APPROVE])["status"].to_list() == ["killed"]
     labels = labelled_decisions(store)
     assert labels.filter(labels["match_id"] == APPROVE)["label"].to_list() == [0]
@@ -129,10 +129,10 @@ def test_tier_a_gets_a_voice_note_task_a_packet_and_an_alert(store: GraphStore) 
     assert kinds.count("task:voice_note") == 2 and kinds.count("escalation:voice_note") == 2
     assert all(i["age"] == "1d 0h" for i in queue)
     task_id = tasks["task_id"][0]
-    resolve_item(store, task_id, am_id="am-1", now=AS_OF, answer="recorded and sent from my phone")
+    resolve_item(store, task_id, actor="am-1", now=AS_OF, answer="recorded and sent from my phone")
     assert store.get_nodes("Task", [task_id])["status"].to_list() == ["done"]
     with pytest.raises(DecisionConflict):
-        resolve_item(store, task_id, am_id="am-1", now=AS_OF, answer="again")
+        resolve_item(store, task_id, actor="am-1", now=AS_OF, answer="again")
     # Non-blocking: other automation on the account goes on (nothing waits).
     assert "wait:escalation_resolved" not in _loop(store).actions
 
@@ -142,6 +142,7 @@ def _graph(tmp_path: Path) -> str:
     with connect(graph) as store:
         store.ensure_schema()
         build(store)
+        add_managers(store)
         run_matching(store, as_of=AS_OF)
     return graph
 
@@ -178,8 +179,15 @@ def test_the_loops_from_the_command_line(tmp_path: Path, monkeypatch: pytest.Mon
     )
     assert approved.exit_code == 0, approved.output
     assert json.loads(approved.stdout)["message_id"].startswith("msg-")
-    conflict = runner.invoke(
+    # am-2 may not act on am-1's book, and is not told who approved it.
+    refused = runner.invoke(
         app, ["approve", approval["item"], "--am", "am-2", "--graph", graph, *now]
+    )
+    assert refused.exit_code == 77 and "already approved" not in refused.output
+    assert "its owner is am-1 and am-2 is neither am-1's manager nor an admin" in refused.output
+    # am-1's manager may, and approving again is a conflict naming who approved.
+    conflict = runner.invoke(
+        app, ["approve", approval["item"], "--am", "am-3", "--graph", graph, *now]
     )
     assert conflict.exit_code == 5 and "already approved (approve by am-1" in conflict.output
     escalation = next(i for i in items if i["type"].startswith("escalation"))

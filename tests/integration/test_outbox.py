@@ -19,7 +19,7 @@ import pytest
 from app.agent_loop import LoopReport, run_agent_loop
 from app.human_loop import approve_draft, resolve_item, settle_send, work_queue
 from drafting.offline import OfflineDrafter
-from graph_model.errors import DecisionConflict, DecisionRejected
+from graph_model.errors import DecisionConflict, DecisionRejected, NotAuthorized
 from graph_model.store import GraphStore, UpsertNodes
 from graph_model.validation import validate_nodes
 from matching.run import pair_id, run_matching
@@ -27,7 +27,7 @@ from routing.channels.smtp import SmtpChannel, message_id_header
 from routing.outbox import Relay, release_draft
 from routing.policy import load_policy
 from routing.sending import load_sending
-from tests.support.hand_graph import AS_OF, build
+from tests.support.hand_graph import AS_OF, add_managers, build
 from tests.support.procs import run_relay, write_sending
 from tests.support.servers import SmtpServer, smtp_server
 
@@ -71,6 +71,7 @@ def _loop(
 
 def _matched(store: GraphStore) -> None:
     build(store)
+    add_managers(store)
     run_matching(store, as_of=AS_OF)
 
 
@@ -92,6 +93,7 @@ def test_the_loop_sends_once_and_hands_the_rest_over(store: GraphStore, smtp: Sm
     (message,) = store.nodes("OutboxMessage").to_dicts()
     assert message["status"] == "sent" and message["provider_id"] == mail["Message-ID"]
     assert message["released_by"] == "agent:normal_account"
+    assert (message["released_role"], message["released_on_behalf_of"]) == ("agent", "am-1")
     draft = store.get_nodes("Draft", [message["draft_id"]]).row(0, named=True)
     assert draft["drafter"] == "offline" and draft["grounded"] and draft["status"] == "approved"
     # Run again, and again later: nothing is drafted, routed anew or sent twice.
@@ -160,7 +162,7 @@ def test_a_crash_after_sending_never_sends_again(store: GraphStore, smtp: SmtpSe
     assert message["status"] == "unconfirmed" and "not resent" in message["note"]
     queue = work_queue(store, "am-1", now=AS_OF + dt.timedelta(minutes=12))
     assert "unconfirmed_send" in [i["type"] for i in queue]
-    done = settle_send(store, message["message_id"], "sent", am_id="am-1", now=AS_OF)
+    done = settle_send(store, message["message_id"], "sent", actor="am-1", now=AS_OF)
     assert done["status"] == "sent"
 
 
@@ -214,6 +216,7 @@ def _many_messages(store: GraphStore, n: int) -> None:
                 draft,
                 account_id=f"bulk{i}",
                 released_by="am-1",
+                role="am",
                 config=SENDING,
                 now=AS_OF,
                 expect_status=None,
@@ -247,22 +250,31 @@ def test_a_rolled_back_approval_leaves_no_message(store: GraphStore, smtp: SmtpS
     draft = store.nodes("Draft", {"match_id": APPROVE}).row(0, named=True)
     with pytest.raises(RuntimeError), store.batch() as write:
         release_draft(
-            write, draft, account_id="acme", released_by="am-1", config=SENDING, now=AS_OF
+            write,
+            draft,
+            account_id="acme",
+            released_by="am-1",
+            role="am",
+            config=SENDING,
+            now=AS_OF,
         )
         raise RuntimeError("the approval fails after the message was added")
     assert store.nodes("OutboxMessage", {"draft_id": draft["draft_id"]}).height == 0
     assert store.get_nodes("Draft", [draft["draft_id"]])["status"].to_list() == ["pending"]
     # The real approval: one message; a second approval is a conflict, not a message.
-    approve_draft(store, draft["draft_id"], am_id="am-1", now=AS_OF, sending=SENDING)
+    approve_draft(store, draft["draft_id"], actor="am-1", now=AS_OF, sending=SENDING)
+    # am-2 may not act on am-1's draft; am-1's manager may, and finds it approved.
+    with pytest.raises(NotAuthorized, match="its owner is am-1"):
+        approve_draft(store, draft["draft_id"], actor="am-2", now=AS_OF, sending=SENDING)
     with pytest.raises(DecisionConflict, match=r"already approved \(approve by am-1"):
-        approve_draft(store, draft["draft_id"], am_id="am-2", now=AS_OF, sending=SENDING)
+        approve_draft(store, draft["draft_id"], actor="am-3", now=AS_OF, sending=SENDING)
     assert store.nodes("OutboxMessage", {"draft_id": draft["draft_id"]}).height == 1
     # The loop's own auto_send to Cat waited for a relay too.
     assert _relay(store, smtp, AS_OF).sent == 2
     assert sorted(m["To"] for m in smtp.messages) == ["ann@acme.example", "cat@acme.example"]
 
 
-def test_two_ams_approving_at_once_make_one_message(store: GraphStore) -> None:
+def test_two_people_approving_at_once_make_one_message(store: GraphStore) -> None:
     _matched(store)
     _loop(store, None)
     draft_id = store.nodes("Draft", {"match_id": APPROVE})["draft_id"][0]
@@ -271,13 +283,13 @@ def test_two_ams_approving_at_once_make_one_message(store: GraphStore) -> None:
     def approve(am: str) -> str:
         barrier.wait()
         try:
-            approve_draft(store, draft_id, am_id=am, now=AS_OF, sending=SENDING)
+            approve_draft(store, draft_id, actor=am, now=AS_OF, sending=SENDING)
             return "won"
         except DecisionConflict:
             return "conflict"
 
     with ThreadPoolExecutor(2) as pool:
-        outcomes = sorted(pool.map(approve, ["am-1", "am-2"]))
+        outcomes = sorted(pool.map(approve, ["am-1", "am-3"]))  # the owner and their manager
     assert outcomes == ["conflict", "won"]
     assert store.nodes("OutboxMessage", {"draft_id": draft_id}).height == 1
 
@@ -498,12 +510,12 @@ def test_an_unconfirmed_send_is_settled_by_an_explicit_choice(
     (doubt,) = store.nodes("OutboxMessage", {"status": "unconfirmed"}).to_dicts()
     mid = doubt["message_id"]
     with pytest.raises(DecisionRejected, match="--sent, --not-sent"):
-        resolve_item(store, mid, am_id="am-1", now=later, answer="Yes, it went out")
+        resolve_item(store, mid, actor="am-1", now=later, answer="Yes, it went out")
     assert store.get_node("OutboxMessage", mid)["status"] == "unconfirmed"
-    done = settle_send(store, mid, "not_sent", am_id="am-1", now=later)
+    done = settle_send(store, mid, "not_sent", actor="am-1", now=later)
     assert done["status"] == "pending"
     with pytest.raises(DecisionConflict, match="not unconfirmed"):
-        settle_send(store, mid, "sent", am_id="am-1", now=later)
+        settle_send(store, mid, "sent", actor="am-1", now=later)
     assert _relay(store, smtp, later).sent == 1
     resent = store.get_node("OutboxMessage", mid)
     assert resent["status"] == "sent" and resent["attempts"] == 2
@@ -526,7 +538,7 @@ def test_settling_sent_or_cancelled_never_resends(
     later = AS_OF + dt.timedelta(minutes=11)
     _relay(store, smtp, later)
     (doubt,) = store.nodes("OutboxMessage", {"status": "unconfirmed"}).to_dicts()
-    settle_send(store, doubt["message_id"], outcome, am_id="am-1", now=later)  # type: ignore[arg-type]
+    settle_send(store, doubt["message_id"], outcome, actor="am-1", now=later)  # type: ignore[arg-type]
     assert _relay(store, smtp, later + dt.timedelta(days=2)).sent == 0
     assert store.get_node("OutboxMessage", doubt["message_id"])["status"] == status
     assert len(smtp.messages) == 1

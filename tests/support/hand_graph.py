@@ -257,3 +257,33 @@ def build(store: GraphStore) -> None:
     }
     for rel_type, rows in edges.items():
         store.upsert_edges(rel_type, rows)
+
+
+def add_managers(store: GraphStore) -> None:
+    """The sales org above am-1, for the human loop's authorization: Cy (am-3)
+    manages am-1, and Dee (am-4, a director) manages Cy. am-2 reports to nobody.
+    Not part of ``build``: they own nothing and work no deals."""
+    store.upsert_nodes(
+        "AccountManager",
+        [
+            {"am_id": "am-3", "full_name": "Cy Park", "email": "cy@vendor.example"},
+            {"am_id": "am-4", "full_name": "Dee Holt", "email": "dee@vendor.example"},
+        ],
+    )
+    store.upsert_edges(
+        "REPORTS_TO",
+        [
+            {
+                "src_label": "AccountManager",
+                "src": "am-1",
+                "dst_label": "AccountManager",
+                "dst": "am-3",
+            },
+            {
+                "src_label": "AccountManager",
+                "src": "am-3",
+                "dst_label": "AccountManager",
+                "dst": "am-4",
+            },
+        ],
+    )

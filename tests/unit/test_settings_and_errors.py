@@ -31,6 +31,33 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().graph_uri == "neo4j+s://example.databases.neo4j.io"
 
 
+def test_admins_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TWOLOOP_ADMINS", raising=False)
+    assert load_settings().admins == ()
+    monkeypatch.setenv("TWOLOOP_ADMINS", " ops@vendor.example,, 005A00000 ,")
+    assert load_settings().admins == ("ops@vendor.example", "005A00000")
+
+
+def test_a_refusal_names_who_what_whose_and_why_and_exits_77() -> None:
+    refused = errors.NotAuthorized(
+        "am-2",
+        "approve",
+        "dr-1",
+        "its owner is am-1 and am-2 is neither am-1's manager nor an admin",
+        owner="am-1",
+    )
+    assert isinstance(refused, errors.TwoloopError) and not refused.transient
+    assert refused.exit_code == 77
+    assert str(refused) == (
+        "am-2 may not approve dr-1: its owner is am-1 and am-2 is neither am-1's manager "
+        "nor an admin; nothing was changed"
+    )
+    assert refused.fields == {"actor": "am-2", "action": "approve", "item": "dr-1", "owner": "am-1"}
+    guarded = errors.GuardedEdit("dr-1", ["a price: '$99'", "a discount or free offer: '90% off'"])
+    assert isinstance(guarded, errors.DecisionRejected) and guarded.exit_code == 2
+    assert "a price: '$99'; a discount" in str(guarded) and "--confirm" in str(guarded)
+
+
 def test_error_tree_is_rooted_and_transience_is_a_type_property() -> None:
     for cls in (
         errors.ConfigError,
