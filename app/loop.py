@@ -138,9 +138,7 @@ def run_loop(
     started = time.perf_counter()
     with job_lock(store, "loop") as held:
         _close_interrupted(store)
-        report = LoopRunReport(
-            new_loop_run_id(now), store.uri, dt.datetime.now(dt.UTC), now, full
-        )
+        report = LoopRunReport(new_loop_run_id(now), store.uri, dt.datetime.now(dt.UTC), now, full)
         _record(store, report)
         steps: dict[str, Callable[[], dict[str, Any] | str]] = {
             "ingest": lambda: _ingest(store, setup),
