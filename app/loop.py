@@ -7,12 +7,15 @@ Steps (each idempotent, each committing its own work):
    are written, and each commit journals what it changed.
 2. ``extract``: signals -> needs (Claude with a key, else the rules); only
    changed edges are written, and journalled.
-3. ``match``: incremental (``matching.incremental``): the accounts whose inputs
+3. ``triggers``: escalation triggers in what was ingested (before matching, so a
+   person an opt-out marked do-not-contact is never chosen as a contact by the
+   same run).
+4. ``match``: incremental (``matching.incremental``): the accounts whose inputs
    changed, whose time-decayed score or gate window is due, or that were never
    scored with the active model; ``full=True`` rescores every account.
-4. ``handoff``: escalation triggers, routes, drafts, releases to the outbox,
-   escalations and tasks (``twoloop run`` without its relay).
-5. ``relay``: sends what is due (skipped without an SMTP server).
+5. ``handoff``: routes, drafts, releases to the outbox, escalations and tasks
+   (``twoloop run`` without its relay; its trigger check finds nothing new).
+6. ``relay``: sends what is due (skipped without an SMTP server).
 
 The run is a ``LoopRun`` node, updated after every step with the step's status,
 counts, error and seconds. It stops at the first failed step and exits with that
@@ -49,12 +52,12 @@ from matching.indicates import run_extraction
 from matching.recheck import Thresholds
 from matching.run import Matcher, run_matching
 from routing.channels import Channel
-from routing.escalation import TriggerBook
+from routing.escalation import TriggerBook, detect_escalations
 from routing.outbox import Relay
 from routing.policy import Policy
 from routing.sending import SendingConfig
 
-STEPS = ("ingest", "extract", "match", "handoff", "relay")
+STEPS = ("ingest", "extract", "triggers", "match", "handoff", "relay")
 StepStatus = Literal["ok", "failed", "skipped"]
 
 
@@ -143,6 +146,7 @@ def run_loop(
         steps: dict[str, Callable[[], dict[str, Any] | str]] = {
             "ingest": lambda: _ingest(store, setup),
             "extract": lambda: _extract(store, setup),
+            "triggers": lambda: _triggers(store, setup, now),
             "match": lambda: _match(store, setup, now, full),
             "handoff": lambda: _handoff(store, setup, now),
             "relay": lambda: _relay(store, setup, now, report.run_id),
@@ -208,6 +212,12 @@ def _extract(store: GraphStore, setup: LoopSetup) -> dict[str, Any]:
     }
 
 
+def _triggers(store: GraphStore, setup: LoopSetup, now: dt.datetime) -> dict[str, Any]:
+    found = detect_escalations(store, now=now, book=setup.triggers).as_dict()
+    found.pop("escalations", None)
+    return found
+
+
 def _match(store: GraphStore, setup: LoopSetup, now: dt.datetime, full: bool) -> dict[str, Any]:
     matcher = Matcher(store, as_of=now)
     thresholds = Thresholds(
@@ -253,7 +263,6 @@ def _handoff(store: GraphStore, setup: LoopSetup, now: dt.datetime) -> dict[str,
         triggers=setup.triggers,
     )
     return {
-        "escalations_opened": loop.escalations.get("opened", 0),
         "routes_written": loop.routes.get("written", 0),
         "routes_unchanged": loop.routes.get("unchanged", 0),
         "actions": loop.actions,

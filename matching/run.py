@@ -455,10 +455,12 @@ def run_matching(
     return report
 
 
-def batch_id(model_version: str, as_of: dt.datetime, accounts: Sequence[str]) -> str:
-    digest = hashlib.sha1(
-        "\x1f".join([model_version, as_of.isoformat(), *accounts]).encode()
-    ).hexdigest()
+def batch_id(model_version: str, as_of: dt.datetime) -> str:
+    """The scoring a match comes from: its model and as-of time, not which accounts
+    shared its batch. An account rescored alone (an incremental run, a rerun after
+    a crash) with the same model at the same time gets the same match, so its route
+    is not routed anew."""
+    digest = hashlib.sha1("\x1f".join([model_version, as_of.isoformat()]).encode()).hexdigest()
     return f"b-{digest[:16]}"
 
 
@@ -471,9 +473,10 @@ def _run_batch(
     consumes: Sequence[str],
 ) -> None:
     scored, instances = matcher.score(accounts, explain="surfaced")
-    bid = batch_id(matcher.model.version, matcher.as_of, accounts)
+    bid = batch_id(matcher.model.version, matcher.as_of)
     report.batches += 1
-    report.batch_ids.append(bid)
+    if bid not in report.batch_ids:
+        report.batch_ids.append(bid)
     report.pairs += scored.height
     report.gated += scored.filter(pl.col("gates").list.len() > 0).height
     surfaced = scored.filter(pl.col("surfaced"))
