@@ -1,0 +1,122 @@
+"""``twoloop demo``: sample world -> ingest -> extract -> match -> one dry-run agent batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli.agent_setup import agent_batch
+from app.cli.common import (
+    GraphOption,
+    JsonOption,
+    _ingest_progress,
+    _open,
+    _print_json,
+    _progress,
+    app,
+    console,
+)
+from app.cli.reports import _counts_table, _print_ingest_report, _print_loop, _print_queue
+from app.example_graph import load_example_graph
+from graph_model.settings import load_settings
+from ingest.config import load_config
+from ingest.pipeline import Ingestor
+from ingest.sample import AS_OF as SAMPLE_AS_OF
+from ingest.sample import write_sample
+from matching.indicates import choose_extractor, run_extraction
+from matching.read import top_matches
+from matching.run import run_matching
+from routing.policy import DEFAULT_FILE as DEFAULT_POLICY
+
+
+@app.command("demo")
+def demo(
+    graph: GraphOption = None,
+    sample_dir: Annotated[
+        Path, typer.Option("--sample-dir", help="Where the sample world is written.")
+    ] = Path(".twoloop/sample"),
+    accounts: Annotated[int, typer.Option("--accounts", min=1, help="Sample size.")] = 300,
+    example: Annotated[
+        bool, typer.Option("--example", help="Load the tiny hand-built example graph instead.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Write a sample world, ingest it, extract needs, match, print ranked, explained
+    matches for the first AMs' queues, then run one agent-loop batch in dry run and
+    print the routed matches with their reasons.
+
+    Idempotent: a second run leaves the same graph (the sample is regenerated from
+    the same seed; ingest upserts; matching is scored as of the sample's date).
+    """
+    with _open(graph) as store:
+        store.ensure_schema()
+        if example:
+            written = load_example_graph(store)
+            counts = store.counts()
+            if json_output:
+                _print_json({"graph": store.uri, "records_written": written, **counts.as_dict()})
+                return
+            console.print(f"[green]example graph written[/] to {store.uri} ({written} records)")
+            console.print(_counts_table("example graph", counts))
+            return
+        summary = write_sample(sample_dir, accounts=accounts, seed=7)
+        config = load_config(sample_dir / "ingest.yaml")
+        with _ingest_progress(json_output) as hook:
+            report = Ingestor(store, config, progress=hook).run()
+        counts = store.counts()
+        if not json_output:
+            console.print(
+                f"[green]sample world[/] {summary.accounts:,} accounts, {summary.contacts:,} "
+                f"contacts, {summary.signals:,} signals in {sample_dir}"
+            )
+            _print_ingest_report(report)
+            console.print(_counts_table(f"graph {store.uri}", counts))
+        if not report.ok:
+            raise typer.Exit(1)
+        # The agent loop's matching half: needs from signals, then ranked, explained matches.
+        settings = load_settings()
+        extractor = choose_extractor(store, settings)
+        with _progress(json_output) as progress:
+            progress.add_task(f"extracting needs ({extractor.name})", total=None)
+            extracted = run_extraction(store, extractor)
+            progress.add_task("matching", total=None)
+            matched = run_matching(store, as_of=SAMPLE_AS_OF)
+            progress.add_task("agent loop (dry run)", total=None)
+            loop = agent_batch(
+                store, policy=DEFAULT_POLICY, now=SAMPLE_AS_OF, am=None, dry_run=True
+            )
+        queues = {
+            am: top_matches(store, am, limit=3, today=SAMPLE_AS_OF.date())
+            for am in sorted(matched.by_am)[:2]
+        }
+        if json_output:
+            _print_json(
+                {
+                    "sample": summary.as_dict(),
+                    "ingest": report.as_dict(),
+                    **counts.as_dict(),
+                    "extraction": extracted.as_dict(),
+                    "matching": matched.as_dict(),
+                    "queues": queues,
+                    "agent_loop": loop.as_dict(),
+                }
+            )
+            return
+        if extractor.name == "rules":
+            console.print(
+                "[yellow]offline:[/] no Claude API key is set, so needs come from the rules "
+                "extractor (catalog phrases only)"
+            )
+        console.print(
+            f"[green]matched[/] as of {SAMPLE_AS_OF.date()} with model "
+            f"{matched.model_version}: {matched.surfaced:,} matches surfaced "
+            f"({matched.weak:,} weak) from {matched.pairs:,} pairs; "
+            f"{extracted.findings:,} need findings in the signals"
+        )
+        for am, rows in queues.items():
+            console.print(f"\n[bold]top matches for {am}[/]")
+            _print_queue(rows)
+        console.print("\n[bold]agent loop, dry run[/] (twoloop run does it for real)")
+        _print_loop(loop, per_action=3)
