@@ -67,7 +67,7 @@ def loop_run_command(
     json_output: JsonOption = False,
 ) -> None:
     """Run every step of the agent loop once, as one recorded run under one lock:
-    ingest -> extract -> match (incremental) -> route/draft/release -> relay.
+    ingest -> extract -> triggers -> match (incremental) -> route/draft/release -> relay.
 
     Exit 0 when every step succeeded (a skipped step is fine), 75 when another loop
     holds the lock, else the code of the step that failed (it stops there)."""

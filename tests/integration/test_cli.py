@@ -55,6 +55,9 @@ def run(
         ["learn"],
         ["learn", "versions"],
         ["learn", "rollback"],
+        ["loop"],
+        ["loop", "run"],
+        ["loop", "runs"],
     ],
     ids=lambda c: " ".join(c) or "twoloop",
 )
