@@ -41,12 +41,14 @@ import polars as pl
 
 from app.agent_loop import run_agent_loop
 from drafting.model import Drafter
+from drafting.offline import OfflineDrafter
 from graph_model.errors import IngestFailed, TwoloopError
 from graph_model.locks import job_lock
+from graph_model.settings import load_settings
 from graph_model.store import GraphStore
 from ingest.config import IngestConfig
 from ingest.pipeline import Ingestor, run_summary_line
-from matching.extract import Extractor
+from matching.extract import Extractor, RulesExtractor, needs_from_frame
 from matching.incremental import plan_incremental
 from matching.indicates import run_extraction
 from matching.recheck import Thresholds
@@ -54,8 +56,8 @@ from matching.run import Matcher, run_matching
 from routing.channels import Channel
 from routing.escalation import TriggerBook, detect_escalations
 from routing.outbox import Relay
-from routing.policy import Policy
-from routing.sending import SendingConfig
+from routing.policy import Policy, load_policy
+from routing.sending import SendingConfig, load_sending
 
 STEPS = ("ingest", "extract", "triggers", "match", "handoff", "relay")
 StepStatus = Literal["ok", "failed", "skipped"]
@@ -116,6 +118,20 @@ class LoopSetup:
     channel: Channel | None = None
     alerts: Channel | None = None
     triggers: TriggerBook | None = None
+
+    @classmethod
+    def offline(cls, config: IngestConfig | None = None) -> LoopSetup:
+        """The shipped policy and send-time rules, the offline drafter and the rules
+        extractor, no channels: a loop that needs no key and sends nothing (tests,
+        benchmarks, a first look)."""
+        return cls(
+            policy=load_policy(),
+            drafter=OfflineDrafter(),
+            sending=load_sending(),
+            min_personalization=load_settings().draft_min_personalization,
+            extractor=lambda store: RulesExtractor(needs_from_frame(store.nodes("Need"))),
+            config=config,
+        )
 
 
 # Called after each step has committed (tests kill the process there).

@@ -65,7 +65,7 @@ from routing.channels.smtp import message_id_header  # noqa: E402
 from routing.guardrails import DAY, domain_of  # noqa: E402
 from routing.outbox import release_draft  # noqa: E402
 from routing.sending import load_sending  # noqa: E402
-from tests.support.procs import run_relay, write_sending  # noqa: E402
+from tests.support.procs import relay_args, run_relay, write_sending  # noqa: E402
 from tests.support.servers import SmtpServer, smtp_server  # noqa: E402
 
 KINDS = ("ingest", "loop", "relay", "relays x3")
@@ -440,24 +440,15 @@ def _start_relay(
     stage: str | None,
     after: int,
 ) -> subprocess.Popen[str]:
-    args = [
-        sys.executable,
-        "-m",
-        "tests.support.procs",
-        "relay",
-        "--graph",
+    args = relay_args(
         uri,
-        "--smtp",
-        f"{smtp.host}:{smtp.port}",
-        "--sending",
-        str(sending),
-        "--now",
-        now.isoformat(),
-        "--worker",
-        worker,
-    ]
-    if stage:
-        args += ["--kill-at", stage, "--kill-after", str(after)]
+        (smtp.host, smtp.port),
+        sending,
+        now=now,
+        worker=worker,
+        kill_at=stage,
+        kill_after=after,
+    )
     return subprocess.Popen(
         args,
         cwd=REPO,

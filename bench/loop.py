@@ -31,24 +31,13 @@ sys.path.insert(0, str(REPO))
 
 from app.loop import STEPS, LoopSetup, run_loop  # noqa: E402
 from bench._shared import meta, peak_rss_mb  # noqa: E402
-from drafting.offline import OfflineDrafter  # noqa: E402
 from graph_model import connect  # noqa: E402
 from ingest.config import load_config  # noqa: E402
 from ingest.sample import AS_OF, write_sample  # noqa: E402
-from matching.extract import RulesExtractor, needs_from_frame  # noqa: E402
-from routing.policy import load_policy  # noqa: E402
-from routing.sending import load_sending  # noqa: E402
 
 
 def setup(world: Path) -> LoopSetup:
-    return LoopSetup(
-        policy=load_policy(),
-        drafter=OfflineDrafter(),
-        sending=load_sending(),
-        min_personalization=0.5,
-        extractor=lambda store: RulesExtractor(needs_from_frame(store.nodes("Need"))),
-        config=load_config(world / "ingest.yaml"),
-    )
+    return LoopSetup.offline(load_config(world / "ingest.yaml"))
 
 
 def written(report: Any) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def run(
 def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
     out = run([*command, "--help"], tmp_path).stdout
     assert "Usage:" in out
-    if command and command not in (["graph"], ["ingest"], ["match"]):
+    if command and command not in (["graph"], ["ingest"], ["match"], ["loop"]):
         assert "--json" in out
 
 

@@ -830,21 +830,26 @@ def _feed(path: Path, start: int, n: int, *, broken: int = 0, undated: int = 0) 
         handle.write("\n".join(lines) + "\n")
 
 
+def _hourly_config(world: Path) -> None:
+    """hourly.yaml: the fixture config judged from 20 rows, signals at most 15% rejects."""
+    config = (
+        (world / "ingest.yaml")
+        .read_text()
+        .replace("reject_rate_min_rows: 5", "reject_rate_min_rows: 20")
+        .replace(
+            'path: "signals/*.jsonl", incremental: true}',
+            'path: "signals/*.jsonl", incremental: true, max_reject_rate: 0.15}',
+        )
+    )
+    (world / "hourly.yaml").write_text(config)
+
+
 def test_a_scheduled_ingest_survives_its_bad_lines_on_every_later_run(
     store: GraphStore, world: Path
 ) -> None:
     """Bad lines have no watermark, so every incremental run reads them again: once
     quarantined they are remembered and no longer count as new rejects."""
-    config = (
-        (world / "ingest.yaml")
-        .read_text()
-        .replace("reject_rate_min_rows: 5", "reject_rate_min_rows: 20")
-    )
-    config = config.replace(
-        'path: "signals/*.jsonl", incremental: true}',
-        'path: "signals/*.jsonl", incremental: true, max_reject_rate: 0.15}',
-    )
-    (world / "hourly.yaml").write_text(config)
+    _hourly_config(world)
     _feed(world / "signals" / "feed.jsonl", 0, 200, broken=12, undated=10)
     first = run(store, world / "hourly.yaml")
     assert first.ok, [s.error for s in first.sources]
@@ -873,16 +878,7 @@ def test_a_scheduled_ingest_survives_its_bad_lines_on_every_later_run(
 
 
 def test_new_bad_lines_are_judged_over_new_rows_only(store: GraphStore, world: Path) -> None:
-    config = (
-        (world / "ingest.yaml")
-        .read_text()
-        .replace("reject_rate_min_rows: 5", "reject_rate_min_rows: 20")
-    )
-    config = config.replace(
-        'path: "signals/*.jsonl", incremental: true}',
-        'path: "signals/*.jsonl", incremental: true, max_reject_rate: 0.15}',
-    )
-    (world / "hourly.yaml").write_text(config)
+    _hourly_config(world)
     _feed(world / "signals" / "feed.jsonl", 0, 200, broken=12, undated=10)
     assert run(store, world / "hourly.yaml").ok
     # 24 new rows, 6 of them new bad lines (25%): judged without the 26 known ones.

@@ -19,17 +19,13 @@ import polars as pl
 import pytest
 
 from app.loop import STEPS, LoopSetup, recent_runs, run_loop
-from drafting.offline import OfflineDrafter
+from bench.faults import compare, graph_state
 from graph_model import connect
 from graph_model.errors import JobLocked
 from graph_model.locks import job_lock
-from graph_model.schema import REGISTRY
 from graph_model.store import GraphStore
 from ingest.config import load_config
 from ingest.sample import AS_OF, write_sample
-from matching.extract import RulesExtractor, needs_from_frame
-from routing.policy import load_policy
-from routing.sending import load_sending
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = AS_OF
@@ -51,45 +47,24 @@ def world(sample_world: Path, tmp_path: Path) -> Path:
 
 
 def setup_for(world: Path) -> LoopSetup:
-    return LoopSetup(
-        policy=load_policy(),
-        drafter=OfflineDrafter(),
-        sending=load_sending(),
-        min_personalization=0.5,
-        extractor=lambda store: RulesExtractor(needs_from_frame(store.nodes("Need"))),
-        config=load_config(world / "ingest.yaml"),
-    )
+    return LoopSetup.offline(load_config(world / "ingest.yaml"))
 
 
 def steps_of(report: Any) -> dict[str, Any]:
     return {s.name: s for s in report.steps}
 
 
-# Bookkeeping that differs between two runs of the same work (run logs, leases, the
-# journal, wall-clock times), left out of state comparisons.
-BOOKKEEPING = {"IngestRun", "LoopRun", "Lease", "ChangeSet"}
-WALL_CLOCK = {"ScoredAccount": ["scored_at"], "QuarantinedRow": ["first_run", "first_seen"]}
+HANDED_OVER = ("node:Draft", "node:OutboxMessage", "node:Escalation", "node:Task")
 
 
 def state(store: GraphStore) -> dict[str, pl.DataFrame]:
-    out: dict[str, pl.DataFrame] = {}
-    for label, spec in REGISTRY.nodes.items():
-        if label not in BOOKKEEPING:
-            out[label] = store.nodes(label).drop(WALL_CLOCK.get(label, [])).sort(spec.key)
-    for rel in REGISTRY.edges:
-        frame = store.edges(rel)
-        out[rel] = frame.sort(frame.columns)
-    return out
+    """Every table but the bookkeeping two runs of the same work differ in."""
+    return graph_state(store)
 
 
 def assert_same_state(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> None:
-    from polars.testing import assert_frame_equal
-
-    for name in a:
-        try:
-            assert_frame_equal(a[name], b[name])
-        except AssertionError as exc:
-            raise AssertionError(f"{name}: {exc}") from None
+    differences = compare(a, b)
+    assert differences.clean, differences
 
 
 def test_a_second_loop_run_writes_only_what_changed(store: GraphStore, world: Path) -> None:
@@ -118,10 +93,10 @@ def test_a_second_loop_run_writes_only_what_changed(store: GraphStore, world: Pa
     # for the few accounts time asked to rescore.
     after = state(store)
     assert_same_state(
-        {k: before[k] for k in ("Draft", "OutboxMessage", "Escalation", "Task")},
-        {k: after[k] for k in ("Draft", "OutboxMessage", "Escalation", "Task")},
+        {k: before[k] for k in HANDED_OVER},
+        {k: after[k] for k in HANDED_OVER},
     )
-    assert after["Route"].height - before["Route"].height <= match["accounts"] * 12
+    assert after["node:Route"].height - before["node:Route"].height <= match["accounts"] * 12
     third = steps_of(run_loop(store, setup_for(world), now=NOW + 2 * HOUR))["match"].counts
     assert set(third["reasons"]) <= {"time"} and third["accounts"] <= 5
     runs = recent_runs(store)

@@ -26,7 +26,7 @@ def write_sending(config: SendingConfig, path: Path) -> Path:
     return path
 
 
-def run_relay(
+def relay_args(
     graph: str,
     smtp: tuple[str, int],
     sending: Path,
@@ -35,10 +35,10 @@ def run_relay(
     worker: str,
     kill_at: str | None = None,
     kill_after: int = 1,
-    timeout: float = 120,
-) -> subprocess.CompletedProcess[str]:
-    """Run one relay pass in a child process; with ``kill_at`` ("claimed", "sent",
-    "marked") it SIGKILLs itself the ``kill_after``-th time it reaches that stage."""
+) -> list[str]:
+    """The command line of a relay pass in a process of its own; with ``kill_at``
+    ("checked", "claimed", "sent", "marked") it SIGKILLs itself the ``kill_after``-th
+    time it reaches that stage."""
     args = [
         sys.executable,
         "-m",
@@ -57,6 +57,24 @@ def run_relay(
     ]
     if kill_at:
         args += ["--kill-at", kill_at, "--kill-after", str(kill_after)]
+    return args
+
+
+def run_relay(
+    graph: str,
+    smtp: tuple[str, int],
+    sending: Path,
+    *,
+    now: dt.datetime,
+    worker: str,
+    kill_at: str | None = None,
+    kill_after: int = 1,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run one relay pass in a child process (see ``relay_args``) and wait for it."""
+    args = relay_args(
+        graph, smtp, sending, now=now, worker=worker, kill_at=kill_at, kill_after=kill_after
+    )
     return subprocess.run(
         args, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
     )
