@@ -722,7 +722,8 @@ class Ingestor:
         primary = outputs[0]
         ident = list(primary.spec.identity)
         keys = primary.frame.select(RID, *ident)
-        kept = _keep_last(keys, ident)
+        when = frame.select(RID, WM)
+        kept = _keep_last(keys, ident, when)
         dup = set() if kept is keys else set(keys.join(kept, on=RID, how="anti")[RID].to_list())
         outputs = [_drop_rids(o, dup) for o in outputs]
         # Email dedupe for node rules that ask for it.
@@ -811,7 +812,7 @@ class Ingestor:
             if out.is_node:
                 final.append(out)
                 continue
-            final.append(out.with_frame(_keep_last(out.frame, list(out.spec.identity))))
+            final.append(out.with_frame(_keep_last(out.frame, list(out.spec.identity), when)))
         return dup, final
 
     def _check_endpoints(
@@ -1113,7 +1114,11 @@ class Ingestor:
                             # quarantine file and remembered): the next run starts
                             # past them.
                             _advance(report, newest_seen)
-                            quarantine.remember(tx, new_rejects, now=self.clock())
+                    if phase == phases[0][0] and b == 0:
+                        # The source passed its reject-rate check: its rejects are
+                        # remembered with its first commit, so a run cut off later
+                        # (whose rerun starts past their watermark) still has them.
+                        quarantine.remember(tx, new_rejects, now=self.clock())
                     self._write_run_node(report, started, final=False, tx=tx)
                 done += 1
                 self._tick(source.name, "write", done, total)
@@ -1228,8 +1233,11 @@ def _drop_rids(out: _Output, rejected: pl.DataFrame | pl.Series | set[int]) -> _
     return out.with_frame(out.frame.filter(~gone))
 
 
-def _keep_last(frame: pl.DataFrame, subset: list[str]) -> pl.DataFrame:
-    """One row per ``subset`` (the later row wins), order kept; no copy when unique."""
+def _keep_last(frame: pl.DataFrame, subset: list[str], when: pl.DataFrame) -> pl.DataFrame:
+    """One row per ``subset``, order kept; no copy when unique. The later row wins:
+    the newer by watermark (``when``: __rid, __wm), then the later in the file, the
+    order batches are written in, so a run resumed after a crash, or a later
+    incremental run, ends where one uninterrupted run does."""
     last = (
         pl.col(subset[0]).is_last_distinct()
         if len(subset) == 1
@@ -1237,7 +1245,14 @@ def _keep_last(frame: pl.DataFrame, subset: list[str]) -> pl.DataFrame:
     )
     if frame.select(last.all()).item():
         return frame
-    return frame.filter(last)
+    winners = (
+        frame.select(RID, *subset)
+        .join(when, on=RID, how="left")
+        .sort([WM, RID], nulls_last=False)
+        .unique(subset, keep="last")
+        .select(RID)
+    )
+    return frame.join(winners, on=RID, how="semi", maintain_order="left")
 
 
 def _shown(path: Path, base: Path) -> str:

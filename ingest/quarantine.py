@@ -58,7 +58,8 @@ def split_known(store: GraphStore, rejects: pl.DataFrame) -> tuple[pl.DataFrame,
 
 
 def remember(write: WriteBatch, rejects: pl.DataFrame, *, now: dt.datetime) -> None:
-    """Add the new rejects to ``write``: the commit that finishes the source."""
+    """Add the new rejects to ``write``: the source's first commit (it passed its
+    reject-rate check; a source that failed it remembers nothing)."""
     if rejects.is_empty():
         return
     write.upsert_nodes(
