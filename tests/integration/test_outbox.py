@@ -598,3 +598,44 @@ def test_two_relays_racing_for_the_last_slot_cannot_both_win(
     assert len(smtp.messages) == 1
     assert store.get_node("OutboxMessage", first_id)["status"] == "pending"
     assert store.get_node("OutboxMessage", second_id)["status"] == "sent"
+
+
+class _MarkedMeanwhile:
+    """The real store, with one interleaving forced: another relay marks its message
+    ``sent`` just before this relay reads the messages in flight."""
+
+    def __init__(self, store: GraphStore, mark: dict[str, Any]) -> None:
+        self._store, self._mark = store, mark
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def nodes(self, label: str, where: Any = None, **kwargs: Any) -> Any:
+        # The read that counts messages in flight (status in [..., "sending", ...]).
+        counting = any(
+            getattr(f, "field", None) == "status" and f.op == "in" and "sending" in f.value
+            for f in where or []
+        )
+        if label == "OutboxMessage" and self._mark and counting:
+            self._store.upsert_nodes("OutboxMessage", [self._mark])
+            self._mark = {}
+        return self._store.nodes(label, where, **kwargs)
+
+
+def test_a_message_marked_sent_while_the_caps_are_counted_still_counts(
+    store: GraphStore, smtp: SmtpServer
+) -> None:
+    """Counted in two reads (sent, then in flight), a message another relay marked
+    sent between them was in neither, and a second email went to the contact."""
+    _many_messages(store, 2)
+    _all_to_cat(store)
+    first_id, second_id = sorted(store.nodes("OutboxMessage")["message_id"].to_list())
+    first = store.get_node("OutboxMessage", first_id)
+    claimed = {**first, "status": "sending", "claimed_by": "other", "claimed_at": AS_OF}
+    store.upsert_nodes("OutboxMessage", [claimed])  # the other relay holds it in flight
+    sent = {**claimed, "status": "sent", "sent_at": AS_OF, "provider_id": "<elsewhere>"}
+    with SmtpChannel(smtp.host, smtp.port) as channel:
+        report = Relay(_MarkedMeanwhile(store, sent), channel, SENDING, worker="me").run(AS_OF)  # type: ignore[arg-type]
+    assert (report.sent, report.deferred) == (0, 1)
+    assert smtp.messages == []
+    assert store.get_node("OutboxMessage", second_id)["status"] == "pending"
