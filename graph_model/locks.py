@@ -166,8 +166,13 @@ def acquire_lease(
     """Take the job's lease if it is free or expired; returns its new version."""
     now = now or _now()
     row = _lease_row(store, job)
-    held = row is not None and row["owner"] and row["owner"] != owner
-    if row is not None and held and row["expires_at"] > now and not _dead_here(row):
+    # Someone else's, not expired, and not a process we can see is gone.
+    if (
+        row is not None
+        and row["owner"] not in ("", owner)
+        and row["expires_at"] > now
+        and not _dead_here(row)
+    ):
         raise JobLocked(job, store.uri, _holder(row), where=f"lease:{job}", until=row["expires_at"])
     version = (row["version"] if row else 0) + 1
     try:
