@@ -43,6 +43,17 @@ class Crash(BaseException):
     """Stands in for the relay process dying."""
 
 
+def _crash_relay_at(stage: str, store: GraphStore, smtp: SmtpServer) -> None:
+    """A relay at AS_OF that dies the first time it reaches ``stage``."""
+
+    def crash(reached: str, message: dict[str, Any]) -> None:
+        if reached == stage:
+            raise Crash
+
+    with pytest.raises(Crash):
+        _relay(store, smtp, AS_OF, fault=crash)
+
+
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     with smtp_server() as server:
@@ -145,12 +156,7 @@ def test_a_crash_after_sending_never_sends_again(store: GraphStore, smtp: SmtpSe
     _matched(store)
     _loop(store, None)  # released, not sent: no channel
 
-    def crash(stage: str, message: dict[str, Any]) -> None:
-        if stage == "sent":
-            raise Crash
-
-    with pytest.raises(Crash):
-        _relay(store, smtp, AS_OF, fault=crash)
+    _crash_relay_at("sent", store, smtp)
     assert len(smtp.messages) == 1
     assert store.nodes("OutboxMessage")["status"].to_list() == ["sending"]
     # Rerun while the lease holds, and after it expired: never a second send.
@@ -172,12 +178,7 @@ def test_a_crash_before_sending_sends_nothing_and_leaves_it_for_a_person(
     _matched(store)
     _loop(store, None)
 
-    def crash(stage: str, message: dict[str, Any]) -> None:
-        if stage == "claimed":
-            raise Crash
-
-    with pytest.raises(Crash):
-        _relay(store, smtp, AS_OF, fault=crash)
+    _crash_relay_at("claimed", store, smtp)
     assert smtp.messages == []
     assert _relay(store, smtp, AS_OF + dt.timedelta(minutes=11)).unconfirmed == 1
     assert smtp.messages == []
@@ -499,12 +500,7 @@ def test_an_unconfirmed_send_is_settled_by_an_explicit_choice(
     not-sent message goes out again under the same key and Message-ID."""
     _many_messages(store, 2)
 
-    def crash(stage: str, message: dict[str, Any]) -> None:
-        if stage == "claimed":
-            raise Crash
-
-    with pytest.raises(Crash):
-        _relay(store, smtp, AS_OF, fault=crash)
+    _crash_relay_at("claimed", store, smtp)
     later = AS_OF + dt.timedelta(minutes=11)
     assert _relay(store, smtp, later).unconfirmed == 1
     (doubt,) = store.nodes("OutboxMessage", {"status": "unconfirmed"}).to_dicts()
@@ -529,12 +525,7 @@ def test_settling_sent_or_cancelled_never_resends(
 ) -> None:
     _many_messages(store, 1)
 
-    def crash(stage: str, message: dict[str, Any]) -> None:
-        if stage == "sent":
-            raise Crash
-
-    with pytest.raises(Crash):
-        _relay(store, smtp, AS_OF, fault=crash)
+    _crash_relay_at("sent", store, smtp)
     later = AS_OF + dt.timedelta(minutes=11)
     _relay(store, smtp, later)
     (doubt,) = store.nodes("OutboxMessage", {"status": "unconfirmed"}).to_dicts()
