@@ -127,6 +127,14 @@ class Cypher:
                 sets.append(var + "." + prop + " = " + function + "(" + source + "." + prop + ")")
         return (" SET " + ", ".join(sets)) if sets else ""
 
+    # Every data write ends by counting itself here, as its last statement, so the
+    # node's lock is held only while the transaction commits and no lock cycle can
+    # form. Concurrent first writes may MERGE two such nodes: readers sum them.
+    BUMP_VERSION: LiteralString = (
+        "MERGE (v:TwoloopDataVersion {id: 'data'}) SET v.n = coalesce(v.n, 0) + 1"
+    )
+    READ_VERSION: LiteralString = "MATCH (v:TwoloopDataVersion) RETURN coalesce(sum(v.n), 0) AS n"
+
     def locked_value(self, spec: NodeSpec, field: str) -> LiteralString:
         """One node's property, read after taking the node's write lock (a throwaway
         SET), so a concurrent compare-and-set waits for ours and then sees its result."""

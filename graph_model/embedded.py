@@ -432,6 +432,11 @@ class EmbeddedStore(GraphStore):
         # In the merged frame's order, as a filter would give them.
         return frame[rows.unique().sort()]
 
+    def data_version(self) -> str:
+        with self._mutex:
+            self._refresh()
+            return f"generation-{self._manifest.generation}"
+
     @_snapshot
     def counts(self) -> GraphCounts:
         nodes = {label: self._node_frame(label).height for label in sorted(self.registry.nodes)}

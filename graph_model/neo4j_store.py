@@ -190,13 +190,18 @@ class Neo4jStore(GraphStore):
                             if isinstance(op, UpsertEdges)
                             else UpsertNodes(op.spec, piece)
                         )
-                        self._write(lambda tx, p=part: self._run_op(tx, p))
+                        self._write(lambda tx, p=part: self._counted(tx, [p])[0])
 
                 with ThreadPoolExecutor(len(lanes)) as pool:
                     list(pool.map(write_lane, lanes))
                 return [op.frame.height]
         ordered = ordered_ops(ops)
-        return self._write(lambda tx: [self._run_op(tx, op) for op in ordered])
+        return self._write(lambda tx: self._counted(tx, ordered))
+
+    def _counted(self, tx: neo4j.ManagedTransaction, ops: Sequence[WriteOp]) -> list[int]:
+        done = [self._run_op(tx, op) for op in ops]
+        tx.run(self.cypher.BUMP_VERSION).consume()
+        return done
 
     def _edge_lanes(self, spec: EdgeSpec, frame: pl.DataFrame) -> list[pl.DataFrame]:
         """Split edges between concurrent writers without lock cycles.
@@ -382,6 +387,9 @@ class Neo4jStore(GraphStore):
             # keys, its target in another.
             frame = frame.unique(maintain_order=True)
         return frame
+
+    def data_version(self) -> str:
+        return f"writes-{self._read(self.cypher.READ_VERSION)[0]['n']}"
 
     def counts(self) -> GraphCounts:
         nodes = {

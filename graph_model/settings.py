@@ -7,7 +7,7 @@ one (a test checks it).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -126,6 +126,44 @@ class Settings(BaseSettings):
         description="Who may act on every AM's book in the human loop (approve, edit, "
         "cancel, decide, resolve), recorded as acting on behalf of the owner: "
         "comma-separated AccountManager ids or emails; unset means nobody.",
+    )
+    console_host: str = Field(
+        default="127.0.0.1",
+        description="Address the console (twoloop console) listens on; dev sign-in refuses "
+        "anything but a loopback address.",
+    )
+    console_port: int = Field(default=8501, ge=1, le=65535, description="Console port.")
+    console_auth: Literal["oidc", "dev"] = Field(
+        default="oidc",
+        description="How people sign in to the console: oidc (an OpenID Connect provider, the "
+        "settings below) or dev (pick a user from a list, loopback only, with a banner).",
+    )
+    console_oidc_metadata_url: str | None = Field(
+        default=None,
+        description="The provider's discovery document "
+        "(https://issuer/.well-known/openid-configuration); required for oidc sign-in.",
+    )
+    console_oidc_client_id: str | None = Field(
+        default=None, description="The console's client id at the OpenID Connect provider."
+    )
+    console_oidc_client_secret: str | None = Field(
+        default=None, description="The console's client secret at the OpenID Connect provider."
+    )
+    console_cookie_secret: str | None = Field(
+        default=None,
+        description="Secret that signs the console's sign-in cookie (32+ random characters); "
+        "required for oidc sign-in.",
+    )
+    console_redirect_uri: str | None = Field(
+        default=None,
+        description="Where the provider sends people back after sign-in; unset means "
+        "http://HOST:PORT/oauth2callback from the two settings above. Register it with the "
+        "provider.",
+    )
+    console_stale_days: int = Field(
+        default=14,
+        ge=1,
+        description="An item waiting in a queue longer than this many days is flagged stale.",
     )
     dev_neo4j_heap: str = Field(default="1g", description="Heap (-Xmx) of the dev/test Neo4j.")
     dev_neo4j_pagecache_mb: int = Field(

@@ -369,6 +369,11 @@ class GraphStore(ABC):
         """Every registered edge with an end at one of these nodes."""
 
     @abstractmethod
+    def data_version(self) -> str:
+        """A token that changes whenever anything is committed to the store (by this
+        process or any other), for caches that must see other people's writes."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     def __enter__(self) -> GraphStore:

@@ -102,6 +102,7 @@ class DecisionKind(StrEnum):
     cancel = "cancel"
     resolve = "resolve"  # an escalation or a task
     settle = "settle"  # an unconfirmed send: sent, not sent (requeued) or cancelled
+    reassign = "reassign"  # a manager or admin moved an item to another AM's queue
 
 
 class ActorRole(StrEnum):
@@ -511,7 +512,12 @@ class Decision(NodeModel):
     role: ActorRole | None = None
     on_behalf_of: str | None = None
     reason: str | None = None
+    # A kill's or a cancel's reason from a fixed list (app.decisions.REASON_CODES), so
+    # reasons can be counted; ``reason`` keeps the person's own words beside it.
+    reason_code: str | None = None
     defer_until: dt.date | None = None
+    # A reassignment: the AM the item went to (``on_behalf_of`` is the one it left).
+    reassigned_to: str | None = None
     # The match as the AM saw it (features JSON, score, model), so learning uses
     # what was decided on even after later runs rescore the match.
     features: str | None = None
@@ -519,6 +525,19 @@ class Decision(NodeModel):
     model_version: str | None = None
     # An edit sent although the draft guard stopped it: what it found, confirmed.
     confirmed_findings: list[str] = Field(default_factory=list)
+
+
+@node_type("SavedView", key="view_id", indexed=("owner",))
+class SavedView(NodeModel):
+    """A person's named set of queue filters in the console (``app.queue``)."""
+
+    view_id: Key
+    # The signed-in person it belongs to (their AM id, or an admin's name).
+    owner: str
+    name: str
+    # The filters as JSON (``app.queue.QueueFilter``).
+    filters: str
+    saved_at: AwareDatetime
 
 
 @node_type("ScoreModel", key="model_id", indexed=("active",))

@@ -46,12 +46,22 @@ def _sending(settings: Settings) -> SendingConfig:
 
 
 def agent_batch(
-    store: GraphStore, *, policy: Path, now: dt.datetime, am: str | None, dry_run: bool
+    store: GraphStore,
+    *,
+    policy: Path,
+    now: dt.datetime,
+    am: str | None,
+    dry_run: bool,
+    send: bool = True,
 ) -> LoopReport:
+    """One agent-loop batch with the configured drafter, channel and alerts; with
+    ``send=False`` nothing leaves the machine (messages wait in the outbox)."""
     settings = load_settings()
     checked = load_policy(policy)
-    channel = email_channel(settings)
-    alerts = WebhookChannel(settings.alert_webhook_url) if settings.alert_webhook_url else None
+    channel = email_channel(settings) if send else None
+    alerts = (
+        WebhookChannel(settings.alert_webhook_url) if send and settings.alert_webhook_url else None
+    )
     try:
         return run_agent_loop(
             store,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
+from app.agent_loop import LoopReport
 from app.cli.agent_setup import agent_batch
 from app.cli.common import (
     GraphOption,
@@ -87,6 +90,11 @@ def demo(
             loop = agent_batch(
                 store, policy=DEFAULT_POLICY, now=SAMPLE_AS_OF, am=None, dry_run=True
             )
+            # The console's world: the same batch stored, never sent (no channel).
+            progress.add_task("agent loop (stored for the console, nothing sent)", total=None)
+            stored = agent_batch(
+                store, policy=DEFAULT_POLICY, now=SAMPLE_AS_OF, am=None, dry_run=False, send=False
+            )
         queues = {
             am: top_matches(store, am, limit=3, today=SAMPLE_AS_OF.date())
             for am in sorted(matched.by_am)[:2]
@@ -101,6 +109,8 @@ def demo(
                     "matching": matched.as_dict(),
                     "queues": queues,
                     "agent_loop": loop.as_dict(),
+                    "stored": _stored(stored),
+                    "console": console_command(graph),
                 }
             )
             return
@@ -120,3 +130,26 @@ def demo(
             _print_queue(rows)
         console.print("\n[bold]agent loop, dry run[/] (twoloop run does it for real)")
         _print_loop(loop, per_action=3)
+        waiting = _stored(stored)
+        console.print(
+            f"\n[bold]the same batch, stored for the AMs[/] (nothing sent: the demo has no "
+            f"channel): {waiting['awaiting_approval']} drafts wait for approval, "
+            f"{waiting['escalated']} escalations and {waiting['tasks']} tasks are in the queues"
+        )
+        console.print("\n[bold]work the queues in the console[/] (dev sign-in, this machine only):")
+        console.print(Text(f"  {console_command(graph)}"), soft_wrap=True)
+
+
+def _stored(report: LoopReport) -> dict[str, int]:
+    return {
+        "awaiting_approval": report.awaiting_approval,
+        "escalated": report.escalated,
+        "tasks": report.tasks,
+        "queued_to_send": report.released,
+    }
+
+
+def console_command(graph: str | None) -> str:
+    """The one command that opens the console on the demo world."""
+    where = f" --graph {shlex.quote(graph)}" if graph else ""
+    return f"twoloop console --dev{where}"

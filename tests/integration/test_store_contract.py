@@ -512,3 +512,22 @@ def test_expect_absent_ok_creates_once(store: GraphStore) -> None:
         write.expect("Task", "t10", "status", ["open"], absent_ok=True)
         write.upsert_nodes("Task", [_task("t11")])
     assert store.get_nodes("Task", ["t10", "t11"]).height == 0
+
+
+def test_data_version_changes_on_every_commit_from_any_handle(store: GraphStore) -> None:
+    """The console caches reads by this token: another process's write (a second
+    handle here) and a compare-and-set must change it; a read must not."""
+    before = store.data_version()
+    store.get_nodes("Account", ["a1"])
+    assert store.data_version() == before
+    other = connect(store.uri)
+    try:
+        other.upsert_nodes("Account", _accounts("a1"))
+        after_other = store.data_version()
+        assert after_other != before
+        with store.batch() as write:
+            write.expect("Account", "a1", "name", ["Account a1"])
+            write.upsert_nodes("Account", _accounts("a1", name="renamed"))
+        assert store.data_version() not in {before, after_other}
+    finally:
+        other.close()

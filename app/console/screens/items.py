@@ -1,0 +1,16 @@
+"""The items page (being built)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.console.session import Console
+
+
+def visible(console: Console) -> bool:
+    return True
+
+
+def render(console: Console) -> None:
+    st.title("items")
+    st.info("This page is not built yet.")
