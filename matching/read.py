@@ -31,7 +31,7 @@ def top_matches(
         | ((pl.col("status") == "deferred") & (pl.col("defer_until").fill_null(today) <= today))
     )
     matches = matches.sort(["score", "match_id"], descending=[True, False]).head(limit)
-    return _decorate(store, matches)
+    return describe_matches(store, matches)
 
 
 def explain_pair(
@@ -45,7 +45,7 @@ def explain_pair(
     if as_of is None:
         stored = store.get_nodes("Match", [pair_id(account_id, capability_id)])
         if stored.height:
-            (row,) = _decorate(store, stored)
+            (row,) = describe_matches(store, stored)
             return {"source": "stored", **row}
         as_of = dt.datetime.now(dt.UTC)
     matcher = Matcher(store, as_of=as_of)
@@ -81,7 +81,9 @@ def explain_pair(
     }
 
 
-def _decorate(store: GraphStore, matches: pl.DataFrame) -> list[dict[str, Any]]:
+def describe_matches(store: GraphStore, matches: pl.DataFrame) -> list[dict[str, Any]]:
+    """Match nodes as an AM reads them: names, owner, evidence sentences with their
+    paths, features and the suggested contact."""
     if matches.height == 0:
         return []
     ids = matches["match_id"].to_list()

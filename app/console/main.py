@@ -27,4 +27,6 @@ pages = [
 if team.visible(console):
     pages.append(st.Page(lambda: team.render(console), title="Team", url_path="team"))
 pages.append(st.Page(lambda: outcomes.render(console), title="Outcomes", url_path="outcomes"))
+# Pages switch to each other (the queue opens a match in the why panel).
+st.session_state["console_pages"] = pages
 st.navigation(pages).run()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -21,7 +21,6 @@ from app.actors import Actor
 from graph_model.settings import Settings, load_settings
 from graph_model.store import GraphStore, connect
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 
@@ -57,18 +56,21 @@ class Console:
     def read(self, function: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """``function(store, *args, **kwargs)``, cached by data version and arguments.
         Arguments must be hashable by Streamlit (str, numbers, tuples, dataclasses)."""
-        return _cached(function, self.store.uri, self.version, self.actor, args, kwargs, self.store)
+        name = f"{function.__module__}.{function.__qualname__}"
+        who = (self.actor.id, self.actor.am_id, self.actor.admin)
+        return _cached(name, self.store.uri, self.version, who, args, kwargs, function, self.store)
 
 
 @st.cache_data(show_spinner=False, max_entries=256, ttl=600)
 def _cached(
-    function: Callable[..., Any],
+    name: str,
     uri: str,
     version: str,
-    actor: Actor,
+    who: tuple[Any, ...],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    _function: Callable[..., Any],
     _store: GraphStore,
 ) -> Any:
-    del uri, version, actor  # they are the cache key
-    return function(_store, *args, **kwargs)
+    del name, uri, version, who  # with args and kwargs, they are the cache key
+    return _function(_store, *args, **kwargs)

@@ -60,3 +60,10 @@ def safe_url(value: Any) -> str | None:
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         return None
     return clean(value.strip())
+
+
+def notice(kind: str, message: Any) -> None:
+    """A coloured message box whose text may quote the graph: escaped so it reads
+    as written (no markdown, links or HTML)."""
+    box = {"error": st.error, "warning": st.warning, "success": st.success}.get(kind, st.info)
+    box(label(message, limit=2000))
