@@ -142,7 +142,7 @@ def queue_frame(
     frame = pl.concat([p.select(list(QUEUE_SCHEMA)) for p in parts], how="vertical")
     # A match whose route already made a draft, escalation or task shows up as that.
     taken = frame.filter(pl.col("kind") != "match")["match_id"].drop_nulls()
-    frame = frame.filter((pl.col("kind") != "match") | ~pl.col("match_id").is_in(taken))
+    frame = frame.filter((pl.col("kind") != "match") | ~pl.col("match_id").is_in(taken.implode()))
     frame = _names(store, frame)
     age = (pl.lit(now.astimezone(dt.UTC)) - pl.col("since")).dt.total_seconds() / 86400.0
     return (
