@@ -162,7 +162,7 @@ def test_a_decision_on_a_match_that_changed_since_it_was_seen_is_refused(
         defer_until=NOW.date() + dt.timedelta(days=5),
         now=NOW,
     )
-    with pytest.raises(MatchChanged, match="status went from proposed to deferred.*am-3"):
+    with pytest.raises(MatchChanged, match=r"status went from proposed to deferred.*am-3"):
         decide(world, match_id, "validate", actor="am-1", seen=seen, now=NOW)
     # A new run rescoring it is a change too.
     other = _open_matches(world, "am-1")[0]

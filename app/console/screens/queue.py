@@ -83,12 +83,13 @@ def _filters(console: Console, frame: pl.DataFrame, status: str) -> queue.QueueF
     with st.expander("Filters and saved views", expanded=True):
         view_cols = st.columns([3, 3, 1, 1])
         picked = view_cols[0].selectbox(
-            "Saved view", ["", *views], key="queue_view", format_func=lambda v: clean(v) or "-"
+            "Saved view",
+            ["", *views],
+            key="queue_view",
+            format_func=lambda v: clean(v) or "-",
+            # Applied before the next run draws the filters (a callback may set them).
+            on_change=lambda: _apply_view(views.get(st.session_state.get("queue_view") or "")),
         )
-        if picked and st.session_state.get("queue_view_applied") != picked:
-            _apply_view(views[picked])
-            st.session_state["queue_view_applied"] = picked
-            st.rerun()
         cols = st.columns(4)
         actions = cols[0].multiselect("Action", choices.actions, key="queue_actions")
         kinds = cols[1].multiselect("Kind", choices.kinds, key="queue_kinds")
@@ -121,13 +122,14 @@ def _filters(console: Console, frame: pl.DataFrame, status: str) -> queue.QueueF
         if view_cols[3].button("Delete view", disabled=not picked):
             queue.delete_view(console.store, console.actor, picked)
             st.session_state[FLASH] = ("success", f"deleted view {picked}")
-            st.session_state.pop("queue_view_applied", None)
             console.refresh()
             st.rerun()
     return wanted
 
 
-def _apply_view(wanted: queue.QueueFilter) -> None:
+def _apply_view(wanted: queue.QueueFilter | None) -> None:
+    if wanted is None:
+        return
     st.session_state["queue_actions"] = list(wanted.actions)
     st.session_state["queue_kinds"] = list(wanted.kinds)
     st.session_state["queue_tiers"] = list(wanted.tiers)
