@@ -3,7 +3,8 @@ for learning.
 
 - ``validate``: the match is worth pursuing (a positive label for learning).
 - ``defer``: not now; it comes back to the queue on ``defer_until`` (no label).
-- ``kill``: not worth pursuing, with a reason (a negative label).
+- ``kill``: not worth pursuing, with a reason (a negative label): a code from
+  ``REASON_CODES`` (so reasons can be counted), the person's own words, or both.
 
 The actor is checked against the match's owner (``app.actors``: the AM it is
 assigned to, their managers, or an admin) before anything else about the match
@@ -32,6 +33,17 @@ from graph_model.errors import DecisionConflict, DecisionRejected, WriteConflict
 from graph_model.store import GraphStore, NotFound, WriteBatch
 
 MatchDecision = Literal["validate", "defer", "kill"]
+# Why a match is killed or a draft cancelled, from a fixed list (Decision.reason_code);
+# the person's own words stay in ``reason``.
+REASON_CODES: dict[str, str] = {
+    "no_need": "No need for it",
+    "bad_timing": "Bad timing",
+    "wrong_contact": "Wrong contact",
+    "existing_relationship": "Existing relationship: a person handles it",
+    "competitor": "They use or chose a competitor",
+    "bad_data": "Bad data (account, person or signal)",
+    "other": "Other",
+}
 _STATUS = {"validate": "validated", "defer": "deferred", "kill": "killed"}
 OPEN_STATUSES = ("proposed", "deferred")
 
@@ -48,6 +60,7 @@ class DecisionRecord:
     status: str
     reason: str | None
     defer_until: dt.date | None
+    reason_code: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,9 +75,11 @@ def decide(
     reason: str | None = None,
     defer_until: dt.date | None = None,
     now: dt.datetime | None = None,
+    reason_code: str | None = None,
 ) -> DecisionRecord:
     """Record a decision on a match by ``actor`` (its owner, a manager of the owner,
-    or an admin) and move the match to its new status."""
+    or an admin) and move the match to its new status. A kill needs a ``reason`` or a
+    ``reason_code`` (one of ``REASON_CODES``)."""
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     if kind not in _STATUS:
         raise DecisionRejected(f"unknown decision {kind!r} (validate, defer or kill)")
@@ -72,7 +87,8 @@ def decide(
         actor = identify(store, actor, action=kind, item=match_id)
     match = store.get_node("Match", match_id, hint="twoloop match top --am ID lists them")
     acting = act_on(store, actor, action=kind, item=match_id, owner=match_owner(store, match_id))
-    if kind == "kill" and not (reason and reason.strip()):
+    check_reason_code(reason_code, kind)
+    if kind == "kill" and not (reason and reason.strip()) and reason_code is None:
         raise DecisionRejected("a kill needs a reason (it is what the ranking learns from)")
     if kind == "defer":
         if defer_until is None:
@@ -96,6 +112,7 @@ def decide(
                     "decided_at": now,
                     **acting.audit(),
                     "reason": reason.strip() if reason else None,
+                    "reason_code": reason_code,
                     "defer_until": defer_until if kind == "defer" else None,
                     "features": match["features"],
                     "score": match["score"],
@@ -128,7 +145,20 @@ def decide(
         status=status,
         reason=reason.strip() if reason else None,
         defer_until=defer_until if kind == "defer" else None,
+        reason_code=reason_code,
     )
+
+
+def check_reason_code(reason_code: str | None, kind: str) -> None:
+    """A reason code is one of ``REASON_CODES``, and only a kill or a cancel has one."""
+    if reason_code is None:
+        return
+    if kind not in ("kill", "cancel"):
+        raise DecisionRejected(f"a {kind} takes no reason code (only a kill or a cancel does)")
+    if reason_code not in REASON_CODES:
+        raise DecisionRejected(
+            f"unknown reason code {reason_code!r} (one of {', '.join(REASON_CODES)})"
+        )
 
 
 @contextmanager
