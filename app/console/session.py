@@ -57,18 +57,23 @@ class Console:
     def read(self, function: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """``function(store, *args, **kwargs)``, cached by data version and arguments.
         Arguments must be hashable by Streamlit (str, numbers, tuples, dataclasses)."""
-        return _cached(function, self.store.uri, self.version, self.actor, args, kwargs, self.store)
+        name = f"{function.__module__}.{function.__qualname__}"
+        return _cached(
+            name, self.store.uri, self.version, self.actor, args, kwargs, function, self.store
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=256, ttl=600)
 def _cached(
-    function: Callable[..., Any],
+    name: str,
     uri: str,
     version: str,
     actor: Actor,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    _function: Callable[..., Any],
     _store: GraphStore,
 ) -> Any:
-    del uri, version, actor  # they are the cache key
-    return function(_store, *args, **kwargs)
+    # Streamlit cannot hash a function argument: its dotted name is the key instead.
+    del name, uri, version, actor  # they are the cache key
+    return _function(_store, *args, **kwargs)
