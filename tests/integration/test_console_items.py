@@ -4,7 +4,6 @@ are shown (never a traceback), and an AM sees only their own book."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ def _page() -> None:
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, ItemIds]]:
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, ItemIds]:
     graph = str(tmp_path / "graph")
     with connect(graph) as store:
         store.ensure_schema()
@@ -43,7 +42,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str
     monkeypatch.delenv("TWOLOOP_ADMINS", raising=False)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("TWOLOOP_ANTHROPIC_API_KEY", raising=False)
-    yield graph, ids
+    return graph, ids
 
 
 def _open(am: str, *, item: str | None = None) -> AppTest:
@@ -65,6 +64,12 @@ def _keys(at: AppTest) -> set[str]:
     return {str(w.key) for w in widgets if w.key}
 
 
+def _body(at: AppTest, draft_id: str) -> str:
+    value = at.text_area(key=f"items_body_{draft_id}").value
+    assert value is not None
+    return value
+
+
 def _read(graph: str) -> GraphStore:
     return connect(graph)
 
@@ -74,7 +79,7 @@ def test_the_page_lays_out_every_kind_of_item(world: tuple[str, ItemIds]) -> Non
     at = _open("am-1")
     assert [t.label for t in at.tabs] == ["Drafts", "Escalations", "Tasks", "Unconfirmed sends"]
     assert at.text_input(key=f"items_subject_{ids.draft}").value == "Pipeline reliability at Acme"
-    assert at.text_area(key=f"items_body_{ids.draft}").value.startswith("Hi Ann,")
+    assert _body(at, ids.draft).startswith("Hi Ann,")
     assert at.text_input(key=f"items_subject_{ids.draft}").label == "Subject"
     assert at.text_area(key=f"items_body_{ids.draft}").label == "Body"
     assert at.selectbox(key=f"items_reason_{ids.draft}").label == "Reason"
@@ -140,7 +145,7 @@ def test_an_edit_the_guard_stops_goes_out_only_after_send_anyway(
 ) -> None:
     graph, ids = world
     at = _open("am-1")
-    body = at.text_area(key=f"items_body_{ids.draft}").value
+    body = _body(at, ids.draft)
     edited = body.replace("Ada", "More at https://evil.example/offer\n\nAda")
     at.text_area(key=f"items_body_{ids.draft}").input(edited)
     at.button(key=f"items_send_{ids.draft}").click().run()
@@ -168,7 +173,7 @@ def test_an_edit_changed_after_the_guard_stopped_it_is_checked_again(
 ) -> None:
     graph, ids = world
     at = _open("am-1")
-    body = at.text_area(key=f"items_body_{ids.draft}").value
+    body = _body(at, ids.draft)
     at.text_area(key=f"items_body_{ids.draft}").input(body + "\nPrice is $5 per seat.")
     at.button(key=f"items_send_{ids.draft}").click().run()
     assert f"items_anyway_{ids.draft}" in _keys(at)

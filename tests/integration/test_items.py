@@ -63,7 +63,9 @@ def test_a_book_holds_every_kind_of_item_with_what_each_claim_rests_on(
     assert message.note == "SMTP timed out" and message.status == "unconfirmed"
 
 
-def test_an_am_reads_only_their_own_book(store: GraphStore, monkeypatch) -> None:
+def test_an_am_reads_only_their_own_book(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ids = items_world(store)
     other = book_items(store, "am-2")
     assert [t.task_id for t in other.tasks] == [ids.other_task]
