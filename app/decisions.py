@@ -3,7 +3,8 @@ for learning.
 
 - ``validate``: the match is worth pursuing (a positive label for learning).
 - ``defer``: not now; it comes back to the queue on ``defer_until`` (no label).
-- ``kill``: not worth pursuing, with a reason (a negative label).
+- ``kill``: not worth pursuing, with a reason (a negative label): a code from
+  ``REASON_CODES`` (so reasons can be counted), the person's own words, or both.
 
 The actor is checked against the match's owner (``app.actors``: the AM it is
 assigned to, their managers, or an admin) before anything else about the match
@@ -32,16 +33,15 @@ from graph_model.errors import DecisionConflict, DecisionRejected, NotAuthorized
 from graph_model.store import GraphStore, NotFound, WriteBatch
 
 MatchDecision = Literal["validate", "defer", "kill"]
-
-# Why a match is killed or a draft cancelled, from a fixed list so reasons can be
-# counted (the person's own words go in ``reason`` beside the code).
+# Why a match is killed or a draft cancelled, from a fixed list (Decision.reason_code);
+# the person's own words stay in ``reason``.
 REASON_CODES: dict[str, str] = {
-    "no_need": "No need for it now",
+    "no_need": "No need for it",
     "bad_timing": "Bad timing",
     "wrong_contact": "Wrong contact",
-    "existing_relationship": "Handled in an existing relationship",
-    "competitor": "Committed to a competitor",
-    "bad_data": "The evidence is wrong",
+    "existing_relationship": "Existing relationship: a person handles it",
+    "competitor": "They use or chose a competitor",
+    "bad_data": "Bad data (account, person or signal)",
     "other": "Other",
 }
 
@@ -66,6 +66,7 @@ class DecisionRecord:
     status: str
     reason: str | None
     defer_until: dt.date | None
+    reason_code: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +85,8 @@ def decide(
     now: dt.datetime | None = None,
 ) -> DecisionRecord:
     """Record a decision on a match by ``actor`` (its owner, a manager of the owner,
-    or an admin) and move the match to its new status.
+    or an admin) and move the match to its new status. A kill needs a ``reason`` or a
+    ``reason_code`` (one of ``REASON_CODES``).
 
     ``seen`` is the match as the actor saw it (``status``, ``batch_id``, ``score``:
     ``app.why.MatchWhy.seen``). When given, a match that changed since (a new run
@@ -153,7 +155,20 @@ def decide(
         status=status,
         reason=reason.strip() if reason else None,
         defer_until=defer_until if kind == "defer" else None,
+        reason_code=reason_code,
     )
+
+
+def check_reason_code(reason_code: str | None, kind: str) -> None:
+    """A reason code is one of ``REASON_CODES``, and only a kill or a cancel has one."""
+    if reason_code is None:
+        return
+    if kind not in ("kill", "cancel"):
+        raise DecisionRejected(f"a {kind} takes no reason code (only a kill or a cancel does)")
+    if reason_code not in REASON_CODES:
+        raise DecisionRejected(
+            f"unknown reason code {reason_code!r} (one of {', '.join(REASON_CODES)})"
+        )
 
 
 @contextmanager
@@ -291,10 +306,7 @@ def _check_arguments(
     defer_until: dt.date | None,
     now: dt.datetime,
 ) -> None:
-    if reason_code is not None and reason_code not in REASON_CODES:
-        raise DecisionRejected(
-            f"unknown reason code {reason_code!r}", hint="one of " + ", ".join(REASON_CODES)
-        )
+    check_reason_code(reason_code, kind)
     if kind == "kill" and not ((reason and reason.strip()) or reason_code):
         raise DecisionRejected("a kill needs a reason (it is what the ranking learns from)")
     if kind == "defer":

@@ -35,7 +35,7 @@ from typing import Any, Literal, Protocol
 import polars as pl
 
 from app.actors import Acting, Actor, act_on, identify
-from app.decisions import decided_by, last_decision
+from app.decisions import check_reason_code, decided_by, last_decision
 from drafting.guard import DraftCheck, check_draft
 from drafting.model import Claim, DraftContent
 from drafting.requests import draft_requests
@@ -248,6 +248,7 @@ def _decide_draft(
     now: dt.datetime,
     sending: SendingConfig | None,
     reason: str | None = None,
+    reason_code: str | None = None,
     subject: str | None = None,
     body: str | None = None,
     style_writer: StyleWriter | None = None,
@@ -316,6 +317,7 @@ def _decide_draft(
             now=now,
             on=[("Draft", draft_id), ("Match", match["match_id"])],
             reason=reason,
+            reason_code=reason_code,
             features=match["features"],
             score=match["score"],
             model_version=match["model_version"],
@@ -410,13 +412,30 @@ def edit_draft(
 
 
 def cancel_draft(
-    store: GraphStore, draft_id: str, *, actor: str | Actor, now: dt.datetime, reason: str
+    store: GraphStore,
+    draft_id: str,
+    *,
+    actor: str | Actor,
+    now: dt.datetime,
+    reason: str | None = None,
+    reason_code: str | None = None,
 ) -> dict[str, Any]:
-    """Never send this draft; the match is killed with the reason (a negative label)."""
-    if not reason.strip():
+    """Never send this draft; the match is killed with the reason (a negative label):
+    a ``reason_code`` from ``app.decisions.REASON_CODES``, the person's own words
+    (``reason``), or both."""
+    text = (reason or "").strip() or None
+    check_reason_code(reason_code, "cancel")
+    if text is None and reason_code is None:
         raise DecisionRejected("a cancel needs a reason (it is what the ranking learns from)")
     return _decide_draft(
-        store, draft_id, "cancel", actor=actor, now=now, sending=None, reason=reason.strip()
+        store,
+        draft_id,
+        "cancel",
+        actor=actor,
+        now=now,
+        sending=None,
+        reason=text,
+        reason_code=reason_code,
     )
 
 

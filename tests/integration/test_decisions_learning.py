@@ -73,9 +73,33 @@ def test_decisions_move_the_match_and_keep_what_the_am_saw(store: GraphStore) ->
     again = store.get_nodes("Match", [vault]).row(0, named=True)
     assert (again["status"], again["defer_until"]) == ("deferred", back)
     assert vault in [m["match_id"] for m in top_matches(store, "am-1", today=back)]
-    # Decided again once it is back.
-    decide(store, vault, "kill", actor="am-1", reason="budget frozen", now=NOW)
+    # Decided again once it is back: a kill from the fixed list of reasons, with words.
+    with pytest.raises(DecisionRejected, match="unknown reason code 'budget'"):
+        decide(store, vault, "kill", actor="am-1", reason_code="budget", now=NOW)
+    killed = decide(
+        store,
+        vault,
+        "kill",
+        actor="am-1",
+        reason="budget frozen",
+        reason_code="bad_timing",
+        now=NOW,
+    )
     assert store.get_nodes("Match", [vault])["status"].to_list() == ["killed"]
+    stored = store.get_nodes("Decision", [killed.decision_id]).row(0, named=True)
+    assert (stored["reason_code"], stored["reason"]) == ("bad_timing", "budget frozen")
+
+
+def test_a_kill_may_give_only_a_reason_code(store: GraphStore) -> None:
+    build(store)
+    run_matching(store, as_of=AS_OF)
+    ingest = pair_id("acme", "ingest")
+    with pytest.raises(DecisionRejected, match="a validate takes no reason code"):
+        decide(store, ingest, "validate", actor="am-1", reason_code="competitor", now=NOW)
+    record = decide(store, ingest, "kill", actor="am-1", reason_code="competitor", now=NOW)
+    assert record.reason_code == "competitor" and record.reason is None
+    stored = store.get_nodes("Decision", [record.decision_id]).row(0, named=True)
+    assert (stored["reason_code"], stored["reason"]) == ("competitor", None)
 
 
 def _synthetic_matches(store: GraphStore, n: int, seed: int = 3) -> list[tuple[str, int]]:

@@ -105,8 +105,22 @@ def test_a_cancel_kills_the_match_and_labels_it(store: GraphStore) -> None:
     draft_id = store.nodes("Draft", {"match_id": APPROVE})["draft_id"][0]
     with pytest.raises(DecisionRejected):
         cancel_draft(store, draft_id, actor="am-1", now=AS_OF, reason=" ")
-    cancel_draft(store, draft_id, actor="am-1", now=AS_OF, reason="they just bought a competitor")
+    with pytest.raises(DecisionRejected, match="unknown reason code 'price'"):
+        cancel_draft(store, draft_id, actor="am-1", now=AS_OF, reason_code="price")
+    result = cancel_draft(
+        store,
+        draft_id,
+        actor="am-1",
+        now=AS_OF,
+        reason="they just bought a competitor",
+        reason_code="competitor",
+    )
     assert store.get_nodes("Match", [APPROVE])["status"].to_list() == ["killed"]
+    decision = store.get_nodes("Decision", [result["decision_id"]]).row(0, named=True)
+    assert (decision["reason_code"], decision["reason"]) == (
+        "competitor",
+        "they just bought a competitor",
+    )
     labels = labelled_decisions(store)
     assert labels.filter(labels["match_id"] == APPROVE)["label"].to_list() == [0]
     assert store.nodes("OutboxMessage", {"draft_id": draft_id}).height == 0

@@ -253,7 +253,7 @@ def _bulk(console: Console, shown: pl.DataFrame, rows: pl.DataFrame) -> None:
             kind,
             actor=console.actor,
             reason=note or None,
-            reason_code=code,
+            reason_code=code if kind == "kill" else None,
             defer_until=until if kind == "defer" and isinstance(until, dt.date) else None,
             now=console.now,
         )
