@@ -57,12 +57,17 @@ class Console:
     def read(self, function: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """``function(store, *args, **kwargs)``, cached by data version and arguments.
         Arguments must be hashable by Streamlit (str, numbers, tuples, dataclasses)."""
-        return _cached(function, self.store.uri, self.version, self.actor, args, kwargs, self.store)
+        # Streamlit cannot hash a function: it is keyed by its qualified name.
+        name = f"{function.__module__}.{function.__qualname__}"
+        return _cached(
+            name, function, self.store.uri, self.version, self.actor, args, kwargs, self.store
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=256, ttl=600)
 def _cached(
-    function: Callable[..., Any],
+    name: str,
+    _function: Callable[..., Any],
     uri: str,
     version: str,
     actor: Actor,
@@ -70,5 +75,5 @@ def _cached(
     kwargs: dict[str, Any],
     _store: GraphStore,
 ) -> Any:
-    del uri, version, actor  # they are the cache key
-    return function(_store, *args, **kwargs)
+    del name, uri, version, actor  # they are the cache key
+    return _function(_store, *args, **kwargs)
