@@ -32,6 +32,7 @@ import polars as pl
 
 from app.actors import Acting, Actor, authorize, identify, match_owner
 from app.decisions import decided_by, last_decision
+from app.queue import QUEUE_SCHEMA, books, queue_frame
 from graph_model.errors import DecisionConflict, DecisionRejected, NotAuthorized, WriteConflict
 from graph_model.store import Filter, GraphStore, NotFound, WriteBatch
 
@@ -153,6 +154,34 @@ def reassign(
         at=now,
         note=note,
     )
+
+
+REASSIGNABLE = ("match", "draft", "escalation", "task")
+
+
+def reassignable(store: GraphStore, actor: Actor, *, now: dt.datetime) -> pl.DataFrame:
+    """The open items the actor may move: those in their reports' queues (every
+    queue for an admin), as ``app.queue.queue_frame`` rows, best first.
+
+    >>> reassignable(store, identify(store, "am-3", action="see", item="team"), now=now)
+    """
+    owners = [am for am in books(store, actor) if actor.admin or am != actor.am_id]
+    if not owners:
+        return pl.DataFrame(
+            schema={**QUEUE_SCHEMA, "age_days": pl.Float64(), "stale": pl.Boolean()}
+        )
+    frame = queue_frame(store, actor, now=now, of=owners)
+    return frame.filter(pl.col("kind").is_in(list(REASSIGNABLE)))
+
+
+def targets(store: GraphStore, actor: Actor) -> pl.DataFrame:
+    """The AMs the actor may move work to (am_id, name): the books they may act on."""
+    ams = books(store, actor)
+    people = store.get_nodes("AccountManager", ams).select(
+        "am_id", pl.col("full_name").alias("name")
+    )
+    order = {am: i for i, am in enumerate(ams)}
+    return people.sort(pl.col("am_id").replace_strict(order, return_dtype=pl.Int64))
 
 
 def _on_target(store: GraphStore, actor: Actor, item_id: str, target: str) -> Acting:
