@@ -58,6 +58,7 @@ def run(
         ["loop"],
         ["loop", "run"],
         ["loop", "runs"],
+        ["reassign"],
     ],
     ids=lambda c: " ".join(c) or "twoloop",
 )

@@ -164,7 +164,7 @@ def test_outcomes_show_the_funnel_and_an_admin_rolls_back(graph: str) -> None:
     assert "team" in _pages(at)
     funnel = at.dataframe[0].value
     assert list(funnel.columns)[:2] == ["group", "surfaced"]
-    assert int(funnel["surfaced"].sum()) == 3 and int(funnel["drafted"].sum()) == 2
+    assert list(funnel["surfaced"]) == [3] and list(funnel["drafted"]) == [2]  # all am-1's
     assert len(at.get("vega_lite_chart")) >= 3  # funnel, calibration, versions
     _labelled(at.selectbox, "Group by").set_value("metapath")
     at.run()
