@@ -276,6 +276,9 @@ class Opportunity(NodeModel):
     amount: float | None = Field(default=None, ge=0)
     currency: str | None = None
     close_date: dt.date | None = None
+    # When the CRM opened the deal: the outcomes funnel counts a deal opened after a
+    # match as that match's outcome (app.analysis).
+    created_at: AwareDatetime | None = None
 
 
 @node_type("Activity", key="activity_id", indexed=("occurred_at",))

@@ -1,5 +1,5 @@
 """The human loop's commands: an AM's queue, and approve, edit, cancel, defer, kill,
-resolve on its items."""
+resolve and reassign on its items."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from app.human_loop import (
     settle_send,
     work_queue,
 )
+from app.reassign import reassign
 from graph_model.settings import load_settings
 
 
@@ -244,3 +245,45 @@ def resolve_command(
         else:
             result = resolve_item(store, item_id, actor=am, now=_now(now), answer=answer or "")
     _acted(result, json_output)
+
+
+@app.command("reassign")
+def reassign_command(
+    item_id: Annotated[
+        str,
+        typer.Argument(help="A match (m-...), draft (dr-...), escalation (e-...) or task (t-...)."),
+    ],
+    to: Annotated[str, typer.Option("--to", help="The AM whose queue it moves to (an am_id).")],
+    am: AmOption,
+    note: Annotated[
+        str | None,
+        typer.Option(
+            "--note", help="Why, for the record (the decision's reason).", show_default=False
+        ),
+    ] = None,
+    now: NowOption = None,
+    graph: GraphOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Move open work to another AM's queue: a match travels with its pending draft,
+    open escalation and tasks. A manager of the owner or an admin may, onto a book
+    they may act on; an AM may hand their own work only to someone they manage.
+
+    Exit codes: 0 moved; 2 already theirs; 4 no such item or AM; 5 decided or moved
+    meanwhile (nothing changed); 77 you may not.
+    """
+    with _open(graph) as store:
+        result = reassign(store, item_id, to, actor=am, now=_now(now), note=note)
+    if json_output:
+        _print_json(result.as_dict())
+        return
+    by = _acted_by(result.by, result.role, result.on_behalf_of)
+    also = [m for m in result.moved if m != result.item]
+    extra = f" with {', '.join(also)}" if also else ""
+    console.print(
+        Text.assemble(
+            ("reassigned", "green"),
+            f" {result.item}{extra} from {result.from_am or 'nobody'} to {result.to_am} by {by}"
+            f" ({result.decision_id})",
+        )
+    )

@@ -59,6 +59,7 @@ def run(
         ["loop", "run"],
         ["loop", "runs"],
         ["console"],
+        ["reassign"],
     ],
     ids=lambda c: " ".join(c) or "twoloop",
 )

@@ -1,0 +1,561 @@
+"""Frames for the console's team and outcomes pages and for analysts' notebooks.
+
+Pure reads over a GraphStore (the embedded store and Neo4j alike) returning polars
+frames; nothing here writes or renders. Every text column is data from the graph:
+a page shows it as text (``app.console.text``), a notebook as a frame.
+
+- ``match_outcomes``: one row per match, with its owner, current route, decisions,
+  drafts, sends and outcomes joined;
+- ``funnel``: those rows counted per stage, grouped by AM, capability, routing rule
+  or metapath;
+- ``calibration``: how often AMs accept a match, by score band;
+- ``learning_versions``: the score model's versions with their held-out metrics;
+- ``team_stats``: per AM the actor may see, queue size, oldest item, decisions per
+  week and validate and kill rates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Literal
+
+import polars as pl
+
+from app.actors import Actor
+from app.queue import books, queue_frame
+from graph_model.store import Filter, GraphStore
+from matching.learn import NEGATIVE, POSITIVE
+from matching.model import PRIOR_VERSION, model_versions
+
+GroupBy = Literal["am", "capability", "rule", "metapath"]
+GROUPS: dict[str, str] = {
+    "am": "AM",
+    "capability": "capability",
+    "rule": "routing rule",
+    "metapath": "metapath",
+}
+STAGES = ("surfaced", "decided", "drafted", "sent", "replied", "opportunity")
+# Decisions a person makes about a match, directly or through its draft.
+MATCH_DECISIONS = ("validate", "defer", "kill", "approve", "edit", "cancel")
+DEFAULT_BANDS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+NO_RULE = "unrouted"
+NO_METAPATH = "(none)"
+
+OUTCOME_SCHEMA: dict[str, pl.DataType] = {
+    "match_id": pl.String(),
+    "am_id": pl.String(),
+    "account_id": pl.String(),
+    "capability_id": pl.String(),
+    "capability": pl.String(),
+    "score": pl.Float64(),
+    "status": pl.String(),
+    "created_at": pl.Datetime("us", "UTC"),
+    "rule": pl.String(),
+    "metapaths": pl.List(pl.String()),
+    "decision": pl.String(),
+    "decided": pl.Boolean(),
+    "drafted": pl.Boolean(),
+    "sent_at": pl.Datetime("us", "UTC"),
+    "sent": pl.Boolean(),
+    "replied": pl.Boolean(),
+    "opportunity": pl.Boolean(),
+}
+
+
+def match_outcomes(store: GraphStore, *, ams: Sequence[str] | None = None) -> pl.DataFrame:
+    """One row per stored match (of the AMs in ``ams``, default every match) and what
+    became of it: owner, capability, current routing rule, the metapaths that
+    contributed evidence, the latest human decision, and the stage flags of
+    ``funnel`` (``decided``, ``drafted``, ``sent``, ``replied``, ``opportunity``).
+
+    >>> rows = match_outcomes(store, ams=["am-1"])
+    >>> rows.filter(pl.col("sent")).select("match_id", "replied", "opportunity")
+    """
+    matches = _matches(store, ams)
+    if matches.is_empty():
+        return pl.DataFrame(schema=OUTCOME_SCHEMA)
+    ids = matches["match_id"].to_list()
+    accounts = matches["account_id"].unique().to_list()
+    capabilities = store.get_nodes("Capability", matches["capability_id"].unique()).select(
+        "capability_id", pl.col("name").alias("capability")
+    )
+    sends = _first_sends(store, ids)
+    matches = matches.with_columns(
+        pl.Series("metapaths", [_metapaths(f) for f in matches["features"].to_list()])
+    )
+    frame = (
+        matches.join(capabilities, on="capability_id", how="left")
+        .join(_current_rules(store, ids), on="match_id", how="left")
+        .join(_latest_decisions(store, ids), on="match_id", how="left")
+        .join(_drafted(store, ids), on="match_id", how="left")
+        .join(sends, on="match_id", how="left")
+        .with_columns(
+            pl.col("capability").fill_null(pl.col("capability_id")),
+            pl.col("rule").fill_null(NO_RULE),
+            pl.col("decision").is_not_null().alias("decided"),
+            pl.col("drafted").fill_null(False),
+            pl.col("sent_at").is_not_null().alias("sent"),
+        )
+    )
+    replies = _replies(store, accounts)
+    replied = (
+        frame.filter(pl.col("sent"))
+        .select("match_id", "account_id", "sent_at")
+        .join(replies, on="account_id", how="inner")
+        .filter(pl.col("replied_at") >= pl.col("sent_at"))
+        .select("match_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("replied"))
+    )
+    opportunities = _opportunities(store, accounts)
+    opened = pl.col("opened_at")
+    closes = pl.col("close_date")
+    after_match = pl.when(opened.is_not_null()).then(opened >= pl.col("created_at"))
+    # Without a creation time, a deal still open or won that closes on or after the
+    # match's day counts.
+    after_match = after_match.otherwise(
+        closes.is_not_null()
+        & (closes >= pl.col("created_at").dt.date())
+        & pl.col("deal_status").is_in(["open", "won"])
+    )
+    opportunity = (
+        frame.select("match_id", "account_id", "created_at")
+        .join(opportunities, on="account_id", how="inner")
+        .filter(after_match.fill_null(False))
+        .select("match_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("opportunity"))
+    )
+    frame = (
+        frame.join(replied, on="match_id", how="left")
+        .join(opportunity, on="match_id", how="left")
+        .with_columns(pl.col("replied").fill_null(False), pl.col("opportunity").fill_null(False))
+    )
+    return frame.select([pl.col(c).cast(t) for c, t in OUTCOME_SCHEMA.items()]).sort("match_id")
+
+
+def funnel(
+    store: GraphStore, *, by: GroupBy = "am", ams: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """Per group, how many matches reached each stage, in order:
+
+    - ``surfaced``: every stored match;
+    - ``decided``: a person validated, deferred or killed it (directly, or by
+      approving, editing or cancelling its draft);
+    - ``drafted``: a draft was written for it (whatever became of the draft);
+    - ``sent``: one of its outbox messages was sent (``sent_at``);
+    - ``replied``: after the first send, an inbound Activity was logged on the
+      account (ABOUT): ``direction`` inbound, or, where the CRM does not say the
+      direction, an email whose subject starts with ``Re:``;
+    - ``opportunity``: an Opportunity FOR the account was opened (``created_at``) at
+      or after the match was created; a deal without a creation time counts when it
+      is open or won and its close date is on or after the match's day.
+
+    ``replied`` and ``opportunity`` are outcomes of the account after the match, not
+    proof the match caused them. ``by`` groups by ``am`` (the owner), ``capability``
+    (its name), ``rule`` (the current route's rule, ``unrouted`` before routing) or
+    ``metapath``: a match counts once under every evidence metapath that contributed
+    to its score (``(none)`` if none did), so the groups of ``metapath`` overlap.
+    Groups come largest first. ``ams`` keeps the matches of those AMs only.
+
+    >>> funnel(store, by="rule")
+    shape: (3, 7)  # group, surfaced, decided, drafted, sent, replied, opportunity
+    """
+    if by not in GROUPS:
+        raise ValueError(f"unknown grouping {by!r} (one of {', '.join(GROUPS)})")
+    rows = match_outcomes(store, ams=ams)
+    column = {"am": "am_id", "capability": "capability", "rule": "rule", "metapath": "metapaths"}
+    group = pl.col(column[by])
+    if by == "metapath":
+        rows = rows.with_columns(
+            pl.when(pl.col("metapaths").list.len() > 0)
+            .then(pl.col("metapaths"))
+            .otherwise(pl.lit([NO_METAPATH]))
+        ).explode("metapaths")
+    counts = [pl.len().alias("surfaced").cast(pl.Int64)] + [
+        pl.col(stage).sum().cast(pl.Int64).alias(stage) for stage in STAGES[1:]
+    ]
+    if rows.is_empty():
+        return pl.DataFrame(schema={"group": pl.String, **dict.fromkeys(STAGES, pl.Int64)})
+    return (
+        rows.with_columns(group.fill_null("(nobody)").cast(pl.String).alias("group"))
+        .group_by("group")
+        .agg(counts)
+        .sort(["surfaced", "group"], descending=[True, False])
+    )
+
+
+def funnel_stages(frame: pl.DataFrame) -> pl.DataFrame:
+    """A ``funnel`` frame in long form (group, stage, matches) for a chart, stages in
+    funnel order.
+
+    >>> funnel_stages(funnel(store, by="am"))
+    """
+    long = frame.unpivot(
+        index="group", on=list(STAGES), variable_name="stage", value_name="matches"
+    )
+    order = {stage: i for i, stage in enumerate(STAGES)}
+    return long.with_columns(
+        pl.col("stage").replace_strict(order, return_dtype=pl.Int8).alias("step")
+    ).sort(["step", "group"])
+
+
+def calibration(
+    store: GraphStore,
+    bands: Sequence[float] = DEFAULT_BANDS,
+    *,
+    ams: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """How often people accept a match, by the score they saw.
+
+    Each match counts once, by its latest labelling decision: validate, approve and
+    edit accept it; kill and cancel reject it; a defer says nothing. The score is the
+    one stored on that decision (what the AM saw), else the match's. Bands are
+    ``[lower, upper)`` from consecutive ``bands`` (the last one includes its upper
+    edge); every band is listed, ``acceptance_rate`` is null where nothing was
+    decided. A calibrated score has rates that rise with the band.
+
+    >>> calibration(store, bands=(0, 0.5, 1))
+    shape: (2, 7)  # band, lower, upper, decided, accepted, rejected, acceptance_rate
+    """
+    edges = sorted(set(float(b) for b in bands))
+    if len(edges) < 2:
+        raise ValueError("calibration needs at least two band edges, e.g. (0, 0.5, 1)")
+    labels = _labels(store, ams)
+    lowers, uppers = edges[:-1], edges[1:]
+    names = [f"{lo:.2f}-{hi:.2f}" for lo, hi in zip(lowers, uppers, strict=True)]
+    bands_frame = pl.DataFrame(
+        {"band": names, "lower": lowers, "upper": uppers, "index": list(range(len(names)))},
+        schema={"band": pl.String, "lower": pl.Float64, "upper": pl.Float64, "index": pl.Int64},
+    )
+    scored = labels.filter(
+        (pl.col("score") >= edges[0]) & (pl.col("score") <= edges[-1])
+    ).with_columns(
+        # Index of the band: how many inner edges the score reaches.
+        pl.sum_horizontal([(pl.col("score") >= e).cast(pl.Int64) for e in edges[1:-1]])
+        .cast(pl.Int64)
+        .alias("index")
+    )
+    counts = scored.group_by("index").agg(
+        pl.len().cast(pl.Int64).alias("decided"),
+        pl.col("accepted").sum().cast(pl.Int64).alias("accepted"),
+    )
+    return (
+        bands_frame.join(counts, on="index", how="left")
+        .with_columns(pl.col("decided").fill_null(0), pl.col("accepted").fill_null(0))
+        .with_columns((pl.col("decided") - pl.col("accepted")).alias("rejected"))
+        .with_columns(
+            pl.when(pl.col("decided") > 0)
+            .then(pl.col("accepted") / pl.col("decided"))
+            .otherwise(None)
+            .alias("acceptance_rate")
+        )
+        .sort("index")
+        .select("band", "lower", "upper", "decided", "accepted", "rejected", "acceptance_rate")
+    )
+
+
+METRICS = ("log_loss", "auc", "accuracy")
+
+
+def learning_versions(store: GraphStore) -> pl.DataFrame:
+    """The score model's versions, oldest first, with the held-out metrics stored when
+    each was learned (``<metric>_before``: the model it replaced, ``<metric>_after``:
+    this one, on the same held-out decisions) and which one is active. The first row
+    is the prior (``prior.yaml``), active when no stored version is.
+
+    >>> learning_versions(store).select("model_id", "active", "auc_before", "auc_after")
+    """
+    stored = model_versions(store)
+    schema: dict[str, pl.DataType] = {
+        "model_id": pl.String(),
+        "version": pl.Int64(),
+        "created_at": pl.Datetime("us", "UTC"),
+        "active": pl.Boolean(),
+        "trained_on": pl.Int64(),
+        "parent": pl.String(),
+        **{f"{m}_{when}": pl.Float64() for m in METRICS for when in ("before", "after")},
+        "strength": pl.Float64(),
+    }
+    rows: list[dict[str, object]] = [
+        {
+            "model_id": PRIOR_VERSION,
+            "version": 0,
+            "active": not bool(stored.height and stored["active"].any()),
+            "trained_on": 0,
+        }
+    ]
+    for row in stored.sort("version").iter_rows(named=True):
+        metrics = json.loads(row["metrics"] or "{}")
+        entry: dict[str, object] = {
+            "model_id": row["model_id"],
+            "version": row["version"],
+            "created_at": row["created_at"],
+            "active": bool(row["active"]),
+            "trained_on": row["trained_on"],
+            "parent": row["parent"],
+            "strength": metrics.get("strength"),
+        }
+        for when in ("before", "after"):
+            held = metrics.get(f"held_out_{when}") or {}
+            for m in METRICS:
+                value = held.get(m)
+                entry[f"{m}_{when}"] = float(value) if value is not None else None
+        rows.append(entry)
+    return pl.DataFrame(rows, schema=schema)
+
+
+TEAM_SCHEMA: dict[str, pl.DataType] = {
+    "am_id": pl.String(),
+    "name": pl.String(),
+    "queue": pl.Int64(),
+    "oldest_days": pl.Float64(),
+    "decisions": pl.Int64(),
+    "decisions_per_week": pl.Float64(),
+    "validated": pl.Int64(),
+    "killed": pl.Int64(),
+    "validate_rate": pl.Float64(),
+    "kill_rate": pl.Float64(),
+}
+
+
+def team_stats(
+    store: GraphStore, actor: Actor, now: dt.datetime, *, weeks: int = 4
+) -> pl.DataFrame:
+    """One row per AM whose book ``actor`` may see (``app.queue.books``: their own,
+    their reports' at any depth, everyone's for an admin), the actor's own first:
+
+    - ``queue``: items open in their queue (``app.queue.queue_frame``) and
+      ``oldest_days``, the age of the oldest (null when the queue is empty);
+    - ``decisions`` over the last ``weeks`` weeks before ``now``: Decisions made by
+      the AM (``actor``) or on their book (``on_behalf_of``), and that per week;
+    - ``validate_rate`` and ``kill_rate``: of their match decisions in that window
+      (validate, defer, kill), the share that validated and that killed (null
+      without any).
+
+    >>> team_stats(store, identify(store, "am-3", action="see", item="team"), now)
+    """
+    ams = books(store, actor)
+    if not ams:
+        return pl.DataFrame(schema=TEAM_SCHEMA)
+    people = store.get_nodes("AccountManager", ams).select(
+        "am_id", pl.col("full_name").alias("name")
+    )
+    queue = queue_frame(store, actor, now=now, of=ams)
+    sizes = queue.group_by("am_id").agg(
+        pl.len().cast(pl.Int64).alias("queue"), pl.col("age_days").max().alias("oldest_days")
+    )
+    since = now.astimezone(dt.UTC) - dt.timedelta(weeks=weeks)
+    decisions = store.nodes(
+        "Decision", [Filter("decided_at", "gte", since), Filter("decided_at", "lte", now)]
+    ).filter(pl.col("role").fill_null("am") != "agent")
+    # A decision counts for whoever made it and for the book it was made on.
+    mine = pl.concat(
+        [
+            decisions.select("decision_id", "kind", pl.col("actor").alias("am_id")),
+            decisions.select("decision_id", "kind", pl.col("on_behalf_of").alias("am_id")),
+        ]
+    ).unique(["decision_id", "am_id"])
+    on_match = pl.col("kind").is_in(["validate", "defer", "kill"])
+    work = mine.group_by("am_id").agg(
+        pl.len().cast(pl.Int64).alias("decisions"),
+        on_match.sum().cast(pl.Int64).alias("__on_match"),
+        (pl.col("kind") == "validate").sum().cast(pl.Int64).alias("validated"),
+        (pl.col("kind") == "kill").sum().cast(pl.Int64).alias("killed"),
+    )
+    order = {am: i for i, am in enumerate(ams)}
+    share = pl.col("__on_match")
+    return (
+        pl.DataFrame({"am_id": ams}, schema={"am_id": pl.String})
+        .join(people, on="am_id", how="left")
+        .join(sizes, on="am_id", how="left")
+        .join(work, on="am_id", how="left")
+        .with_columns(
+            pl.col("queue").fill_null(0),
+            pl.col("decisions").fill_null(0),
+            pl.col("validated").fill_null(0),
+            pl.col("killed").fill_null(0),
+            share.fill_null(0),
+            pl.col("am_id").replace_strict(order, return_dtype=pl.Int64).alias("__order"),
+        )
+        .with_columns(
+            (pl.col("decisions") / weeks).alias("decisions_per_week"),
+            pl.when(share > 0).then(pl.col("validated") / share).alias("validate_rate"),
+            pl.when(share > 0).then(pl.col("killed") / share).alias("kill_rate"),
+        )
+        .sort("__order")
+        .select([pl.col(c).cast(t) for c, t in TEAM_SCHEMA.items()])
+    )
+
+
+# ---------------------------------------------------------------- the parts
+
+
+def _matches(store: GraphStore, ams: Sequence[str] | None) -> pl.DataFrame:
+    owners = store.edges("ASSIGNED_TO").filter(pl.col("src_label") == "Match")
+    owners = owners.select(pl.col("src").alias("match_id"), pl.col("dst").alias("am_id"))
+    owners = owners.unique("match_id", keep="first")
+    if ams is not None:
+        owners = owners.filter(pl.col("am_id").is_in(list(ams)))
+        matches = store.get_nodes("Match", owners["match_id"])
+    else:
+        matches = store.nodes("Match")
+    columns = ["match_id", "account_id", "capability_id", "score", "status", "created_at"]
+    return matches.select(*columns, "features").join(owners, on="match_id", how="left")
+
+
+def _metapaths(features: str | None) -> list[str]:
+    """The evidence metapaths that contributed to a match (a count or weight above 0)."""
+    found = json.loads(features or "{}")
+    return sorted(
+        name
+        for name, part in found.items()
+        if isinstance(part, dict) and ((part.get("n") or 0) > 0 or (part.get("w") or 0) > 0)
+    )
+
+
+def _current_rules(store: GraphStore, ids: list[str]) -> pl.DataFrame:
+    empty = pl.DataFrame(schema={"match_id": pl.String, "rule": pl.String})
+    edges = store.edges("ROUTES", touching=ids, side="target", label="Match")
+    if edges.is_empty():
+        return empty
+    routes = store.get_nodes("Route", edges["src"]).filter(pl.col("current").fill_null(True))
+    if routes.is_empty():
+        return empty
+    return routes.sort("routed_at").unique("match_id", keep="last").select("match_id", "rule")
+
+
+def _decided_on_matches(store: GraphStore, kinds: Sequence[str]) -> pl.DataFrame:
+    """Decisions of ``kinds`` with the match each is on (decision_id, match_id, kind,
+    decided_at, score, on_behalf_of)."""
+    decisions = store.nodes("Decision", {"kind": list(kinds)})
+    schema = {
+        "decision_id": pl.String,
+        "match_id": pl.String,
+        "kind": pl.String,
+        "decided_at": pl.Datetime("us", "UTC"),
+        "score": pl.Float64,
+    }
+    if decisions.is_empty():
+        return pl.DataFrame(schema=schema)
+    on = store.edges("DECIDED_ON", touching=decisions["decision_id"], side="source")
+    on = on.filter(pl.col("dst_label") == "Match").select(
+        pl.col("src").alias("decision_id"), pl.col("dst").alias("match_id")
+    )
+    return decisions.join(on, on="decision_id", how="inner").select(
+        "decision_id",
+        "match_id",
+        pl.col("kind").cast(pl.String),
+        pl.col("decided_at").dt.convert_time_zone("UTC"),
+        pl.col("score").cast(pl.Float64),
+    )
+
+
+def _latest_decisions(store: GraphStore, ids: list[str]) -> pl.DataFrame:
+    found = _decided_on_matches(store, MATCH_DECISIONS).filter(pl.col("match_id").is_in(ids))
+    return (
+        found.sort(["match_id", "decided_at", "decision_id"])
+        .group_by("match_id", maintain_order=True)
+        .last()
+        .select("match_id", pl.col("kind").alias("decision"))
+    )
+
+
+def _labels(store: GraphStore, ams: Sequence[str] | None) -> pl.DataFrame:
+    """match_id, score, accepted: each match's latest labelling decision."""
+    found = _decided_on_matches(store, [*POSITIVE, *NEGATIVE])
+    if ams is not None:
+        owned = _matches(store, ams)["match_id"]
+        found = found.filter(pl.col("match_id").is_in(owned.implode()))
+    if found.is_empty():
+        return pl.DataFrame(
+            schema={"match_id": pl.String, "score": pl.Float64, "accepted": pl.Int64}
+        )
+    latest = (
+        found.sort(["match_id", "decided_at", "decision_id"])
+        .group_by("match_id", maintain_order=True)
+        .last()
+    )
+    matches = store.get_nodes("Match", latest["match_id"]).select(
+        "match_id", pl.col("score").alias("__match_score")
+    )
+    return (
+        latest.join(matches, on="match_id", how="left")
+        .select(
+            "match_id",
+            pl.col("score").fill_null(pl.col("__match_score")).cast(pl.Float64),
+            pl.col("kind").is_in(POSITIVE).cast(pl.Int64).alias("accepted"),
+        )
+        .drop_nulls("score")
+    )
+
+
+def _drafted(store: GraphStore, ids: list[str]) -> pl.DataFrame:
+    drafts = store.nodes("Draft", [Filter("match_id", "in", ids)])
+    return drafts.select("match_id").unique().with_columns(pl.lit(True).alias("drafted"))
+
+
+def _first_sends(store: GraphStore, ids: list[str]) -> pl.DataFrame:
+    sent = store.nodes(
+        "OutboxMessage", [Filter("match_id", "in", ids), Filter("sent_at", "not_null")]
+    )
+    return sent.group_by("match_id").agg(
+        pl.col("sent_at").min().dt.convert_time_zone("UTC").alias("sent_at")
+    )
+
+
+def _replies(store: GraphStore, accounts: list[str]) -> pl.DataFrame:
+    """account_id, replied_at: inbound activities on these accounts."""
+    empty = pl.DataFrame(schema={"account_id": pl.String, "replied_at": pl.Datetime("us", "UTC")})
+    about = store.edges("ABOUT", touching=accounts, side="target", label="Account")
+    if about.is_empty():
+        return empty
+    activities = store.get_nodes("Activity", about["src"].unique())
+    direction = pl.col("direction").cast(pl.String)
+    inbound = (direction == "inbound").fill_null(False) | (
+        direction.is_null()
+        & (pl.col("kind").cast(pl.String) == "email")
+        & pl.col("subject")
+        .fill_null("")
+        .str.strip_chars()
+        .str.to_lowercase()
+        .str.starts_with("re:")
+    )
+    return (
+        activities.filter(inbound)
+        .join(
+            about.select(pl.col("src").alias("activity_id"), pl.col("dst").alias("account_id")),
+            on="activity_id",
+            how="inner",
+        )
+        .select("account_id", pl.col("occurred_at").dt.convert_time_zone("UTC").alias("replied_at"))
+    )
+
+
+def _opportunities(store: GraphStore, accounts: list[str]) -> pl.DataFrame:
+    """account_id, opened_at, close_date, deal_status of the deals FOR these accounts."""
+    empty = pl.DataFrame(
+        schema={
+            "account_id": pl.String,
+            "opened_at": pl.Datetime("us", "UTC"),
+            "close_date": pl.Date,
+            "deal_status": pl.String,
+        }
+    )
+    edges = store.edges("FOR", touching=accounts, side="target", label="Account")
+    edges = edges.filter(pl.col("src_label") == "Opportunity")
+    if edges.is_empty():
+        return empty
+    deals = store.get_nodes("Opportunity", edges["src"].unique())
+    return deals.join(
+        edges.select(pl.col("src").alias("opportunity_id"), pl.col("dst").alias("account_id")),
+        on="opportunity_id",
+        how="inner",
+    ).select(
+        "account_id",
+        pl.col("created_at").dt.convert_time_zone("UTC").alias("opened_at"),
+        "close_date",
+        pl.col("status").cast(pl.String).alias("deal_status"),
+    )
