@@ -545,7 +545,17 @@ def _run_batch(
         pl.col("account_id")
         .replace_strict(owners, default=None, return_dtype=pl.String)
         .alias("dst"),
-    ).drop_nulls("dst")
+    )
+    # A match a person moved to another AM (a reassign decision) stays with them.
+    moved = _reassigned(store, existing["match_id"].to_list())
+    if moved:
+        assigned = assigned.with_columns(
+            pl.col("src")
+            .replace_strict(moved, default=None, return_dtype=pl.String)
+            .fill_null(pl.col("dst"))
+            .alias("dst")
+        )
+    assigned = assigned.drop_nulls("dst")
     for owner, n in assigned.group_by("dst").len().iter_rows():
         report.by_am[owner] = report.by_am.get(owner, 0) + n
     again = existing["match_id"].is_in(ids.implode())
@@ -602,6 +612,23 @@ def _run_batch(
 def _earliest(current: str | None, times: list[dt.datetime]) -> str | None:
     candidates = [t.isoformat() for t in times] + ([current] if current else [])
     return min(candidates) if candidates else None
+
+
+def _reassigned(store: GraphStore, match_ids: Sequence[str]) -> dict[str, str]:
+    """Matches a manager or admin reassigned (``app.reassign``): match -> its AM now."""
+    if not match_ids:
+        return {}
+    decided = store.edges("DECIDED_ON", touching=list(match_ids), side="target", label="Match")
+    if decided.is_empty():
+        return {}
+    moves = store.get_nodes("Decision", decided["src"].unique()).filter(
+        pl.col("kind") == "reassign"
+    )
+    if moves.is_empty():
+        return {}
+    moved = decided.filter(pl.col("src").is_in(moves["decision_id"].implode()))["dst"].unique()
+    now = store.edges("ASSIGNED_TO", touching=moved, side="source", label="Match")
+    return dict(now.select("src", "dst").iter_rows())
 
 
 def _owners(store: GraphStore, accounts: Sequence[str]) -> dict[str, str]:

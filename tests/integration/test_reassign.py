@@ -225,3 +225,19 @@ def test_reassign_from_the_command_line(tmp_path: Path) -> None:
     with connect(graph) as store:
         assert identify(store, "am-5", action="x", item="y").am_id == "am-5"
         assert match_owner(store, APPROVE) == "am-1"
+
+
+def test_a_reassigned_match_stays_with_its_new_am_when_matching_runs_again(
+    store: GraphStore,
+) -> None:
+    """Found while building the team page: a match run rewrote ASSIGNED_TO from
+    OWNS, so a rerun gave a reassigned match back to the account's owner."""
+    _team(store)
+    reassign(store, APPROVE, "am-5", actor="am-3", now=AS_OF)
+    run_matching(store, as_of=AS_OF)  # every account, the reassigned match included
+    assert match_owner(store, APPROVE) == "am-5"
+    assert store.edges("ASSIGNED_TO", touching=[APPROVE], side="source")["dst"].to_list() == [
+        "am-5"
+    ]
+    # The other matches of the account still follow OWNS.
+    assert match_owner(store, AUTO) == "am-1"
