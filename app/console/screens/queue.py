@@ -193,9 +193,13 @@ def _open(rows: pl.DataFrame) -> None:
     default = items.index(selected["item"][0]) if selected.height else 0
     cols = st.columns([5, 1])
     chosen = cols[0].selectbox(
-        "Open", items, index=default, key="queue_open", format_func=lambda i: clean(described[i])
+        "Item to open",
+        items,
+        index=default,
+        key="queue_open",
+        format_func=lambda i: clean(described[i]),
     )
-    if cols[1].button("Open", key="queue_open_button") and chosen is not None:
+    if cols[1].button("Open item", key="queue_open_button") and chosen is not None:
         kind = rows.filter(pl.col("item") == chosen)["kind"][0]
         if kind == "match":
             st.session_state["why_match"] = chosen
