@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pytest
@@ -227,3 +228,38 @@ def test_bulk_defer_needs_a_future_date_and_a_known_reason_code(world: GraphStor
     decide(world, ids[0], "validate", actor="am-1", now=NOW)
     with pytest.raises(DecisionConflict, match="already validated"):
         decide(world, ids[0], "kill", actor="am-1", reason_code="other", now=NOW)
+
+
+def test_two_people_deciding_at_the_same_time_lose_nothing(world: GraphStore) -> None:
+    """Point 9: two people in two sessions (threads, as console users are) decide at
+    once on one book, one at a time and in bulk, overlapping on one match: every
+    match is decided exactly once and nothing is lost."""
+    matches = _open_matches(world, "am-1")
+    assert len(matches) >= 3
+    mine, theirs = matches[:2], matches[1:]  # matches[1] is wanted by both
+
+    def one_by_one() -> list[str]:
+        won = []
+        for m in mine:
+            try:
+                decide(world, m, "validate", actor="am-1", now=NOW)
+                won.append(m)
+            except DecisionConflict:
+                pass  # the manager got there first: told, not applied
+        return won
+
+    def in_bulk() -> list[str]:
+        result = decide_many(world, theirs, "kill", actor="am-3", reason_code="other", now=NOW)
+        return result.decided
+
+    with ThreadPoolExecutor(2) as pool:
+        ada, cy = pool.submit(one_by_one), pool.submit(in_bulk)
+        won = ada.result() + cy.result()
+    assert sorted(won) == sorted(matches)
+    decided = world.nodes("Decision")
+    on = world.edges("DECIDED_ON", touching=decided["decision_id"], side="source")
+    per_match = on.group_by("dst").len()
+    assert set(per_match["dst"]) == set(matches)
+    assert set(per_match["len"]) == {1}
+    statuses = dict(world.get_nodes("Match", matches).select("match_id", "status").iter_rows())
+    assert statuses[matches[0]] == "validated" and statuses[matches[-1]] == "killed"
