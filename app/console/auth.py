@@ -94,6 +94,9 @@ def _dev(store: GraphStore, settings: Settings) -> Actor:
             choices,
             index=None,
             key=DEV_USER,
+            # A keyed widget's value is dropped on st.switch_page unless it persists
+            # for the session (Streamlit 1.67): opening a match signed the person out.
+            persist_state="session",
             format_func=lambda c: clean(f"{names[c]} ({c})" if c in names else f"{c} (admin)"),
         )
     if chosen is None:
