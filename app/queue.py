@@ -30,7 +30,7 @@ from typing import Any
 
 import polars as pl
 
-from app.actors import Actor, act_on, identify, managers
+from app.actors import Actor, act_on, identify
 from graph_model.errors import DecisionRejected
 from graph_model.store import Filter, GraphStore
 
@@ -102,8 +102,27 @@ def books(store: GraphStore, actor: Actor) -> list[str]:
     if actor.admin:
         visible = ams
     else:
-        visible = [am for am in ams if am == actor.am_id or actor.am_id in managers(store, am)]
+        below = reports(store, actor.am_id, ams) if actor.am_id else set()
+        visible = [am for am in ams if am == actor.am_id or am in below]
     return sorted(visible, key=lambda am: (am != actor.am_id, am))
+
+
+def reports(store: GraphStore, am_id: str, ams: list[str]) -> set[str]:
+    """Everyone who reports to ``am_id``, directly or through their managers: the
+    AMs whose ``app.actors.managers`` include ``am_id``. One read of the AMs' lines
+    (REPORTS_TO), not one per AM: on Neo4j that was 100 round trips for 100 AMs."""
+    lines = store.edges("REPORTS_TO", touching=ams, side="source", label="AccountManager")
+    lines = lines.filter(pl.col("dst_label") == "AccountManager")
+    reports_of: dict[str, list[str]] = {}
+    for report, manager in lines.select("src", "dst").iter_rows():
+        reports_of.setdefault(manager, []).append(report)
+    found: set[str] = set()
+    level = [am_id]
+    while level:
+        below = [r for m in level for r in reports_of.get(m, ()) if r not in found and r != am_id]
+        found.update(below)
+        level = below
+    return found
 
 
 def queue_frame(

@@ -43,6 +43,11 @@ def wipe_neo4j(uri: str) -> None:
 
     with neo4j.GraphDatabase.driver(uri) as driver, driver.session() as session:
         # CALL ... IN TRANSACTIONS needs an implicit (auto-commit) transaction.
+        # Relationships first: a node with 100k of them (an AM's ASSIGNED_TO) would
+        # take them all into one DETACH DELETE and exceed the transaction memory pool.
+        session.run(
+            "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
         session.run(
             "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
         ).consume()
@@ -67,11 +72,17 @@ class ChildFailed(RuntimeError):
 
 
 def run_per_store(
-    script: str, kinds: list[str], neo4j_uri: str | None, child_args: list[str]
+    script: str,
+    kinds: list[str],
+    neo4j_uri: str | None,
+    child_args: list[str],
+    *,
+    live_stderr: bool = False,
 ) -> list[dict[str, Any]]:
     """Run ``script --child --store KIND --uri URI *child_args`` once per store, each in
     its own process (so its peak RSS is its own) on a fresh store: a temp directory, the
-    given Neo4j (wiped) or a dev Neo4j started for the run. Returns the children's JSON."""
+    given Neo4j (wiped) or a dev Neo4j started for the run. Returns the children's JSON.
+    With ``live_stderr`` the children's progress lines go straight to this stderr."""
     import shutil
     import subprocess
     import tempfile
@@ -108,11 +119,13 @@ def run_per_store(
                     *child_args,
                     *extra,
                 ],
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=None if live_stderr else subprocess.PIPE,
                 text=True,
             )
             if proc.returncode != 0:
-                print(proc.stderr, file=sys.stderr)
+                if proc.stderr:
+                    print(proc.stderr, file=sys.stderr)
                 raise ChildFailed(proc.returncode)
             result = json.loads(proc.stdout.strip().splitlines()[-1])
             if kind == "neo4j-bulk":

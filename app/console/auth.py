@@ -26,7 +26,6 @@ from graph_model.settings import Settings
 from graph_model.store import GraphStore
 
 DEV_USER = "console_dev_user"
-_PICKER = "console_dev_picker"
 
 
 def is_loopback(host: str) -> bool:
@@ -89,20 +88,17 @@ def _dev(store: GraphStore, settings: Settings) -> Actor:
         a for a in settings.admins if "@" not in a or a not in set(people["email"].to_list())
     ]
     names = dict(zip(people["am_id"].to_list(), people["full_name"].to_list(), strict=True))
-    # The choice lives in a plain session key: a widget's own state does not survive
-    # a switch from one page to another.
-    if _PICKER not in st.session_state and st.session_state.get(DEV_USER) in choices:
-        st.session_state[_PICKER] = st.session_state[DEV_USER]
     with st.sidebar:
         chosen = st.selectbox(
             "Act as (dev sign-in)",
             choices,
             index=None,
-            key=_PICKER,
-            on_change=lambda: st.session_state.__setitem__(DEV_USER, st.session_state[_PICKER]),
+            key=DEV_USER,
+            # A keyed widget's value is dropped on st.switch_page unless it persists
+            # for the session (Streamlit 1.67): opening a match signed the person out.
+            persist_state="session",
             format_func=lambda c: clean(f"{names[c]} ({c})" if c in names else f"{c} (admin)"),
         )
-    chosen = chosen or st.session_state.get(DEV_USER)
     if chosen is None:
         st.title("twoloop")
         st.write("Pick who you are in the sidebar (dev sign-in).")

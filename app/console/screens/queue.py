@@ -1,7 +1,11 @@
 """The queue page: the signed-in AM's work, best first, with filters, saved views,
 pages of rows, and bulk defer and kill.
 
-Everything on it comes from ``app.queue`` (the frame and its filters, saved
+The filters, the page and whose queue persist for the session (Streamlit drops a
+keyed widget's value on a switch to another page otherwise), so an AM who opens
+a match and comes back finds the queue as they left it.
+
+Everything on it comes from ``app.queue (the frame and its filters, saved
 views) and ``app.decisions.decide_many`` (bulk decisions).
 """
 
@@ -47,7 +51,7 @@ def render(console: Console) -> None:
         st.write("There is no account manager's queue you may see.")
         return
     of = _whose(console, books)
-    status = st.selectbox("Status", queue.STATUSES, key="queue_status")
+    status = st.selectbox("Status", queue.STATUSES, key="queue_status", persist_state="session")
     frame = console.read(
         queue.queue_frame,
         console.actor,
@@ -72,6 +76,7 @@ def _whose(console: Console, books: list[str]) -> list[str]:
         "Whose queue",
         options,
         key="queue_whose",
+        persist_state="session",
         format_func=lambda b: "Everyone I can see" if b == EVERYONE else clean(b),
     )
     return books if chosen == EVERYONE else [chosen]
@@ -86,23 +91,40 @@ def _filters(console: Console, frame: pl.DataFrame, status: str) -> queue.QueueF
             "Saved view",
             ["", *views],
             key="queue_view",
+            persist_state="session",
             format_func=lambda v: clean(v) or "-",
             # Applied before the next run draws the filters (a callback may set them).
             on_change=lambda: _apply_view(views.get(st.session_state.get("queue_view") or "")),
         )
         cols = st.columns(4)
-        actions = cols[0].multiselect("Action", choices.actions, key="queue_actions")
-        kinds = cols[1].multiselect("Kind", choices.kinds, key="queue_kinds")
-        tiers = cols[2].multiselect("Tier", choices.tiers, key="queue_tiers")
+        actions = cols[0].multiselect(
+            "Action", choices.actions, key="queue_actions", persist_state="session"
+        )
+        kinds = cols[1].multiselect(
+            "Kind", choices.kinds, key="queue_kinds", persist_state="session"
+        )
+        tiers = cols[2].multiselect(
+            "Tier", choices.tiers, key="queue_tiers", persist_state="session"
+        )
         capabilities = cols[3].multiselect(
-            "Capability", choices.capabilities, key="queue_capabilities", format_func=clean
+            "Capability",
+            choices.capabilities,
+            key="queue_capabilities",
+            persist_state="session",
+            format_func=clean,
         )
         cols = st.columns(3)
-        min_score = cols[0].slider("Minimum score", 0.0, 1.0, step=0.05, key="queue_min_score")
-        min_age = cols[1].number_input(
-            "Minimum age (days)", min_value=0.0, step=1.0, key="queue_min_age"
+        min_score = cols[0].slider(
+            "Minimum score", 0.0, 1.0, step=0.05, key="queue_min_score", persist_state="session"
         )
-        stale_only = cols[2].checkbox("Stale only", key="queue_stale")
+        min_age = cols[1].number_input(
+            "Minimum age (days)",
+            min_value=0.0,
+            step=1.0,
+            key="queue_min_age",
+            persist_state="session",
+        )
+        stale_only = cols[2].checkbox("Stale only", key="queue_stale", persist_state="session")
         wanted = queue.QueueFilter(
             actions=tuple(actions),
             kinds=tuple(kinds),
@@ -143,9 +165,13 @@ def _apply_view(wanted: queue.QueueFilter | None) -> None:
 def _table(shown: pl.DataFrame) -> pl.DataFrame:
     """One page of rows in a selectable table; returns the page's rows."""
     cols = st.columns([1, 1, 4])
-    size = cols[0].selectbox("Rows per page", PAGE_SIZES, index=1, key="queue_page_size")
+    size = cols[0].selectbox(
+        "Rows per page", PAGE_SIZES, index=1, key="queue_page_size", persist_state="session"
+    )
     pages = max(1, -(-shown.height // size))
-    number = int(cols[1].number_input("Page", 1, pages, 1, key="queue_page"))
+    number = int(
+        cols[1].number_input("Page", 1, pages, 1, key="queue_page", persist_state="session")
+    )
     rows = queue.page(shown, number, size)
     view = rows.with_columns(
         pl.col("age_days").map_elements(_age, return_dtype=pl.String).alias("age"),
