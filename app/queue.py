@@ -37,6 +37,17 @@ from graph_model.store import Filter, GraphStore
 KINDS = ("escalation", "unconfirmed_send", "draft", "task", "match")
 _KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
 STATUSES = ("open", "deferred", "validated", "killed")
+_MATCH_FIELDS = (
+    "account_id",
+    "capability_id",
+    "score",
+    "weak",
+    "status",
+    "defer_until",
+    "explanation",
+    "created_at",
+)
+_ROUTE_FIELDS = ("match_id", "action", "kind", "rule", "reason", "routed_at", "current")
 
 QUEUE_SCHEMA: dict[str, pl.DataType] = {
     "item": pl.String(),
@@ -278,7 +289,8 @@ def _matches(store: GraphStore, ams: list[str], *, now: dt.datetime, status: str
     assigned = assigned.filter(pl.col("src_label") == "Match")
     if assigned.is_empty():
         return _empty()
-    matches = store.get_nodes("Match", assigned["src"])
+    # Only what a queue row shows: a match's evidence and features are the bulk of it.
+    matches = store.get_nodes("Match", assigned["src"], fields=_MATCH_FIELDS)
     today = now.astimezone(dt.UTC).date()
     due = pl.col("defer_until").fill_null(today) <= today
     wanted = {
@@ -329,7 +341,9 @@ def _current_routes(store: GraphStore, match_ids: pl.Series) -> pl.DataFrame:
     edges = store.edges("ROUTES", touching=match_ids, side="target", label="Match")
     if edges.is_empty():
         return empty
-    routes = store.get_nodes("Route", edges["src"]).filter(pl.col("current").fill_null(True))
+    routes = store.get_nodes("Route", edges["src"], fields=_ROUTE_FIELDS).filter(
+        pl.col("current").fill_null(True)
+    )
     if routes.is_empty():
         return empty
     action = pl.when(pl.col("kind").is_not_null()).then(
@@ -466,13 +480,15 @@ def _unconfirmed(store: GraphStore, ams: list[str]) -> pl.DataFrame:
 def _names(store: GraphStore, frame: pl.DataFrame) -> pl.DataFrame:
     if frame.is_empty():
         return frame
-    accounts = store.get_nodes("Account", frame["account_id"].drop_nulls().unique()).select(
+    accounts = store.get_nodes(
+        "Account", frame["account_id"].drop_nulls().unique(), fields=["name", "tier"]
+    ).select(
         "account_id",
         pl.col("name").alias("__account"),
         pl.col("tier").cast(pl.String).alias("__tier"),
     )
     capabilities = store.get_nodes(
-        "Capability", frame["capability_id"].drop_nulls().unique()
+        "Capability", frame["capability_id"].drop_nulls().unique(), fields=["name"]
     ).select("capability_id", pl.col("name").alias("__capability"))
     return (
         frame.join(accounts, on="account_id", how="left")

@@ -227,11 +227,12 @@ class Cypher:
             return "duration.inDays(date('1970-01-01'), " + ref + ").days"
         return ref
 
-    def node_rows(self, spec: NodeSpec) -> LiteralString:
+    def node_rows(self, spec: NodeSpec, fields: Sequence[str] | None = None) -> LiteralString:
         """Nodes by key as one record: ``rows``, a list of [field, ...] in the order of
-        ``spec.fields`` (one record instead of one per node: the driver's cost is per
-        record)."""
-        columns = ", ".join(self.column("n", spec.fields, name) for name in spec.fields)
+        ``fields`` (default: ``spec.fields``; one record instead of one per node: the
+        driver's cost is per record). Field names are checked against the registry."""
+        names = list(spec.fields) if fields is None else list(fields)
+        columns = ", ".join(self.column("n", spec.fields, name) for name in names)
         return self._match_keys(spec) + " RETURN collect([" + columns + "]) AS rows"
 
     def edge_rows(

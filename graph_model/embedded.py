@@ -52,6 +52,7 @@ from graph_model.store import (
     filters_to_polars,
     ordered_ops,
     resolve_filters,
+    wanted_fields,
 )
 
 FORMAT_VERSION = 1
@@ -360,8 +361,12 @@ class EmbeddedStore(GraphStore):
     # ------------------------------------------------------------ reads
 
     @_snapshot
-    def get_nodes(self, label: str, keys: Iterable[str] | pl.Series) -> pl.DataFrame:
+    def get_nodes(
+        self, label: str, keys: Iterable[str] | pl.Series, *, fields: Sequence[str] | None = None
+    ) -> pl.DataFrame:
         spec = self.registry.node(label)
+        if fields is not None:
+            return self.get_nodes(label, keys).select(wanted_fields(spec, fields))
         values = keys if isinstance(keys, pl.Series) else pl.Series(list(keys), dtype=pl.String)
         wanted = values.cast(pl.String).drop_nulls().unique().sort()
         frame = self._node_frame(label)

@@ -45,6 +45,7 @@ from graph_model.store import (
     edge_row,
     ordered_ops,
     resolve_filters,
+    wanted_fields,
 )
 from graph_model.validation import empty_frame
 
@@ -301,12 +302,16 @@ class Neo4jStore(GraphStore):
 
     # ------------------------------------------------------------ reads
 
-    def get_nodes(self, label: str, keys: Iterable[str] | pl.Series) -> pl.DataFrame:
+    def get_nodes(
+        self, label: str, keys: Iterable[str] | pl.Series, *, fields: Sequence[str] | None = None
+    ) -> pl.DataFrame:
         spec = self.registry.node(label)
         values = keys.cast(pl.String).to_list() if isinstance(keys, pl.Series) else keys
         wanted = list(dict.fromkeys(str(k) for k in values if k is not None))
-        query = self.cypher.node_rows(spec)
-        schema = spec.frame_schema()
+        names = wanted_fields(spec, fields)
+        query = self.cypher.node_rows(spec, names)
+        full = spec.frame_schema()
+        schema = {name: full[name] for name in names}
         frames = [
             self._read_rows(query, schema, keys=wanted[start : start + _KEYS_PER_QUERY])
             for start in range(0, len(wanted), _KEYS_PER_QUERY)

@@ -322,9 +322,12 @@ class GraphStore(ABC):
 
     # -- reads
     @abstractmethod
-    def get_nodes(self, label: str, keys: Iterable[str] | pl.Series) -> pl.DataFrame:
+    def get_nodes(
+        self, label: str, keys: Iterable[str] | pl.Series, *, fields: Sequence[str] | None = None
+    ) -> pl.DataFrame:
         """The nodes of ``label`` with these keys (missing keys are simply absent),
-        sorted by key."""
+        sorted by key; with ``fields``, only those properties (and the key), for reads
+        that do not need a node's large ones."""
 
     def get_node(self, label: str, key: str, *, hint: str | None = None) -> dict[str, Any]:
         """One node's properties; ``NotFound`` (naming the label and key) if absent."""
@@ -465,6 +468,18 @@ class GraphStore(ABC):
             for row in self.get_nodes(node_label, keys).iter_rows(named=True):
                 out[(node_label, row[spec.key])] = row
         return out
+
+
+def wanted_fields(spec: NodeSpec, fields: Sequence[str] | None) -> list[str]:
+    """``fields`` checked against the registry, the key first; None: every field."""
+    if fields is None:
+        return list(spec.fields)
+    unknown = [f for f in fields if f not in spec.fields]
+    if unknown:
+        raise SchemaError(
+            f"{spec.label} has no propert{'ies' if len(unknown) > 1 else 'y'} " + ", ".join(unknown)
+        )
+    return [spec.key, *(f for f in dict.fromkeys(fields) if f != spec.key)]
 
 
 def ordered_ops(ops: Sequence[WriteOp]) -> list[WriteOp]:

@@ -531,3 +531,14 @@ def test_data_version_changes_on_every_commit_from_any_handle(store: GraphStore)
         assert store.data_version() not in {before, after_other}
     finally:
         other.close()
+
+
+def test_get_nodes_reads_only_the_fields_asked_for(store: GraphStore) -> None:
+    store.upsert_nodes("Account", _accounts("a2", "a1", tier="A", employees=10))
+    some = store.get_nodes("Account", ["a1", "a2", "nope"], fields=["tier", "name"])
+    assert some.columns == ["account_id", "tier", "name"]
+    assert some.rows() == [("a1", "A", "Account a1"), ("a2", "A", "Account a2")]
+    full = store.get_nodes("Account", ["a1", "a2"])
+    assert_frame_equal(some, full.select("account_id", "tier", "name"))
+    with pytest.raises(SchemaError, match="no property nope"):
+        store.get_nodes("Account", ["a1"], fields=["nope"])
