@@ -169,6 +169,11 @@ class Settings(BaseSettings):
     dev_neo4j_pagecache_mb: int = Field(
         default=512, ge=16, description="Page cache of the dev/test Neo4j, in MiB."
     )
+    chromium: str = Field(
+        default="/usr/bin/chromium",
+        description="The Chromium executable the console's browser tests drive (Debian's "
+        "chromium package; make test installs it).",
+    )
     test_neo4j_uri: str | None = Field(
         default=None,
         description="Tests use this Neo4j instead of starting their own (it will be written to).",
