@@ -29,14 +29,26 @@ $(STAMP): pyproject.toml Makefile
 
 venv: $(STAMP)
 
-# Java 17 and Maven run the dev/test Neo4j; install them from Debian's packages when missing.
+# Java 17 and Maven run the dev/test Neo4j; Chromium runs the console's browser tests
+# (TWOLOOP_CHROMIUM names another executable). Missing ones come from Debian's packages.
 system-deps:
-	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
+	@packages=""; \
+	if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
+	  packages="openjdk-17-jdk-headless maven"; \
+	fi; \
+	chromium="$${TWOLOOP_CHROMIUM:-/usr/bin/chromium}"; \
+	if [ ! -x "$$chromium" ]; then \
+	  if [ -n "$${TWOLOOP_CHROMIUM:-}" ]; then \
+	    echo "error: TWOLOOP_CHROMIUM=$$chromium is not an executable; the console's browser tests drive it (unset it to use Debian's chromium package)" >&2; exit 1; \
+	  fi; \
+	  packages="$${packages:+$$packages }chromium"; \
+	fi; \
+	if [ -n "$$packages" ]; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Java 17 and Maven (Debian packages)"; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jdk-headless maven; \
+	    echo "installing $$packages (Debian packages)"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$packages; \
 	  else \
-	    echo "error: the dev/test Neo4j needs Java 17+ and Maven; install openjdk-17-jdk-headless and maven" >&2; exit 1; \
+	    echo "error: make test needs the Debian packages $$packages (Java 17+ and Maven run the dev/test Neo4j, chromium runs the console's browser tests); install them" >&2; exit 1; \
 	  fi; \
 	fi
 
