@@ -1,0 +1,262 @@
+"""The console in a real browser: servers the browser tests start and helpers they share.
+
+- ``start_provider``: a real OpenID Connect provider (oidc-provider-mock) in a
+  process of its own, on a free loopback port, with predefined users.
+- ``start_console``: ``twoloop console`` as a user runs it (OpenID Connect or
+  ``--dev``), on a free port, until its health check answers.
+- ``sign_in``: through the console's "Sign in" button and the provider's page.
+- ``screenshot``: a PNG of the page into docs/screenshots/.
+
+Every process starts in a session of its own and gets SIGTERM when the test
+process dies (even by SIGKILL), so no server outlives the tests that use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.support.servers import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+TWOLOOP = [sys.executable, "-m", "app.cli"]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+# The console's OpenID Connect client at the test provider (which registers any client).
+CLIENT_ID = "twoloop-console-test"
+CLIENT_SECRET = "console-test-client-secret"
+COOKIE_SECRET = "browser-tests-cookie-secret-0123456789abcdef"
+# A person the provider knows and twoloop does not.
+STRANGER = {"sub": "stranger", "email": "stranger@elsewhere.example"}
+# Starting Streamlit and its first run import a lot; a busy 2-core machine is slow.
+START_TIMEOUT = 120.0
+_SCREENSHOT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any TWOLOOP_ setting a developer may have
+    exported, plus ``settings``: what a started server sees is what the test says."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOLOOP_")}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(settings)
+    return env
+
+
+def _die_with_parent() -> None:
+    # Linux: SIGTERM this child when the test process dies, however it dies.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _start(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            args,
+            cwd=REPO,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (``twoloop console`` passes it on to Streamlit), then SIGKILL to the
+    process's whole session if it is still there."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=20)
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class ServerDidNotStart(RuntimeError):
+    pass
+
+
+def _wait_until_answers(
+    url: str, process: subprocess.Popen[bytes], log: Path, what: str, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise ServerDidNotStart(
+                f"{what} exited with {process.returncode} before {url} answered:\n{_tail(log)}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise ServerDidNotStart(
+                f"{what}: {url} did not answer in {timeout:.0f}s:\n{_tail(log)}"
+            )
+        time.sleep(0.25)
+
+
+@dataclass(frozen=True)
+class World:
+    """The demo world (``twoloop demo``) the browser tests share."""
+
+    graph: Path
+    # am_id -> email of every AccountManager (the sample's AMs and their director)
+    account_managers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A running OpenID Connect provider."""
+
+    issuer: str
+    users: tuple[dict[str, str], ...]
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+
+@contextlib.contextmanager
+def start_provider(users: list[dict[str, str]], log_dir: Path) -> Iterator[Provider]:
+    """oidc-provider-mock on a free loopback port; each user (``sub`` and claims such
+    as ``email``) is a button named by its ``sub`` on the provider's sign-in page."""
+    port = free_port()
+    args = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)]
+    for user in users:
+        args += ["--user-claims", json.dumps(user)]
+    log = log_dir / f"oidc-provider-{port}.log"
+    process = _start(args, clean_env(), log)
+    try:
+        provider = Provider(issuer=f"http://127.0.0.1:{port}", users=tuple(users))
+        _wait_until_answers(
+            provider.metadata_url, process, log, "the OpenID Connect provider", START_TIMEOUT
+        )
+        yield provider
+    finally:
+        _stop(process)
+
+
+@dataclass(frozen=True)
+class ConsoleServer:
+    """A running ``twoloop console``."""
+
+    url: str  # ends with "/"
+    graph: Path
+    log: Path
+
+
+@contextlib.contextmanager
+def start_console(
+    graph: Path, log_dir: Path, *, provider: Provider | None = None, dev: bool = False
+) -> Iterator[ConsoleServer]:
+    """``twoloop console`` on ``graph`` at a free loopback port: signed in through
+    ``provider`` (TWOLOOP_CONSOLE_AUTH=oidc), or ``dev`` sign-in."""
+    port = free_port()
+    settings = {
+        "TWOLOOP_GRAPH_URI": str(graph),
+        "TWOLOOP_CONSOLE_HOST": "127.0.0.1",
+        "TWOLOOP_CONSOLE_PORT": str(port),
+    }
+    if dev:
+        args = [*TWOLOOP, "console", "--dev"]
+    else:
+        assert provider is not None, "an OpenID Connect console needs a provider"
+        args = [*TWOLOOP, "console"]
+        settings |= {
+            "TWOLOOP_CONSOLE_AUTH": "oidc",
+            "TWOLOOP_CONSOLE_OIDC_METADATA_URL": provider.metadata_url,
+            "TWOLOOP_CONSOLE_OIDC_CLIENT_ID": CLIENT_ID,
+            "TWOLOOP_CONSOLE_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+            "TWOLOOP_CONSOLE_COOKIE_SECRET": COOKIE_SECRET,
+        }
+    log = log_dir / f"console-{port}.log"
+    process = _start(args, clean_env(**settings), log)
+    try:
+        server = ConsoleServer(url=f"http://127.0.0.1:{port}/", graph=graph, log=log)
+        _wait_until_answers(
+            f"{server.url}_stcore/health", process, log, "twoloop console", START_TIMEOUT
+        )
+        yield server
+    finally:
+        _stop(process)
+
+
+def run_twoloop(
+    args: list[str], env: Mapping[str, str], *, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """One ``twoloop`` command to its end. A command that should have refused to
+    start but serves instead is stopped (with anything it started) at ``timeout``."""
+    process = subprocess.Popen(
+        [*TWOLOOP, *args],
+        cwd=REPO,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        raise AssertionError(
+            f"twoloop {' '.join(args)} was still running after {timeout:.0f}s:\n{out}\n{err}"
+        ) from None
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def settle(page: Page) -> None:
+    """Wait until Streamlit is not running the script (its status widget is gone)."""
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+
+
+def sign_in(page: Page, am_id: str, console: ConsoleServer) -> None:
+    """Open ``console``, press "Sign in", pick ``am_id`` (a provider user's ``sub``)
+    on the provider's page, and wait until the console shows who is signed in."""
+    page.goto(console.url)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: not url.startswith(console.url))
+    page.get_by_role("button", name=am_id, exact=True).click()
+    page.wait_for_url(lambda url: url.startswith(console.url))
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    settle(page)
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """The page as ``docs/screenshots/<name>.png`` (``name``: lowercase words and
+    dashes), taken once Streamlit has finished running the page."""
+    if not _SCREENSHOT_NAME.match(name):
+        raise ValueError(f"screenshot name {name!r}: use lowercase letters, digits and dashes")
+    settle(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+    return path
