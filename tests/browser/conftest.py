@@ -132,8 +132,7 @@ def chromium() -> str:
 
 @pytest.fixture(scope="package")
 def browser(chromium: str) -> Iterator[Browser]:
-    """Headless Chromium for the browser tests (pytest-playwright's own ``browser``
-    is session-scoped and would launch a browser playwright downloads)."""
+    """Headless Chromium, the executable above (playwright never downloads one)."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
