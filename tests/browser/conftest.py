@@ -27,6 +27,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from graph_model import connect
 from graph_model.settings import load_settings
 from tests.support.browser import (
+    NO_SAVE_DIALOG,
     REPO,
     STRANGER,
     TWOLOOP,
@@ -147,6 +148,7 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     test leaves a screenshot in .twoloop/browser-failures/."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(TIMEOUT_MS)
+    context.add_init_script(NO_SAVE_DIALOG)
     opened = context.new_page()
     try:
         yield opened

@@ -6,6 +6,8 @@
   ``--dev``), on a free port, until its health check answers.
 - ``sign_in``: through the console's "Sign in" button and the provider's page.
 - ``screenshot``: a PNG of the page into docs/screenshots/.
+- ``button``, ``choose``, ``set_date``, ``type_text``, ``table_rows``: Streamlit's
+  widgets as a person uses them, found by their labels.
 
 Every process starts in a session of its own and gets SIGTERM when the test
 process dies (even by SIGKILL), so no server outlives the tests that use it.
@@ -14,7 +16,10 @@ process dies (even by SIGKILL), so no server outlives the tests that use it.
 from __future__ import annotations
 
 import contextlib
+import csv
 import ctypes
+import datetime as dt
+import io
 import json
 import os
 import re
@@ -28,7 +33,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.support.servers import free_port
 
@@ -234,8 +240,15 @@ def run_twoloop(
 
 
 def settle(page: Page) -> None:
-    """Wait until Streamlit is not running the script (its status widget is gone)."""
-    page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+    """Wait until Streamlit has finished the run an interaction started: connected
+    and not running the script (as Streamlit's own browser tests wait). A rerun
+    starts a moment after the click that asks for it, hence the short pause first."""
+    page.wait_for_timeout(250)
+    page.locator(
+        '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+        '[data-test-script-state="notRunning"]'
+    ).wait_for(state="attached")
+    page.wait_for_timeout(100)
 
 
 def sign_in(page: Page, am_id: str, console: ConsoleServer) -> None:
@@ -258,5 +271,101 @@ def screenshot(page: Page, name: str) -> Path:
     settle(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+    # Streamlit scrolls inside its main area, not the page, so a full-page shot
+    # would stop at the window: make the window as tall as the page for the shot.
+    size = page.viewport_size
+    tall = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll("
+        "'[data-testid=stMain], [data-testid=stSidebarContent]')].map(e => e.scrollHeight), 0)"
+    )
+    if size and tall > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": min(int(tall), 4000)})
+        page.wait_for_timeout(300)
+    try:
+        page.screenshot(path=str(path), animations="disabled", caret="hide")
+    finally:
+        if size:
+            page.set_viewport_size(size)
     return path
+
+
+# Chromium offers the File System Access API, so Streamlit's "Download as CSV" would
+# open a save dialog; without it, the file arrives as an ordinary download. The
+# browser fixtures add this script to every page.
+NO_SAVE_DIALOG = "delete window.showSaveFilePicker;"
+
+
+def button(page: Page, name: str) -> Locator:
+    """A Streamlit button by its exact text (not the "Open" toggles of select boxes)."""
+    return page.get_by_test_id("stButton").get_by_role("button", name=name, exact=True)
+
+
+def choose(page: Page, label: str, option: str, *, exact: bool = True) -> None:
+    """Pick ``option`` in the select box or multiselect labelled ``label``
+    (``exact=False``: the first option that contains it). It is typed in, so a long
+    list shows it, and picked with the keyboard: a list that opens below the
+    window's edge cannot be clicked."""
+    box = page.get_by_role("combobox", name=label, exact=True)
+    # Scrolling closes an open list, so scroll first and let it come to rest.
+    box.scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
+    for attempt in range(3):
+        try:
+            _pick(page, box, option, exact=exact)
+            break
+        except (PlaywrightTimeout, _ListClosed):
+            # The list closed under us (a rerun or a scroll): start again.
+            if attempt == 2:
+                raise
+            box.press("Escape")
+            settle(page)
+    if box.get_attribute("aria-expanded") == "true":
+        box.press("Escape")
+    settle(page)
+
+
+class _ListClosed(Exception):
+    pass
+
+
+def _pick(page: Page, box: Locator, option: str, *, exact: bool) -> None:
+    box.click()
+    box.fill(option)
+    wanted = page.get_by_role("option", name=option, exact=exact).first
+    target = wanted.get_attribute("id", timeout=5_000)
+    # The list may open on the current choice, and typing the current choice shows
+    # every option: move down until the wanted one is the active one.
+    for _ in range(page.get_by_role("option").count() + 1):
+        if box.get_attribute("aria-activedescendant") == target:
+            box.press("Enter")
+            return
+        box.press("ArrowDown")
+    raise _ListClosed(option)
+
+
+def set_date(page: Page, label: str, day: dt.date) -> None:
+    """Type ``day`` into the date input labelled ``label`` (year, month, day fields)."""
+    page.get_by_role("spinbutton", name=f"year, {label}").click()
+    page.keyboard.type(day.strftime("%Y%m%d"))
+    page.keyboard.press("Tab")
+    settle(page)
+
+
+def type_text(page: Page, label: str, text: str) -> None:
+    """Fill the text input labelled ``label`` and apply it (Enter)."""
+    box = page.get_by_role("textbox", name=label, exact=True)
+    box.fill(text)
+    box.press("Enter")
+    settle(page)
+
+
+def table_rows(page: Page, frame: Locator | None = None) -> list[dict[str, str]]:
+    """Every row of a Streamlit data frame (the first on the page by default), read
+    through its own "Download as CSV" button: the grid draws on a canvas and keeps
+    only the visible cells in the page."""
+    frame = frame if frame is not None else page.get_by_test_id("stDataFrame").first
+    frame.hover()
+    with page.expect_download() as download:
+        frame.get_by_role("button", name="Download as CSV").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
