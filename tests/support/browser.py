@@ -61,10 +61,15 @@ def clean_env(**settings: str) -> dict[str, str]:
     return env
 
 
+# Looked up here, not in the child: between fork and exec the child may not take
+# the locks a library lookup needs (another thread may have held them at the fork).
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+_PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
     # Linux: SIGTERM this child when the test process dies, however it dies.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _start(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
