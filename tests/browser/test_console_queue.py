@@ -59,10 +59,11 @@ def flash(page: Page):
 
 
 def open_match(page: Page, match: dict[str, Any]) -> None:
-    """From the queue page: pick the match in "Open", press Open, land on Why."""
+    """From the queue page: pick the match in "Item to open", press "Open item",
+    land on Why."""
     described = f"{match['account']} - {match['capability']} (match,"
-    choose(page, "Open", described, exact=False)
-    button(page, "Open").click()
+    choose(page, "Item to open", described, exact=False)
+    button(page, "Open item").click()
     expect(page.get_by_role("heading", name="Why", exact=True)).to_be_visible()
     expect(page).to_have_url(re.compile(rf"/why\?match={match['item']}$"))
     settle(page)

@@ -367,7 +367,8 @@ def type_text(page: Page, label: str, text: str) -> None:
 def table_rows(page: Page, frame: Locator | None = None) -> list[dict[str, str]]:
     """Every row of a Streamlit data frame (the first on the page by default), read
     through its own "Download as CSV" button: the grid draws on a canvas and keeps
-    only the visible cells in the page."""
+    only the visible cells in the page. Keys are the frame's column names, not the
+    titles the grid shows."""
     frame = frame if frame is not None else page.get_by_test_id("stDataFrame").first
     frame.hover()
     with page.expect_download() as download:
