@@ -11,9 +11,10 @@ from tests.support.browser import ConsoleServer, screenshot, settle, sign_in
 
 pytestmark = pytest.mark.browser
 
-# Sidebar order: (the page's link, its heading, its screenshot's name).
+# Sidebar order: (the page's link, its heading, its screenshot's name; the queue's
+# is taken by the sign-in test).
 PAGES = [
-    ("Queue", "Queue", "queue"),
+    ("Queue", "Queue", None),
     ("Why", "Why", "why-empty"),
     ("Drafts and escalations", ITEMS_TITLE, "items"),
     ("Team", "Team", "team"),
@@ -35,5 +36,5 @@ def test_every_page_opens_without_an_error(
         expect(nav.locator('a[aria-current="page"]')).to_have_text(link)
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         expect(page.get_by_test_id("stException")).to_have_count(0)
-        if not manager:
+        if name and not manager:
             screenshot(page, name)

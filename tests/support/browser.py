@@ -274,15 +274,21 @@ def screenshot(page: Page, name: str) -> Path:
     if not _SCREENSHOT_NAME.match(name):
         raise ValueError(f"screenshot name {name!r}: use lowercase letters, digits and dashes")
     settle(page)
+    # No hover highlight where the last click was: the same page, the same picture.
+    page.mouse.move(0, 0)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     # Streamlit scrolls inside its main area, not the page, so a full-page shot
     # would stop at the window: make the window as tall as the page for the shot.
     size = page.viewport_size
-    tall = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll("
-        "'[data-testid=stMain], [data-testid=stSidebarContent]')].map(e => e.scrollHeight), 0)"
-    )
+    tall = _page_height(page)
+    # Data frames and charts finish drawing after the run: wait until the height holds.
+    for _ in range(20):
+        page.wait_for_timeout(250)
+        now = _page_height(page)
+        if now == tall:
+            break
+        tall = now
     if size and tall > size["height"]:
         page.set_viewport_size({"width": size["width"], "height": min(int(tall), 4000)})
         page.wait_for_timeout(300)
@@ -375,3 +381,13 @@ def table_rows(page: Page, frame: Locator | None = None) -> list[dict[str, str]]
         frame.get_by_role("button", name="Download as CSV").click()
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
+
+
+def _page_height(page: Page) -> int:
+    return int(
+        page.evaluate(
+            "() => Math.max(...[...document.querySelectorAll("
+            "'[data-testid=stMain], [data-testid=stSidebarContent]')]"
+            ".map(e => e.scrollHeight), 0)"
+        )
+    )
