@@ -274,24 +274,23 @@ def screenshot(page: Page, name: str) -> Path:
     if not _SCREENSHOT_NAME.match(name):
         raise ValueError(f"screenshot name {name!r}: use lowercase letters, digits and dashes")
     settle(page)
-    # No hover highlight where the last click was: the same page, the same picture.
-    page.mouse.move(0, 0)
+    size = page.viewport_size
+    # No hover highlight where the last click was (nor the sidebar's collapse button):
+    # the same page, the same picture. The header's middle has nothing to hover.
+    page.mouse.move((size or {"width": 1280})["width"] // 2, 4)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     # Streamlit scrolls inside its main area, not the page, so a full-page shot
-    # would stop at the window: make the window as tall as the page for the shot.
-    size = page.viewport_size
-    tall = _page_height(page)
-    # Data frames and charts finish drawing after the run: wait until the height holds.
-    for _ in range(20):
-        page.wait_for_timeout(250)
-        now = _page_height(page)
-        if now == tall:
-            break
-        tall = now
+    # would stop at the window: make the window as tall as the page for the shot,
+    # once its height holds (data frames and charts draw after the run).
+    tall = _steady_height(page)
     if size and tall > size["height"]:
-        page.set_viewport_size({"width": size["width"], "height": min(int(tall), 4000)})
-        page.wait_for_timeout(300)
+        page.set_viewport_size({"width": size["width"], "height": min(tall, 4000)})
+        _steady_height(page)
+    # A data frame in view draws its cells a moment after it appears.
+    undrawn = page.get_by_test_id("stDataFrame").filter(visible=True)
+    with contextlib.suppress(AssertionError):
+        expect(undrawn.filter(has_not=page.get_by_role("grid"))).to_have_count(0, timeout=5_000)
     try:
         page.screenshot(path=str(path), animations="disabled", caret="hide")
     finally:
@@ -381,6 +380,19 @@ def table_rows(page: Page, frame: Locator | None = None) -> list[dict[str, str]]
         frame.get_by_role("button", name="Download as CSV").click()
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
+
+
+def _steady_height(page: Page) -> int:
+    """The page's height once it has held for 0.6 s (at most 8 s)."""
+    tall, steady = _page_height(page), 0
+    for _ in range(40):
+        page.wait_for_timeout(200)
+        now = _page_height(page)
+        steady = steady + 1 if now == tall else 0
+        tall = now
+        if steady == 3:
+            break
+    return tall
 
 
 def _page_height(page: Page) -> int:
