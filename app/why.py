@@ -325,11 +325,17 @@ def _decisions(store: GraphStore, match_id: str) -> list[dict[str, Any]]:
 
 
 def graph_elements(why: MatchWhy) -> dict[str, list[dict[str, Any]]]:
-    """The evidence graph as Cytoscape.js elements (``data`` only: the component
-    renders names as text labels)."""
+    """The evidence graph as Cytoscape.js elements (the component renders names as
+    text labels), each node placed in a column by its distance from the capability,
+    so the graph reads left to right as the metapaths do and lays out the same way
+    every time."""
+    position = _layered(why)
     return {
         "nodes": [
-            {"data": {"id": n.id, "label": n.label, "name": n.name, "key": n.key}}
+            {
+                "data": {"id": n.id, "label": n.label, "name": n.name, "key": n.key},
+                "position": position[n.id],
+            }
             for n in why.nodes
         ],
         "edges": [
@@ -337,3 +343,33 @@ def graph_elements(why: MatchWhy) -> dict[str, list[dict[str, Any]]]:
             for e in why.edges
         ],
     }
+
+
+def _layered(why: MatchWhy) -> dict[str, dict[str, float]]:
+    """Columns by breadth-first distance from the capability (ignoring direction),
+    rows in name order within a column; nodes it cannot reach go in a last column."""
+    around: dict[str, set[str]] = {n.id: set() for n in why.nodes}
+    for e in why.edges:
+        around[e.source].add(e.target)
+        around[e.target].add(e.source)
+    start = f"Capability:{why.capability_id}"
+    depth = {start: 0} if start in around else {}
+    frontier = list(depth)
+    while frontier:
+        following = []
+        for node in frontier:
+            for other in sorted(around[node]):
+                if other not in depth:
+                    depth[other] = depth[node] + 1
+                    following.append(other)
+        frontier = following
+    last = max(depth.values(), default=-1) + 1
+    names = {n.id: n.name for n in why.nodes}
+    columns: dict[int, list[str]] = {}
+    for node in sorted(around, key=lambda i: (depth.get(i, last), names[i], i)):
+        columns.setdefault(depth.get(node, last), []).append(node)
+    placed: dict[str, dict[str, float]] = {}
+    for column, nodes in columns.items():
+        for row, node in enumerate(nodes):
+            placed[node] = {"x": column * 200.0, "y": (row - (len(nodes) - 1) / 2) * 110.0}
+    return placed

@@ -210,6 +210,11 @@ def _graph(why: MatchWhy) -> None:
     types = sorted({e["data"]["label"] for e in elements["edges"]})
     streamlit_cytoscape(
         elements,
+        # A force layout started from app.why.graph_elements' columns (capability to
+        # account, as the metapaths read) instead of random places: the same every time.
+        # A force layout from the columns app.why.graph_elements places the nodes in
+        # (capability to account, as the metapaths read), not from random places:
+        # the same graph always lays out the same way.
         layout={"name": "cose", "animate": False},
         node_styles=[NodeStyle(lab, _COLORS.get(lab, "#718096"), "name") for lab in labels],
         edge_styles=[EdgeStyle(t, caption="label", directed=True) for t in types],
