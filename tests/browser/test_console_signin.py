@@ -14,6 +14,8 @@ from tests.support.browser import (
     STRANGER,
     ConsoleServer,
     World,
+    button,
+    choose,
     clean_env,
     run_twoloop,
     screenshot,
@@ -85,6 +87,15 @@ def test_dev_sign_in_shows_its_banner_and_lets_one_pick_an_am(
         expect(current_page(page)).to_have_text("Queue")
         expect(page.get_by_text("Dev sign-in", exact=False).first).to_be_visible()
         settle(page)
+        # Opening a match switches page; the person stays signed in (Streamlit drops
+        # a widget's value on a page switch unless it persists: the why panel asked
+        # "who are you" again).
+        choose(page, "Item to open", "(match,", exact=False)
+        button(page, "Open item").click()
+        expect(page.get_by_role("heading", name="Why", exact=True)).to_be_visible()
+        settle(page)
+        expect(page.get_by_text("Pick who you are")).to_have_count(0)
+        expect(button(page, "Validate")).to_be_visible()
 
 
 def test_dev_sign_in_refuses_to_listen_beyond_loopback(tmp_path: Path) -> None:
