@@ -12,17 +12,14 @@ from polars.testing import assert_frame_equal
 
 from app import analysis
 from app.actors import identify
-from app.agent_loop import run_agent_loop
 from app.decisions import decide
 from app.human_loop import cancel_draft
 from app.queue import queue_frame
-from drafting.offline import OfflineDrafter
 from graph_model.store import GraphStore
 from matching.model import activate, load_prior, save_version
-from matching.run import pair_id, run_matching
-from routing.policy import load_policy
+from matching.run import pair_id
 from routing.sending import load_sending
-from tests.support.hand_graph import AS_OF, add_managers, build
+from tests.support.hand_graph import AS_OF, add_managers, build, hand_over
 
 SENDING = load_sending().model_copy(
     update={"from_domains": ["vendor.example"], "link_domains": ["vendor.example"]}
@@ -46,15 +43,7 @@ def _world(store: GraphStore) -> None:
     APPROVE, am-1 validates ESCALATED, AUTO's message goes out at SENT_AT."""
     build(store)
     add_managers(store)
-    run_matching(store, as_of=AS_OF)
-    run_agent_loop(
-        store,
-        policy=load_policy(),
-        drafter=OfflineDrafter(),
-        sending=SENDING,
-        now=AS_OF,
-        min_personalization=0.5,
-    )
+    hand_over(store, sending=SENDING)
     draft_id = store.nodes("Draft", {"match_id": APPROVE, "status": "pending"})["draft_id"][0]
     cancel_draft(store, draft_id, actor="am-3", now=AS_OF, reason="they just bought a rival")
     decide(store, ESCALATED, "validate", actor="am-1", now=AS_OF)

@@ -18,7 +18,6 @@ import pytest
 from typer.testing import CliRunner
 
 from app.actors import authorize, identify, managers
-from app.agent_loop import run_agent_loop
 from app.cli import app
 from app.decisions import decide
 from app.human_loop import (
@@ -29,16 +28,14 @@ from app.human_loop import (
     settle_send,
     work_queue,
 )
-from drafting.offline import OfflineDrafter
 from graph_model import connect
 from graph_model.errors import DecisionRejected, GuardedEdit, NotAuthorized
 from graph_model.store import GraphStore
 from matching.run import pair_id, run_matching
 from routing.channels.task import add_task
 from routing.escalation import detect_escalations
-from routing.policy import load_policy
 from routing.sending import load_sending
-from tests.support.hand_graph import AS_OF, add_managers, build
+from tests.support.hand_graph import AS_OF, add_managers, build, hand_over
 
 APPROVE = pair_id("acme", "ingest")  # senior_contact: Ann's draft waits for am-1
 NOW = ["--now", AS_OF.isoformat()]
@@ -237,15 +234,7 @@ def _handed_over(store: GraphStore) -> dict[str, str]:
     open escalation and the auto-sent message (no relay ran)."""
     build(store)
     add_managers(store)
-    run_matching(store, as_of=AS_OF)
-    run_agent_loop(
-        store,
-        policy=load_policy(),
-        drafter=OfflineDrafter(),
-        sending=SENDING,
-        now=AS_OF,
-        min_personalization=0.5,
-    )
+    hand_over(store, sending=SENDING)
     (escalation,) = store.nodes("Escalation").to_dicts()
     (message,) = store.nodes("OutboxMessage")["message_id"].to_list()
     return {

@@ -12,7 +12,6 @@ import polars as pl
 import pytest
 
 from app.actors import identify
-from app.agent_loop import run_agent_loop
 from app.decisions import REASON_CODES, MatchChanged, decide, decide_many
 from app.queue import (
     QueueFilter,
@@ -25,13 +24,10 @@ from app.queue import (
     saved_views,
 )
 from app.why import graph_elements, match_why
-from drafting.offline import OfflineDrafter
 from graph_model.errors import DecisionConflict, DecisionRejected, NotAuthorized
 from graph_model.store import GraphStore
-from matching.run import pair_id, run_matching
-from routing.policy import load_policy
-from routing.sending import load_sending
-from tests.support.hand_graph import AS_OF, add_managers, build
+from matching.run import pair_id
+from tests.support.hand_graph import AS_OF, add_managers, build, hand_over
 
 NOW = AS_OF + dt.timedelta(hours=1)
 ACME_INGEST = pair_id("acme", "ingest")
@@ -43,16 +39,7 @@ def world(store: GraphStore) -> GraphStore:
     (no channel: nothing is sent)."""
     build(store)
     add_managers(store)
-    run_matching(store, as_of=AS_OF)
-    run_agent_loop(
-        store,
-        policy=load_policy(),
-        drafter=OfflineDrafter(),
-        sending=load_sending(),
-        now=AS_OF,
-        min_personalization=0.5,
-        channel=None,
-    )
+    hand_over(store)
     return store
 
 

@@ -11,14 +11,9 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.agent_loop import run_agent_loop
 from app.decisions import decide
 from app.queue import queue_frame
-from drafting.offline import OfflineDrafter
 from graph_model.store import GraphStore
-from matching.run import run_matching
-from routing.policy import load_policy
-from routing.sending import load_sending
 from tests.support.console import (
     console_app,
     errors,
@@ -27,7 +22,7 @@ from tests.support.console import (
     successes,
     warnings,
 )
-from tests.support.hand_graph import AS_OF, add_managers, build
+from tests.support.hand_graph import add_managers, build, hand_over
 
 
 @pytest.fixture
@@ -35,16 +30,7 @@ def world(store: GraphStore) -> Iterator[GraphStore]:
     fresh_caches()
     build(store)
     add_managers(store)
-    run_matching(store, as_of=AS_OF)
-    run_agent_loop(
-        store,
-        policy=load_policy(),
-        drafter=OfflineDrafter(),
-        sending=load_sending(),
-        now=AS_OF,
-        min_personalization=0.5,
-        channel=None,
-    )
+    hand_over(store)
     yield store
     fresh_caches()
 

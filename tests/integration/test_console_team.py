@@ -10,16 +10,13 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.agent_loop import run_agent_loop
 from app.console.auth import DEV_USER
-from drafting.offline import OfflineDrafter
 from graph_model import connect
 from graph_model.store import GraphStore
 from matching.model import load_prior, save_version
-from matching.run import pair_id, run_matching
-from routing.policy import load_policy
+from matching.run import pair_id
 from routing.sending import load_sending
-from tests.support.hand_graph import AS_OF, add_managers, build
+from tests.support.hand_graph import AS_OF, add_managers, build, hand_over
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "console" / "main.py")
 SENDING = load_sending().model_copy(
@@ -48,15 +45,7 @@ def _world(store: GraphStore) -> None:
             }
         ],
     )
-    run_matching(store, as_of=AS_OF)
-    run_agent_loop(
-        store,
-        policy=load_policy(),
-        drafter=OfflineDrafter(),
-        sending=SENDING,
-        now=AS_OF,
-        min_personalization=0.5,
-    )
+    hand_over(store, sending=SENDING)
     held = {"log_loss": 0.6, "auc": 0.7, "accuracy": 0.65}
     for parent in ("prior", "v1"):
         save_version(

@@ -11,19 +11,16 @@ import pytest
 from typer.testing import CliRunner
 
 from app.actors import identify, match_owner
-from app.agent_loop import run_agent_loop
 from app.cli import app
 from app.decisions import decide
 from app.queue import queue_frame
 from app.reassign import reassign
-from drafting.offline import OfflineDrafter
 from graph_model import connect
 from graph_model.errors import DecisionConflict, DecisionRejected, NotAuthorized
 from graph_model.store import GraphStore
 from matching.run import pair_id, run_matching
-from routing.policy import load_policy
 from routing.sending import load_sending
-from tests.support.hand_graph import AS_OF, add_managers, build
+from tests.support.hand_graph import AS_OF, add_managers, build, hand_over
 
 SENDING = load_sending().model_copy(
     update={"from_domains": ["vendor.example"], "link_domains": ["vendor.example"]}
@@ -52,15 +49,7 @@ def _team(store: GraphStore) -> None:
             }
         ],
     )
-    run_matching(store, as_of=AS_OF)
-    run_agent_loop(
-        store,
-        policy=load_policy(),
-        drafter=OfflineDrafter(),
-        sending=SENDING,
-        now=AS_OF,
-        min_personalization=0.5,
-    )
+    hand_over(store, sending=SENDING)
 
 
 def _items(store: GraphStore, am: str) -> set[str]:

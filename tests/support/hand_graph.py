@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from app.agent_loop import run_agent_loop
+from drafting.offline import OfflineDrafter
 from graph_model.store import GraphStore
+from matching.run import run_matching
+from routing.policy import load_policy
+from routing.sending import SendingConfig, load_sending
 
 AS_OF = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
@@ -286,4 +291,18 @@ def add_managers(store: GraphStore) -> None:
                 "dst": "am-4",
             },
         ],
+    )
+
+
+def hand_over(store: GraphStore, *, sending: SendingConfig | None = None) -> None:
+    """Match the graph as of ``AS_OF`` and run one agent batch on it (the shipped
+    policy, the offline drafter, no channel: nothing is sent, messages wait)."""
+    run_matching(store, as_of=AS_OF)
+    run_agent_loop(
+        store,
+        policy=load_policy(),
+        drafter=OfflineDrafter(),
+        sending=sending or load_sending(),
+        now=AS_OF,
+        min_personalization=0.5,
     )

@@ -8,14 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.agent_loop import run_agent_loop
-from drafting.offline import OfflineDrafter
 from graph_model.store import GraphStore
-from matching.run import run_matching
 from routing.channels.task import add_task
-from routing.policy import load_policy
 from routing.sending import load_sending
-from tests.support.hand_graph import AS_OF, add_managers, build
+from tests.support.hand_graph import AS_OF, add_managers, build, hand_over
 
 SENDING = load_sending().model_copy(
     update={"from_domains": ["vendor.example"], "link_domains": ["vendor.example"]}
@@ -34,15 +30,7 @@ class ItemIds:
 def items_world(store: GraphStore) -> ItemIds:
     build(store)
     add_managers(store)
-    run_matching(store, as_of=AS_OF)
-    run_agent_loop(
-        store,
-        policy=load_policy(),
-        drafter=OfflineDrafter(),
-        sending=SENDING,
-        now=AS_OF,
-        min_personalization=0.5,
-    )
+    hand_over(store, sending=SENDING)
     # The auto-sent message: a relay claimed it and could not say whether it went out.
     (message,) = store.nodes("OutboxMessage", {"am_id": "am-1"}).to_dicts()
     store.upsert_nodes(
