@@ -115,20 +115,7 @@ def decide(
             write.expect("Match", match_id, "status", list(OPEN_STATUSES))
         write.upsert_nodes(
             "Decision",
-            [
-                {
-                    "decision_id": decision_id,
-                    "kind": kind,
-                    "decided_at": now,
-                    **acting.audit(),
-                    "reason": reason.strip() if reason else None,
-                    "reason_code": reason_code,
-                    "defer_until": defer_until if kind == "defer" else None,
-                    "features": match["features"],
-                    "score": match["score"],
-                    "model_version": match["model_version"],
-                }
-            ],
+            [_decision_row(match, kind, acting, now, reason, reason_code, defer_until)],
         )
         write.upsert_edges(
             "DECIDED_ON", [{"src": decision_id, "dst_label": "Match", "dst": match_id}]
@@ -355,18 +342,7 @@ def _decide_chunk(
             for match, _ in allowed:
                 write.expect("Match", match["match_id"], "status", list(OPEN_STATUSES))
             decisions = [
-                {
-                    "decision_id": _decision_id(match["match_id"], kind, acting, now),
-                    "kind": kind,
-                    "decided_at": now,
-                    **acting.audit(),
-                    "reason": reason.strip() if reason else None,
-                    "reason_code": reason_code,
-                    "defer_until": defer_until if kind == "defer" else None,
-                    "features": match["features"],
-                    "score": match["score"],
-                    "model_version": match["model_version"],
-                }
+                _decision_row(match, kind, acting, now, reason, reason_code, defer_until)
                 for match, acting in allowed
             ]
             write.upsert_nodes("Decision", decisions)
@@ -414,6 +390,31 @@ def _decide_chunk(
                 result.conflicts[match["match_id"]] = str(exc)
         return
     result.decided.extend(match["match_id"] for match, _ in allowed)
+
+
+def _decision_row(
+    match: Mapping[str, Any],
+    kind: str,
+    acting: Acting,
+    now: dt.datetime,
+    reason: str | None,
+    reason_code: str | None,
+    defer_until: dt.date | None,
+) -> dict[str, Any]:
+    """The Decision node: who decided what and why, and the match as they saw it
+    (features, score, model) so later rescoring does not change what is learned."""
+    return {
+        "decision_id": _decision_id(match["match_id"], kind, acting, now),
+        "kind": kind,
+        "decided_at": now,
+        **acting.audit(),
+        "reason": reason.strip() if reason else None,
+        "reason_code": reason_code,
+        "defer_until": defer_until if kind == "defer" else None,
+        "features": match["features"],
+        "score": match["score"],
+        "model_version": match["model_version"],
+    }
 
 
 def _decision_id(match_id: str, kind: str, acting: Acting, now: dt.datetime) -> str:
