@@ -72,9 +72,11 @@ from bench._shared import (  # noqa: E402
 )
 from bench.console_world import EMPTY, MINE, WorldSize, build  # noqa: E402
 from graph_model import connect  # noqa: E402
+from graph_model.settings import load_settings  # noqa: E402
 from graph_model.store import GraphStore  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium unless TWOLOOP_CHROMIUM names another.
+CHROMIUM = load_settings().chromium
 WARM = 5
 BASELINE = 3
 DECISIONS = 5
@@ -377,7 +379,7 @@ def main() -> int:
     size = WorldSize(matches=args.matches, mine=args.mine)
     size.check()
     if not Path(CHROMIUM).exists():
-        parser.error(f"{CHROMIUM} is missing (Debian's chromium package)")
+        parser.error(f"{CHROMIUM} is missing (Debian's chromium package, or TWOLOOP_CHROMIUM)")
     if args.child:
         print(json.dumps(child(args.store, args.uri, size)))
         return 0
