@@ -23,7 +23,7 @@ from app.cli.common import (
     app,
     console,
 )
-from app.cli.learn import DecisionChoice, decide_command
+from app.cli.learn import DecisionChoice, ReasonCodeOption, decide_command
 from app.human_loop import (
     SendOutcome,
     approve_draft,
@@ -155,14 +155,26 @@ def edit_command(
 def cancel_command(
     draft_id: Annotated[str, typer.Argument(help="The draft id (see twoloop queue).")],
     am: AmOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why it must not go out.")],
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why it must not go out, in your words.", show_default=False),
+    ] = None,
+    reason_code: ReasonCodeOption = None,
     now: NowOption = None,
     graph: GraphOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Never send a pending draft; its match is killed with the reason."""
+    """Never send a pending draft; its match is killed with the reason (your words,
+    a --reason-code, or both)."""
     with _open(graph) as store:
-        result = cancel_draft(store, draft_id, actor=am, now=_now(now), reason=reason)
+        result = cancel_draft(
+            store,
+            draft_id,
+            actor=am,
+            now=_now(now),
+            reason=reason,
+            reason_code=reason_code,
+        )
     _acted(result, json_output)
 
 
@@ -176,20 +188,44 @@ def defer_command(
     json_output: JsonOption = False,
 ) -> None:
     """Not now: the match comes back to the queue on --until (same as decide defer)."""
-    decide_command(DecisionChoice.defer, match_id, am, until, None, now, graph, json_output)
+    decide_command(
+        DecisionChoice.defer,
+        match_id,
+        am,
+        until=until,
+        now=now,
+        graph=graph,
+        json_output=json_output,
+    )
 
 
 @app.command("kill")
 def kill_command(
     match_id: Annotated[str, typer.Argument(help="The match id.")],
     am: AmOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why it is not worth pursuing.")],
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason", help="Why it is not worth pursuing, in your words.", show_default=False
+        ),
+    ] = None,
+    reason_code: ReasonCodeOption = None,
     now: NowOption = None,
     graph: GraphOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Not worth pursuing, with a reason (same as decide kill)."""
-    decide_command(DecisionChoice.kill, match_id, am, None, reason, now, graph, json_output)
+    """Not worth pursuing, with a reason and/or a reason code (same as decide kill)."""
+    decide_command(
+        DecisionChoice.kill,
+        match_id,
+        am,
+        until=None,
+        reason=reason,
+        now=now,
+        graph=graph,
+        json_output=json_output,
+        reason_code=reason_code,
+    )
 
 
 @app.command("resolve")

@@ -23,7 +23,7 @@ from app.cli.common import (
     app,
     console,
 )
-from app.decisions import decide
+from app.decisions import REASON_CODES, decide
 from matching.learn import MIN_LABELS, learn
 from matching.model import PRIOR_VERSION, activate, model_versions
 
@@ -32,6 +32,17 @@ class DecisionChoice(StrEnum):
     validate = "validate"
     defer = "defer"
     kill = "kill"
+
+
+ReasonCodeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--reason-code",
+        help="Why, from the fixed list (counted on the console's outcomes page): "
+        + "; ".join(f"{code} = {label}" for code, label in REASON_CODES.items()),
+        show_default=False,
+    ),
+]
 
 
 @app.command("decide")
@@ -46,11 +57,15 @@ def decide_command(
         ),
     ] = None,
     reason: Annotated[
-        str | None, typer.Option("--reason", help="Why (required for kill).", show_default=False)
+        str | None,
+        typer.Option(
+            "--reason", help="Why, in your words (kill: this or --reason-code).", show_default=False
+        ),
     ] = None,
     now: NowOption = None,
     graph: GraphOption = None,
     json_output: JsonOption = False,
+    reason_code: ReasonCodeOption = None,
 ) -> None:
     """Record a decision on a match: validate (worth pursuing), defer until a date, or
     kill with a reason. Decisions retrain the ranking (twoloop learn).
@@ -73,6 +88,7 @@ def decide_command(
             kind.value,
             actor=am,
             reason=reason,
+            reason_code=reason_code,
             defer_until=defer_until,
             now=_now(now),
         )

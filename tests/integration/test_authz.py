@@ -477,3 +477,24 @@ def test_every_human_action_leaves_a_decision_naming_who_acted(
     settled = decisions.filter(decisions["kind"] == "settle").row(0, named=True)
     assert settled["reason"] == "sent: in my sent folder"
     assert "settled as sent by am-1" in store.get_node("OutboxMessage", items["message"])["note"]
+
+
+def test_kill_and_cancel_take_a_reason_code_from_the_command_line(graph: str) -> None:
+    queue = json.loads(_cli("queue", "--am", "am-1", "--graph", graph, "--json").stdout)
+    draft = next(i["item"] for i in queue["items"] if i["type"] == "approval")
+    unknown = _cli("cancel", draft, "--am", "am-1", "--reason-code", "vibes", "--graph", graph)
+    assert unknown.exit_code == 2 and "unknown reason code 'vibes'" in unknown.output
+    cancelled = _cli(
+        "cancel", draft, "--am", "am-1", "--reason-code", "competitor", "--graph", graph, "--json"
+    )
+    assert cancelled.exit_code == 0, cancelled.output
+    with connect(graph) as store:
+        decision = store.nodes("Decision", {"kind": "cancel"}).row(0, named=True)
+        assert (decision["reason_code"], decision["reason"]) == ("competitor", None)
+        match = store.nodes("Match", {"status": "proposed"})["match_id"][0]
+    no_reason = _cli("kill", match, "--am", "am-1", "--graph", graph)
+    assert no_reason.exit_code == 2 and "a kill needs a reason" in no_reason.output
+    killed = _cli("kill", match, "--am", "am-1", "--reason-code", "bad_timing", "--graph", graph)
+    assert killed.exit_code == 0, killed.output
+    with connect(graph) as store:
+        assert store.nodes("Decision", {"kind": "kill"})["reason_code"].to_list() == ["bad_timing"]
