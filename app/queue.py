@@ -24,9 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import polars as pl
 
@@ -163,13 +162,8 @@ def queue_frame(
         raise DecisionRejected(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
     parts = [_matches(store, ams, now=now, status=status)]
     if status == "open":
-        parts += [
-            _drafts(store, ams),
-            _escalations(store, ams),
-            _tasks(store, ams),
-            _unconfirmed(store, ams),
-        ]
-    frame = pl.concat([p.select(list(QUEUE_SCHEMA)) for p in parts], how="vertical")
+        parts.append(_open_items(store, ams))
+    frame = pl.concat([p.cast(QUEUE_SCHEMA) for p in parts], how="vertical")  # type: ignore[arg-type]
     # A match whose route already made a draft, escalation or task shows up as that.
     taken = frame.filter(pl.col("kind") != "match")["match_id"].drop_nulls()
     frame = frame.filter((pl.col("kind") != "match") | ~pl.col("match_id").is_in(taken.implode()))
@@ -275,15 +269,6 @@ def _empty() -> pl.DataFrame:
     return pl.DataFrame(schema=QUEUE_SCHEMA)
 
 
-def _frame(rows: Iterable[dict[str, Any]]) -> pl.DataFrame:
-    rows = list(rows)
-    if not rows:
-        return _empty()
-    return pl.DataFrame(
-        [{name: row.get(name) for name in QUEUE_SCHEMA} for row in rows], schema=QUEUE_SCHEMA
-    )
-
-
 def _matches(store: GraphStore, ams: list[str], *, now: dt.datetime, status: str) -> pl.DataFrame:
     assigned = store.edges("ASSIGNED_TO", touching=ams, side="target", label="AccountManager")
     assigned = assigned.filter(pl.col("src_label") == "Match")
@@ -361,120 +346,107 @@ def _current_routes(store: GraphStore, match_ids: pl.Series) -> pl.DataFrame:
     )
 
 
-def _match_of(store: GraphStore, match_ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not match_ids:
-        return {}
-    rows = store.get_nodes("Match", match_ids)
-    return {r["match_id"]: r for r in rows.iter_rows(named=True)}
+def _open_items(store: GraphStore, ams: list[str]) -> pl.DataFrame:
+    """Pending drafts, open escalations and tasks, unconfirmed sends of these AMs,
+    each with its match's account, capability, score and weakness when it has one."""
+    mine = Filter("am_id", "in", ams)
 
+    def waiting(label: str, status: str) -> pl.DataFrame:
+        return store.nodes(label, [mine, Filter("status", "eq", status)])
 
-def _drafts(store: GraphStore, ams: list[str]) -> pl.DataFrame:
-    drafts = store.nodes("Draft", [Filter("am_id", "in", ams), Filter("status", "eq", "pending")])
-    matches = _match_of(store, drafts["match_id"].to_list() if drafts.height else [])
-    rows = []
-    for d in drafts.iter_rows(named=True):
-        m = matches.get(d["match_id"], {})
-        holds = "; ".join(d.get("holds") or ())
-        rows.append(
-            {
-                "item": d["draft_id"],
-                "kind": "draft",
-                "am_id": d["am_id"],
-                "match_id": d["match_id"],
-                "account_id": m.get("account_id"),
-                "capability_id": m.get("capability_id"),
-                "score": m.get("score"),
-                "action": "approve",
-                "rule": None,
-                "reason": holds or "waiting for approval",
-                "weak": m.get("weak"),
-                "status": d["status"],
-                "what": d["subject"],
-                "since": d["created_at"],
-            }
-        )
-    return _frame(rows)
-
-
-def _escalations(store: GraphStore, ams: list[str]) -> pl.DataFrame:
-    found = store.nodes("Escalation", [Filter("am_id", "in", ams), Filter("status", "eq", "open")])
-    matches = _match_of(
-        store, [m for m in found["match_id"].to_list() if m] if found.height else []
+    none = pl.lit(None, pl.String)
+    drafts = waiting("Draft", "pending").select(
+        pl.col("draft_id").alias("item"),
+        pl.lit("draft").alias("kind"),
+        "am_id",
+        "match_id",
+        none.alias("account_id"),
+        pl.lit("approve").alias("action"),
+        none.alias("rule"),
+        pl.col("holds")
+        .list.join("; ")
+        .replace("", None)
+        .fill_null("waiting for approval")
+        .alias("reason"),
+        "status",
+        pl.col("subject").alias("what"),
+        pl.col("created_at").alias("since"),
     )
-    rows = []
-    for e in found.iter_rows(named=True):
-        m = matches.get(e["match_id"] or "", {})
-        rows.append(
-            {
-                "item": e["escalation_id"],
-                "kind": "escalation",
-                "am_id": e["am_id"],
-                "match_id": e["match_id"],
-                "account_id": e["account_id"],
-                "capability_id": m.get("capability_id"),
-                "score": m.get("score"),
-                "action": f"escalate:{e['kind']}",
-                "rule": e["trigger"],
-                "reason": e["question"],
-                "weak": m.get("weak"),
-                "status": e["status"],
-                "what": e["question"],
-                "since": e["opened_at"],
-            }
-        )
-    return _frame(rows)
-
-
-def _tasks(store: GraphStore, ams: list[str]) -> pl.DataFrame:
-    found = store.nodes("Task", [Filter("am_id", "in", ams), Filter("status", "eq", "open")])
-    matches = _match_of(
-        store, [m for m in found["match_id"].to_list() if m] if found.height else []
+    escalations = waiting("Escalation", "open").select(
+        pl.col("escalation_id").alias("item"),
+        pl.lit("escalation").alias("kind"),
+        "am_id",
+        "match_id",
+        "account_id",
+        pl.concat_str(pl.lit("escalate:"), pl.col("kind")).alias("action"),
+        pl.col("trigger").alias("rule"),
+        pl.col("question").alias("reason"),
+        "status",
+        pl.col("question").alias("what"),
+        pl.col("opened_at").alias("since"),
     )
-    rows = []
-    for t in found.iter_rows(named=True):
-        m = matches.get(t["match_id"] or "", {})
-        rows.append(
-            {
-                "item": t["task_id"],
-                "kind": "task",
-                "am_id": t["am_id"],
-                "match_id": t["match_id"],
-                "account_id": t["account_id"],
-                "capability_id": m.get("capability_id"),
-                "score": m.get("score"),
-                "action": f"task:{t['kind']}",
-                "rule": None,
-                "reason": t["title"],
-                "weak": m.get("weak"),
-                "status": t["status"],
-                "what": t["title"],
-                "since": t["created_at"],
-            }
-        )
-    return _frame(rows)
-
-
-def _unconfirmed(store: GraphStore, ams: list[str]) -> pl.DataFrame:
-    found = store.nodes(
-        "OutboxMessage", [Filter("am_id", "in", ams), Filter("status", "eq", "unconfirmed")]
+    tasks = waiting("Task", "open").select(
+        pl.col("task_id").alias("item"),
+        pl.lit("task").alias("kind"),
+        "am_id",
+        "match_id",
+        "account_id",
+        pl.concat_str(pl.lit("task:"), pl.col("kind")).alias("action"),
+        none.alias("rule"),
+        pl.col("title").alias("reason"),
+        "status",
+        pl.col("title").alias("what"),
+        pl.col("created_at").alias("since"),
     )
-    rows = []
-    for m in found.iter_rows(named=True):
-        rows.append(
-            {
-                "item": m["message_id"],
-                "kind": "unconfirmed_send",
-                "am_id": m["am_id"],
-                "match_id": m.get("match_id"),
-                "account_id": m["account_id"],
-                "action": "settle",
-                "reason": m.get("note") or "the relay could not confirm this send",
-                "status": m["status"],
-                "what": f"did '{m['subject']}' reach {m['to_address']}?",
-                "since": m["claimed_at"] or m["created_at"],
-            }
+    sends = waiting("OutboxMessage", "unconfirmed").select(
+        pl.col("message_id").alias("item"),
+        pl.lit("unconfirmed_send").alias("kind"),
+        "am_id",
+        none.alias("match_id"),
+        "account_id",
+        pl.lit("settle").alias("action"),
+        none.alias("rule"),
+        pl.col("note").fill_null("the relay could not confirm this send").alias("reason"),
+        "status",
+        pl.concat_str(
+            pl.lit("did '"),
+            pl.col("subject"),
+            pl.lit("' reach "),
+            pl.col("to_address"),
+            pl.lit("?"),
+        ).alias("what"),
+        pl.coalesce("claimed_at", "created_at").alias("since"),
+    )
+    parts = [
+        part.with_columns(
+            pl.col("status").cast(pl.String), pl.col("since").dt.convert_time_zone("UTC")
         )
-    return _frame(rows)
+        for part in (drafts, escalations, tasks, sends)
+    ]
+    items = pl.concat(parts, how="vertical_relaxed")
+    linked = items["match_id"].drop_nulls().unique()
+    matches = store.get_nodes(
+        "Match", linked, fields=["account_id", "capability_id", "score", "weak"]
+    ).rename({"account_id": "__account_id"})
+    return items.join(matches, on="match_id", how="left").select(
+        "item",
+        "kind",
+        "am_id",
+        "match_id",
+        pl.coalesce("account_id", "__account_id").alias("account_id"),
+        none.alias("account"),
+        none.alias("tier"),
+        "capability_id",
+        none.alias("capability"),
+        pl.col("score").cast(pl.Float64),
+        "action",
+        "rule",
+        "reason",
+        "weak",
+        "status",
+        "what",
+        "since",
+    )
 
 
 def _names(store: GraphStore, frame: pl.DataFrame) -> pl.DataFrame:
