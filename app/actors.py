@@ -18,10 +18,11 @@ else before any conflict check, so a refusal never tells who decided an item.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from graph_model.errors import NotAuthorized
+from graph_model.errors import DecisionRejected, NotAuthorized
 from graph_model.settings import load_settings
 from graph_model.store import Filter, GraphStore
 
@@ -114,6 +115,31 @@ def act_on(
     if not isinstance(actor, Actor):
         actor = identify(store, actor, action=action, item=item)
     return authorize(store, actor, action=action, item=item, owner=owner)
+
+
+def see_books(
+    store: GraphStore,
+    actor: str | Actor,
+    of: Sequence[str] | None,
+    *,
+    hint: str = "choose whose queue to see",
+) -> tuple[Actor, list[str]]:
+    """Who ``actor`` is, and the AMs whose books they asked to see (``of``; default
+    their own), each one checked: an admin without a book of their own must say
+    whose; an unknown AM is ``NotFound``; a book they may not see ``NotAuthorized``."""
+    if not isinstance(actor, Actor):
+        item = f"the queue of {', '.join(of)}" if of else "a queue"
+        actor = identify(store, actor, action="see", item=item)
+    ams = list(of) if of else ([actor.am_id] if actor.am_id else [])
+    if not ams:
+        raise DecisionRejected(
+            f"{actor.id} is an admin, not an account manager, and has no queue of their own",
+            hint=hint,
+        )
+    for am in ams:
+        store.get_node("AccountManager", am)
+        authorize(store, actor, action="see", item=f"the queue of {am}", owner=am)
+    return actor, ams
 
 
 def managers(store: GraphStore, am_id: str) -> set[str]:

@@ -34,7 +34,7 @@ from typing import Any, Literal, Protocol
 
 import polars as pl
 
-from app.actors import Acting, Actor, act_on, identify
+from app.actors import Acting, Actor, act_on, identify, see_books
 from app.decisions import check_reason_code, decided_by, last_decision
 from drafting.guard import DraftCheck, check_draft
 from drafting.model import Claim, DraftContent
@@ -74,17 +74,9 @@ def work_queue(
 ) -> list[dict[str, Any]]:
     """Everything waiting for the actor, oldest first; with ``of``, for that AM (the
     actor being them, their manager or an admin)."""
-    item = f"the queue of {of}" if of else "a queue"
-    if not isinstance(actor, Actor):
-        actor = identify(store, actor, action="see", item=item)
-    am_id = of or actor.am_id
-    if am_id is None:
-        raise DecisionRejected(
-            f"{actor.id} is an admin, not an account manager, and has no queue of their own",
-            hint="say whose queue to see (twoloop queue --for AM)",
-        )
-    store.get_node("AccountManager", am_id)
-    act_on(store, actor, action="see", item=f"the queue of {am_id}", owner=am_id)
+    _, (am_id,) = see_books(
+        store, actor, [of] if of else None, hint="say whose queue to see (twoloop queue --for AM)"
+    )
     items: list[dict[str, Any]] = []
     drafts = store.nodes("Draft", [Filter("am_id", "eq", am_id), Filter("status", "eq", "pending")])
     names = _account_names(store, drafts)

@@ -27,10 +27,9 @@ from typing import Any
 import polars as pl
 from pydantic import ValidationError
 
-from app.actors import Actor, act_on, identify
+from app.actors import Actor, act_on, identify, see_books
 from app.human_loop import StyleWriter
 from drafting.style import style_notes
-from graph_model.errors import DecisionRejected
 from graph_model.settings import Settings
 from graph_model.store import Filter, GraphStore, NotFound
 from matching.metapaths import load_metapaths
@@ -176,16 +175,7 @@ def book_items(store: GraphStore, actor: str | Actor, of: str | None = None) -> 
     """Everything open on the book of ``of`` (default: the actor's own): pending
     drafts, open escalations and tasks, unconfirmed sends. ``NotAuthorized`` for a
     book the actor may not see."""
-    if not isinstance(actor, Actor):
-        actor = identify(store, actor, action="see", item=f"the items of {of or 'a book'}")
-    am_id = of or actor.am_id
-    if am_id is None:
-        raise DecisionRejected(
-            f"{actor.id} is an admin, not an account manager, and has no book of their own",
-            hint="choose whose book to see",
-        )
-    store.get_node("AccountManager", am_id)
-    act_on(store, actor, action="see", item=f"the items of {am_id}", owner=am_id)
+    _, (am_id,) = see_books(store, actor, [of] if of else None, hint="choose whose book to see")
     mine = [Filter("am_id", "eq", am_id)]
     drafts = store.nodes("Draft", [*mine, Filter("status", "eq", "pending")])
     escalations = store.nodes("Escalation", [*mine, Filter("status", "eq", "open")])

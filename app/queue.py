@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
-from app.actors import Actor, act_on, identify
+from app.actors import Actor, see_books
 from graph_model.errors import DecisionRejected
 from graph_model.store import Filter, GraphStore
 
@@ -147,17 +147,7 @@ def queue_frame(
     """Every item waiting in the queues of ``of`` (default: the actor's own), best
     first, with ``age_days`` and ``stale``. Refused (``NotAuthorized``) for a book
     the actor may not see."""
-    if not isinstance(actor, Actor):
-        actor = identify(store, actor, action="see", item="a queue")
-    ams = list(of) if of else ([actor.am_id] if actor.am_id else [])
-    if not ams:
-        raise DecisionRejected(
-            f"{actor.id} is an admin, not an account manager, and has no queue of their own",
-            hint="choose whose queue to see",
-        )
-    for am in ams:
-        store.get_node("AccountManager", am)
-        act_on(store, actor, action="see", item=f"the queue of {am}", owner=am)
+    actor, ams = see_books(store, actor, of)
     if status not in STATUSES:
         raise DecisionRejected(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
     parts = [_matches(store, ams, now=now, status=status)]

@@ -70,7 +70,7 @@ def test_an_am_reads_only_their_own_book(
     other = book_items(store, "am-2")
     assert [t.task_id for t in other.tasks] == [ids.other_task]
     assert not (other.drafts or other.escalations or other.sends)
-    with pytest.raises(NotAuthorized, match="am-2 may not see the items of am-1"):
+    with pytest.raises(NotAuthorized, match="am-2 may not see the queue of am-1"):
         book_items(store, "am-2", of="am-1")
     for item in (ids.draft, ids.escalation, ids.task, ids.message):
         with pytest.raises(NotAuthorized, match=f"am-2 may not see {item}"):
@@ -83,7 +83,7 @@ def test_an_am_reads_only_their_own_book(
     # An admin reads any book and any item, but has no book of their own.
     monkeypatch.setenv("TWOLOOP_ADMINS", "root")
     assert find_item(store, "root", ids.other_task).tasks[0].task_id == ids.other_task
-    with pytest.raises(DecisionRejected, match="no book of their own"):
+    with pytest.raises(DecisionRejected, match="no queue of their own"):
         book_items(store, "root")
     with pytest.raises(NotFound):
         find_item(store, "am-1", "dr-nope")
