@@ -21,20 +21,16 @@ import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 from pydantic import ValidationError
 
 from app.actors import Actor, act_on, identify, see_books
-from app.human_loop import StyleWriter
 from drafting.style import style_notes
-from graph_model.settings import Settings
 from graph_model.store import Filter, GraphStore, NotFound
 from matching.metapaths import load_metapaths
 from routing.handoff import HandoffPacket
-from routing.sending import SendingConfig, load_sending
 
 # The labels item ids are keys of, and the part of a book each is in.
 ITEM_LABELS = {
@@ -201,20 +197,6 @@ def find_item(store: GraphStore, actor: str | Actor, item_id: str) -> ItemBook:
         f"no draft, escalation, task or outbox message with id {item_id!r}",
         hint="the queue lists what waits",
     )
-
-
-def sending_config(settings: Settings) -> SendingConfig:
-    """The send-time rules an approve or an edit releases a draft under."""
-    return load_sending(Path(settings.sending_config) if settings.sending_config else None)
-
-
-def style_writer(settings: Settings) -> StyleWriter | None:
-    """Claude writes the style notes of an edit when a key is set; else the rules do."""
-    if not settings.anthropic_api_key:
-        return None
-    from drafting.claude import ClaudeStyleNotes
-
-    return ClaudeStyleNotes(settings)
 
 
 # ---------------------------------------------------------------- reading

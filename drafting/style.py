@@ -16,9 +16,13 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from graph_model.settings import Settings
 from graph_model.store import GraphStore, WriteBatch
+
+if TYPE_CHECKING:
+    from drafting.claude import ClaudeStyleNotes
 
 MAX_NOTES = 6
 SINGLE = ("greeting", "sign_off", "length")
@@ -151,3 +155,13 @@ def apply_layout_notes(
         elif (m := re.fullmatch(r"Keeps emails under (\d+) words", note)) and "words" not in layout:
             layout["words"] = int(m.group(1))
     return layout
+
+
+def configured_style_writer(settings: Settings) -> ClaudeStyleNotes | None:
+    """Claude writes the style notes of an AM's edit when a key is set; None means
+    the rules write them."""
+    if not settings.anthropic_api_key:
+        return None
+    from drafting.claude import ClaudeStyleNotes  # the SDK only when it is used
+
+    return ClaudeStyleNotes(settings)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from graph_model.settings import Settings
 from graph_model.yamlfile import read_yaml, validate
 
 DEFAULT_FILE = Path(__file__).with_name("sending.yaml")
@@ -53,6 +54,11 @@ class SendingConfig(BaseModel):
     quiet_hours: QuietHours
     footer: Footer
     lease_minutes: int = Field(default=10, ge=1)
+
+
+def configured_sending(settings: Settings) -> SendingConfig:
+    """The send-time rules ``TWOLOOP_SENDING_CONFIG`` names, or the shipped ones."""
+    return load_sending(Path(settings.sending_config) if settings.sending_config else None)
 
 
 def load_sending(path: Path | None = None) -> SendingConfig:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from app.cli.agent_setup import _sending, agent_batch, email_channel
+from app.cli.agent_setup import agent_batch, email_channel
 from app.cli.common import (
     GraphOption,
     JsonOption,
@@ -31,6 +31,7 @@ from routing.outbox import Relay
 from routing.policy import DEFAULT_FILE as DEFAULT_POLICY
 from routing.policy import load_policy
 from routing.route import route_matches
+from routing.sending import configured_sending
 
 
 @app.command("route")
@@ -112,9 +113,9 @@ def relay_command(
     if channel is None:
         raise ConfigError("TWOLOOP_SMTP_HOST", "is not set; the relay has nowhere to send")
     with _open(graph) as store, channel:
-        report = Relay(store, channel, _sending(settings), worker=f"relay-{os.getpid()}").run(
-            _now(now), limit=limit
-        )
+        report = Relay(
+            store, channel, configured_sending(settings), worker=f"relay-{os.getpid()}"
+        ).run(_now(now), limit=limit)
     if json_output:
         _print_json(report.as_dict())
     else:

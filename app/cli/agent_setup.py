@@ -17,7 +17,7 @@ from matching.indicates import choose_extractor
 from routing.channels.smtp import SmtpChannel
 from routing.channels.webhook import WebhookChannel
 from routing.policy import load_policy
-from routing.sending import SendingConfig, load_sending
+from routing.sending import configured_sending
 
 
 def choose_drafter(settings: Settings) -> Drafter:
@@ -39,10 +39,6 @@ def email_channel(settings: Settings) -> SmtpChannel | None:
         username=settings.smtp_user,
         password=settings.smtp_password,
     )
-
-
-def _sending(settings: Settings) -> SendingConfig:
-    return load_sending(Path(settings.sending_config) if settings.sending_config else None)
 
 
 def agent_batch(
@@ -67,7 +63,7 @@ def agent_batch(
             store,
             policy=checked,
             drafter=choose_drafter(settings),
-            sending=_sending(settings),
+            sending=configured_sending(settings),
             now=now,
             min_personalization=settings.draft_min_personalization,
             channel=channel,
@@ -86,7 +82,7 @@ def loop_setup(policy: Path, config: Path | None) -> LoopSetup:
     return LoopSetup(
         policy=load_policy(policy),
         drafter=choose_drafter(settings),
-        sending=_sending(settings),
+        sending=configured_sending(settings),
         min_personalization=settings.draft_min_personalization,
         extractor=lambda store: choose_extractor(store, settings),
         config=load_config(config) if config else None,

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from app.cli.agent_setup import _sending
 from app.cli.common import (
     AmOption,
     GraphOption,
@@ -34,7 +33,9 @@ from app.human_loop import (
     work_queue,
 )
 from app.reassign import reassign
+from drafting.style import configured_style_writer
 from graph_model.settings import load_settings
+from routing.sending import configured_sending
 
 
 @app.command("queue")
@@ -99,7 +100,9 @@ def approve_command(
     already decided it, 77 if it is not on your book)."""
     settings = load_settings()
     with _open(graph) as store:
-        result = approve_draft(store, draft_id, actor=am, now=_now(now), sending=_sending(settings))
+        result = approve_draft(
+            store, draft_id, actor=am, now=_now(now), sending=configured_sending(settings)
+        )
     _acted(result, json_output)
 
 
@@ -131,18 +134,14 @@ def edit_command(
     listing what it found, unless --confirm); your own edits teach your style notes."""
     body = body_file.read_text() if body_file else None
     settings = load_settings()
-    writer = None
-    if settings.anthropic_api_key:
-        from drafting.claude import ClaudeStyleNotes
-
-        writer = ClaudeStyleNotes(settings)
+    writer = configured_style_writer(settings)
     with _open(graph) as store:
         result = edit_draft(
             store,
             draft_id,
             actor=am,
             now=_now(now),
-            sending=_sending(settings),
+            sending=configured_sending(settings),
             subject=subject,
             body=body,
             style_writer=writer,

@@ -29,8 +29,10 @@ from app.human_loop import (
     settle_send,
 )
 from app.queue import books
+from drafting.style import configured_style_writer
 from graph_model.errors import GuardedEdit, TwoloopError
 from routing.handoff import HandoffPacket
+from routing.sending import configured_sending
 
 TITLE = "Drafts and escalations"
 TABS = ("Drafts", "Escalations", "Tasks", "Unconfirmed sends")
@@ -189,7 +191,7 @@ def _draft(console: Console, draft: items.DraftItem) -> None:
                 key,
                 actor=console.actor,
                 now=console.now,
-                sending=items.sending_config(console.settings),
+                sending=configured_sending(console.settings),
             ),
         )
     guard_key = f"items_guard_{key}"
@@ -245,10 +247,10 @@ def _edit(
             draft.draft_id,
             actor=console.actor,
             now=console.now,
-            sending=items.sending_config(console.settings),
+            sending=configured_sending(console.settings),
             subject=subject,
             body=body,
-            style_writer=items.style_writer(console.settings),
+            style_writer=configured_style_writer(console.settings),
             confirm=confirm,
         )
     except GuardedEdit as exc:
