@@ -67,3 +67,10 @@ def notice(kind: str, message: Any) -> None:
     as written (no markdown, links or HTML)."""
     box = {"error": st.error, "warning": st.warning, "success": st.success}.get(kind, st.info)
     box(label(message, limit=2000))
+
+
+def flash(key: str) -> None:
+    """Show, once, the (kind, message) an action left under ``key`` before its rerun."""
+    told = st.session_state.pop(key, None)
+    if told:
+        notice(*told)

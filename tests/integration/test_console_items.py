@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from graph_model import connect
 from graph_model.store import GraphStore
+from tests.support.console import successes
 from tests.support.items_world import ItemIds, items_world, sending_file
 
 TIMEOUT = 60
@@ -115,7 +116,7 @@ def test_approve_puts_exactly_one_message_in_the_outbox(world: tuple[str, ItemId
     at = _open("am-1")
     at.button(key=f"items_approve_{ids.draft}").click().run()
     _ok(at)
-    assert [s.value for s in at.success] == ["Approved: the draft is in the outbox."]
+    assert successes(at) == ["Approved: the draft is in the outbox."]
     assert f"items_approve_{ids.draft}" not in _keys(at)
     with _read(graph) as store:
         assert store.get_node("Draft", ids.draft)["status"] == "approved"
@@ -159,7 +160,7 @@ def test_an_edit_the_guard_stops_goes_out_only_after_send_anyway(
     assert anyway.label == "Send anyway"
     anyway.click().run()
     _ok(at)
-    assert [s.value for s in at.success] == ["Sent: the edited draft is in the outbox."]
+    assert successes(at) == ["Sent: the edited draft is in the outbox."]
     with _read(graph) as store:
         (message,) = store.nodes("OutboxMessage", {"draft_id": ids.draft}).to_dicts()
         assert message["body"].startswith(edited.strip())

@@ -18,7 +18,7 @@ import streamlit as st
 
 from app import items
 from app.console.session import Console
-from app.console.text import clean, field, label, show
+from app.console.text import clean, field, flash, label, show
 from app.decisions import REASON_CODES
 from app.human_loop import (
     SendOutcome,
@@ -41,14 +41,9 @@ FLASH = "items_flash"
 ITEM_PARAM = "item"
 
 
-def visible(console: Console) -> bool:
-    return True
-
-
 def render(console: Console) -> None:
     st.title(TITLE)
-    if FLASH in st.session_state:
-        st.success(st.session_state.pop(FLASH))
+    flash(FLASH)
     wanted = st.query_params.get(ITEM_PARAM)
     try:
         if wanted:
@@ -127,7 +122,7 @@ def _act(console: Console, done: str, action: Callable[[], Any]) -> None:
         _error(exc)
         return
     console.refresh()
-    st.session_state[FLASH] = done
+    st.session_state[FLASH] = ("success", done)
     st.rerun()
 
 
@@ -261,7 +256,7 @@ def _edit(
         return
     st.session_state.pop(guard_key, None)
     console.refresh()
-    st.session_state[FLASH] = "Sent: the edited draft is in the outbox."
+    st.session_state[FLASH] = ("success", "Sent: the edited draft is in the outbox.")
     st.rerun()
 
 

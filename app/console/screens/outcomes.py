@@ -24,10 +24,6 @@ GROUP_LABELS = {
 }
 
 
-def visible(console: Console) -> bool:
-    return True
-
-
 def _books(console: Console) -> tuple[str, ...] | None:
     """The AMs whose matches the actor may see; None (every match) for an admin."""
     if console.actor.admin:

@@ -19,7 +19,7 @@ import streamlit as st
 
 from app import queue
 from app.console.session import Console
-from app.console.text import clean, notice
+from app.console.text import clean, flash, notice
 from app.decisions import REASON_CODES, decide_many
 from graph_model.errors import TwoloopError
 
@@ -43,9 +43,7 @@ SHOWN = {
 
 def render(console: Console) -> None:
     st.title("Queue")
-    flash = st.session_state.pop(FLASH, None)
-    if flash:
-        notice(*flash)
+    flash(FLASH)
     books = console.read(queue.books, console.actor)
     if not books:
         st.write("There is no account manager's queue you may see.")

@@ -18,7 +18,7 @@ import streamlit as st
 from streamlit_cytoscape import EdgeStyle, NodeStyle, streamlit_cytoscape
 
 from app.console.session import Console
-from app.console.text import clean, field, label, notice, safe_url
+from app.console.text import clean, field, flash, label, notice, safe_url
 from app.decisions import REASON_CODES, decide
 from app.why import MatchWhy, graph_elements, match_why
 from graph_model.errors import TwoloopError
@@ -40,9 +40,7 @@ _COLORS = {
 
 def render(console: Console) -> None:
     st.title("Why")
-    flash = st.session_state.pop(FLASH, None)
-    if flash:
-        notice(*flash)
+    flash(FLASH)
     match_id = st.query_params.get("match") or st.session_state.get("why_match")
     if not match_id:
         st.write("Open a match from the queue to see why it is there.")
