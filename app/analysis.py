@@ -28,6 +28,7 @@ from app.queue import books, queue_frame
 from graph_model.store import Filter, GraphStore
 from matching.learn import NEGATIVE, POSITIVE
 from matching.model import PRIOR_VERSION, model_versions
+from routing.route import current_routes
 
 GroupBy = Literal["am", "capability", "rule", "metapath"]
 GROUPS: dict[str, str] = {
@@ -417,14 +418,7 @@ def _metapaths(features: str | None) -> list[str]:
 
 
 def _current_rules(store: GraphStore, ids: list[str]) -> pl.DataFrame:
-    empty = pl.DataFrame(schema={"match_id": pl.String, "rule": pl.String})
-    edges = store.edges("ROUTES", touching=ids, side="target", label="Match")
-    if edges.is_empty():
-        return empty
-    routes = store.get_nodes("Route", edges["src"]).filter(pl.col("current").fill_null(True))
-    if routes.is_empty():
-        return empty
-    return routes.sort("routed_at").unique("match_id", keep="last").select("match_id", "rule")
+    return current_routes(store, ids, fields=["rule"])
 
 
 def _decided_on_matches(store: GraphStore, kinds: Sequence[str]) -> pl.DataFrame:

@@ -32,6 +32,7 @@ import polars as pl
 from app.actors import Actor, see_books
 from graph_model.errors import DecisionRejected
 from graph_model.store import Filter, GraphStore
+from routing.route import current_routes
 
 KINDS = ("escalation", "unconfirmed_send", "draft", "task", "match")
 _KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
@@ -46,7 +47,6 @@ _MATCH_FIELDS = (
     "explanation",
     "created_at",
 )
-_ROUTE_FIELDS = ("match_id", "action", "kind", "rule", "reason", "routed_at", "current")
 
 QUEUE_SCHEMA: dict[str, pl.DataType] = {
     "item": pl.String(),
@@ -305,34 +305,15 @@ def _matches(store: GraphStore, ams: list[str], *, now: dt.datetime, status: str
 
 
 def _current_routes(store: GraphStore, match_ids: pl.Series) -> pl.DataFrame:
-    empty = pl.DataFrame(
-        schema={
-            "match_id": pl.String,
-            "action": pl.String,
-            "rule": pl.String,
-            "route_reason": pl.String,
-        }
-    )
-    edges = store.edges("ROUTES", touching=match_ids, side="target", label="Match")
-    if edges.is_empty():
-        return empty
-    routes = store.get_nodes("Route", edges["src"], fields=_ROUTE_FIELDS).filter(
-        pl.col("current").fill_null(True)
-    )
-    if routes.is_empty():
-        return empty
+    routes = current_routes(store, match_ids, fields=["action", "kind", "rule", "reason"])
     action = pl.when(pl.col("kind").is_not_null()).then(
         pl.concat_str([pl.col("action"), pl.lit(":"), pl.col("kind")])
     )
-    return (
-        routes.sort("routed_at")
-        .unique("match_id", keep="last")
-        .select(
-            "match_id",
-            action.otherwise(pl.col("action")).alias("action"),
-            "rule",
-            pl.col("reason").alias("route_reason"),
-        )
+    return routes.select(
+        "match_id",
+        action.otherwise(pl.col("action")).cast(pl.String).alias("action"),
+        "rule",
+        pl.col("reason").alias("route_reason"),
     )
 
 

@@ -30,6 +30,7 @@ from graph_model.store import GraphStore
 from matching.metapaths import Metapath, load_metapaths
 from matching.model import PRIOR_VERSION, ScoreModelSpec, load_prior, transform
 from matching.read import describe_matches
+from routing.route import current_routes
 
 RUNNER_UPS = 5
 # What a path node reads as, per label: its display name field.
@@ -306,13 +307,9 @@ def _contact(store: GraphStore, contact: dict[str, Any] | None) -> dict[str, Any
 
 
 def _route(store: GraphStore, match_id: str) -> dict[str, Any] | None:
-    edges = store.edges("ROUTES", touching=[match_id], side="target", label="Match")
-    if edges.is_empty():
-        return None
-    routes = store.get_nodes("Route", edges["src"]).sort("routed_at")
-    current = routes.filter(pl.col("current").fill_null(True))
-    chosen = (current if current.height else routes).row(-1, named=True)
-    return {k: chosen[k] for k in ("action", "kind", "rule", "reason", "routed_at", "policy")}
+    fields = ["action", "kind", "rule", "reason", "routed_at", "policy"]
+    routes = current_routes(store, [match_id], fields=fields)
+    return {k: routes[k][0] for k in fields} if routes.height else None
 
 
 def _decisions(store: GraphStore, match_id: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -119,3 +120,21 @@ def store_routes(
             "ROUTES", fresh.select(pl.col("route_id").alias("src"), pl.col("match_id").alias("dst"))
         )
     return new
+
+
+def current_routes(
+    store: GraphStore, match_ids: Sequence[str] | pl.Series, *, fields: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """Each match's current route (the latest one routing marked current; a route
+    stored before routes were marked counts as current), one row per match that has
+    one; with ``fields``, only those properties and ``match_id``."""
+    edges = store.edges("ROUTES", touching=match_ids, side="target", label="Match")
+    wanted = None if fields is None else list(dict.fromkeys(["match_id", *fields]))
+    read = None if wanted is None else list(dict.fromkeys([*wanted, "current", "routed_at"]))
+    routes = store.get_nodes("Route", edges["src"], fields=read)
+    current = (
+        routes.filter(pl.col("current").fill_null(True))
+        .sort("routed_at")
+        .unique("match_id", keep="last", maintain_order=True)
+    )
+    return current if wanted is None else current.select(wanted)
