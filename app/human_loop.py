@@ -96,7 +96,7 @@ def work_queue(
     escalations = store.nodes(
         "Escalation", [Filter("am_id", "eq", am_id), Filter("status", "eq", "open")]
     )
-    accounts = _names(store, "Account", escalations["account_id"] if escalations.height else [])
+    accounts = store.names("Account", escalations["account_id"])
     for e in escalations.iter_rows(named=True):
         items.append(
             {
@@ -110,7 +110,7 @@ def work_queue(
             }
         )
     tasks = store.nodes("Task", [Filter("am_id", "eq", am_id), Filter("status", "eq", "open")])
-    accounts = _names(store, "Account", tasks["account_id"] if tasks.height else [])
+    accounts = store.names("Account", tasks["account_id"])
     for t in tasks.iter_rows(named=True):
         items.append(
             {
@@ -142,17 +142,11 @@ def work_queue(
     return items
 
 
-def _names(store: GraphStore, label: str, keys: Any) -> dict[str, str]:
-    frame = store.get_nodes(label, keys)
-    key = store.registry.node(label).key
-    return dict(zip(frame[key], frame["name"], strict=True)) if frame.height else {}
-
-
 def _account_names(store: GraphStore, drafts: pl.DataFrame) -> dict[str, str]:
     if drafts.is_empty():
         return {}
     matches = store.get_nodes("Match", drafts["match_id"])
-    names = _names(store, "Account", matches["account_id"])
+    names = store.names("Account", matches["account_id"])
     return {
         str(m): names.get(str(a), str(a))
         for m, a in zip(matches["match_id"], matches["account_id"], strict=True)

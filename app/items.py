@@ -221,7 +221,7 @@ def _book(
     for frame in (escalations, tasks, sends):
         if frame.height:
             account_ids |= set(frame["account_id"].to_list())
-    accounts = _names(store, "Account", account_ids)
+    accounts = store.names("Account", account_ids)
     draft_items = _drafts(store, drafts, matches, accounts)
     escalation_items = tuple(
         _escalation(e, accounts) for e in escalations.sort("opened_at").iter_rows(named=True)
@@ -284,10 +284,6 @@ def _rows(store: GraphStore, label: str, keys: Any) -> dict[str, dict[str, Any]]
     return {row[key]: row for row in frame.iter_rows(named=True)}
 
 
-def _names(store: GraphStore, label: str, keys: Any) -> dict[str, str]:
-    return {k: str(r["name"]) for k, r in _rows(store, label, keys).items()}
-
-
 def _drafts(
     store: GraphStore,
     drafts: pl.DataFrame,
@@ -296,7 +292,7 @@ def _drafts(
 ) -> tuple[DraftItem, ...]:
     if drafts.is_empty():
         return ()
-    capabilities = _names(store, "Capability", [m["capability_id"] for m in matches.values()])
+    capabilities = store.names("Capability", [m["capability_id"] for m in matches.values()])
     people = _rows(store, "Person", drafts["person_id"].to_list())
     notes = style_notes(store, drafts["am_id"].unique().to_list())
     evidence = _evidence(store, list(matches.values()))

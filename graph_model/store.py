@@ -329,6 +329,18 @@ class GraphStore(ABC):
         sorted by key; with ``fields``, only those properties (and the key), for reads
         that do not need a node's large ones."""
 
+    def names(
+        self, label: str, keys: Iterable[str | None] | pl.Series, *, field: str = "name"
+    ) -> dict[str, str]:
+        """Key -> ``field`` (a display name) of the nodes with these keys; missing
+        keys and empty keys are left out."""
+        wanted = [str(k) for k in keys if k]
+        if not wanted:
+            return {}
+        key = self.registry.node(label).key
+        frame = self.get_nodes(label, sorted(set(wanted)), fields=[field])
+        return {str(k): str(v) for k, v in zip(frame[key], frame[field], strict=True)}
+
     def get_node(self, label: str, key: str, *, hint: str | None = None) -> dict[str, Any]:
         """One node's properties; ``NotFound`` (naming the label and key) if absent."""
         found = self.get_nodes(label, [key])

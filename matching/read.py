@@ -87,14 +87,10 @@ def describe_matches(store: GraphStore, matches: pl.DataFrame) -> list[dict[str,
     if matches.height == 0:
         return []
     ids = matches["match_id"].to_list()
-    accounts = _names(store, "Account", matches["account_id"].unique().to_list())
-    capabilities = _names(store, "Capability", matches["capability_id"].unique().to_list())
+    accounts = store.names("Account", matches["account_id"])
+    capabilities = store.names("Capability", matches["capability_id"])
     contact = store.edges("CONTACT", touching=ids, side="source", label="Match")
-    people = (
-        _names(store, "Person", contact["dst"].unique().to_list(), name="full_name")
-        if contact.height
-        else {}
-    )
+    people = store.names("Person", contact["dst"], field="full_name") if contact.height else {}
     contact_of = {r["src"]: r for r in contact.iter_rows(named=True)}
     owners = store.edges("ASSIGNED_TO", touching=ids, side="source", label="Match")
     owner_of = dict(owners.select("src", "dst").iter_rows())
@@ -128,9 +124,3 @@ def describe_matches(store: GraphStore, matches: pl.DataFrame) -> list[dict[str,
             }
         )
     return out
-
-
-def _names(store: GraphStore, label: str, keys: list[str], name: str = "name") -> dict[str, str]:
-    spec = store.registry.node(label)
-    frame = store.get_nodes(label, keys)
-    return dict(frame.select(spec.key, name).iter_rows())

@@ -542,3 +542,14 @@ def test_get_nodes_reads_only_the_fields_asked_for(store: GraphStore) -> None:
     assert_frame_equal(some, full.select("account_id", "tier", "name"))
     with pytest.raises(SchemaError, match="no property nope"):
         store.get_nodes("Account", ["a1"], fields=["nope"])
+
+
+def test_names_maps_keys_to_a_display_field(store: GraphStore) -> None:
+    store.upsert_nodes("Account", _accounts("a1", "a2"))
+    assert store.names("Account", ["a2", "a1", "a1", None, "", "nope"]) == {
+        "a1": "Account a1",
+        "a2": "Account a2",
+    }
+    assert store.names("Account", pl.Series([], dtype=pl.String)) == {}
+    with pytest.raises(SchemaError):
+        store.names("Account", ["a1"], field="nope")
