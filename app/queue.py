@@ -350,7 +350,11 @@ def _open_items(store: GraphStore, ams: list[str]) -> pl.DataFrame:
         "match_id",
         "account_id",
         pl.concat_str(pl.lit("escalate:"), pl.col("kind")).alias("action"),
-        pl.col("trigger").alias("rule"),
+        # A routing rule's name; otherwise what raised it (the id is on its page).
+        pl.when(pl.col("trigger").str.starts_with("route:"))
+        .then(pl.col("trigger").str.strip_prefix("route:"))
+        .otherwise(pl.concat_str(pl.lit("raised by "), pl.col("trigger").str.extract(r"^([^:]+)")))
+        .alias("rule"),
         pl.col("question").alias("reason"),
         "status",
         pl.col("question").alias("what"),

@@ -66,6 +66,9 @@ def test_the_queue_holds_every_kind_best_first_with_names_routes_and_age(
     assert not frame.filter(pl.col("account") == pl.col("account_id")).height
     assert matches.filter(pl.col("action") == "unrouted").is_empty()
     assert matches["rule"].null_count() == 0
+    # An escalation's rule is a rule's name or what raised it, never a record's id.
+    escalations = frame.filter(pl.col("kind") == "escalation")
+    assert escalations.height and not escalations["rule"].str.contains(":").any()
     # 20 days on, everything is stale at 14 days, and nothing at 30.
     assert frame["stale"].all()
     assert not queue_frame(world, "am-1", now=NOW, stale_days=30)["stale"].any()

@@ -26,17 +26,18 @@ from graph_model.errors import TwoloopError
 PAGE_SIZES = (25, 50, 100, 200)
 FLASH = "queue_flash"
 EVERYONE = "__everyone__"
+# The short columns that decide what to do first; the long texts at the end.
 SHOWN = {
+    "kind": "Kind",
     "account": "Account",
     "capability": "Capability",
     "score": "Score",
     "action": "Action",
-    "rule": "Rule",
-    "reason": "Reason",
-    "weak": "Weak case",
     "age": "Age",
     "stale": "Stale",
-    "kind": "Kind",
+    "weak": "Weak case",
+    "rule": "Rule",
+    "reason": "Reason",
     "status": "Status",
 }
 
@@ -84,7 +85,7 @@ def _filters(console: Console, frame: pl.DataFrame, status: str) -> queue.QueueF
     views = console.read(queue.saved_views, console.actor)
     choices = queue.options(frame)
     with st.expander("Filters and saved views", expanded=True):
-        view_cols = st.columns([3, 3, 1, 1])
+        view_cols = st.columns([3, 3, 1.2, 1.2])
         picked = view_cols[0].selectbox(
             "Saved view",
             ["", *views],
@@ -210,7 +211,8 @@ def _open(rows: pl.DataFrame) -> None:
         return
     items: list[str] = [str(i) for i in rows["item"].to_list()]
     described = {
-        r["item"]: f"{r['account']} - {r['capability'] or ''} ({r['kind']}, {r['action']})"
+        r["item"]: " - ".join(filter(None, [r["account"], r["capability"]]))
+        + f" ({r['kind']}, {r['action']})"
         for r in rows.iter_rows(named=True)
     }
     selected = _selected(rows)

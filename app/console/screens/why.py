@@ -137,7 +137,7 @@ def _actions(console: Console, why: MatchWhy, seen: dict[str, Any]) -> None:
         notice("error", exc)
         return
     st.session_state[SEEN].pop(why.match_id, None)
-    st.session_state[FLASH] = ("success", f"{record.status} by {record.actor}")
+    st.session_state[FLASH] = ("success", f"{record.status.capitalize()}: your decision is stored.")
     console.refresh()
     st.rerun()
 
