@@ -73,6 +73,18 @@ class PathResult:
     # demand, since a batch explains only the pairs it surfaces.
     strongest: Callable[[pl.DataFrame | None], pl.DataFrame] = field(repr=False)
     renderer: Callable[[Metapath, pl.DataFrame], pl.DataFrame] = field(repr=False)
+    # A ``counts_once`` path: one row per (account_id, capability_id, node) with the
+    # node's strongest weight ``w``; ``kept`` holds the rows this path is credited
+    # with once every path counting the same label has been weighed (see
+    # ``Evaluator.evaluate``), and its instances are limited to those nodes.
+    per_node: pl.DataFrame | None = None
+    kept: list[pl.DataFrame] = field(default_factory=list, repr=False)
+
+    def credit(self, rows: pl.DataFrame) -> None:
+        """Keep only these (account_id, capability_id, node, w) rows of ``per_node``:
+        the pairs' counts and sums are recomputed from them."""
+        self.kept[:] = [rows]
+        self.pairs = _node_pairs(rows)
 
     @property
     def instances(self) -> pl.DataFrame:
@@ -112,7 +124,9 @@ class Evaluator:
     def evaluate(self, accounts: Sequence[str]) -> list[PathResult]:
         """Every metapath for these accounts."""
         keys = sorted(set(accounts))
-        return [self.evaluate_one(mp, keys) for mp in self.metapaths]
+        results = [self.evaluate_one(mp, keys) for mp in self.metapaths]
+        _count_once(results)
+        return results
 
     def evaluate_one(self, mp: Metapath, accounts: Sequence[str]) -> PathResult:
         a = mp.account_alias
@@ -147,8 +161,14 @@ class Evaluator:
                 whole = self._capability_side(mp, None)
                 self._capability_cache[mp.id] = (whole, *self._capability_summary(mp, whole))
             cap, cap_agg, cap_top = self._capability_cache[mp.id]
-        pairs = self._aggregate(mp, acct, cap, cap_agg)
+        per_node: pl.DataFrame | None = None
+        if mp.counts_once is not None:
+            per_node = self._per_node(mp, acct, cap_agg)
+            pairs = _node_pairs(per_node)
+        else:
+            pairs = self._aggregate(mp, acct, cap, cap_agg)
         acct_top = _top(acct, _unique([a, pivot]), TOP_PER_PIVOT, [W]).rename({W: "__wa"})
+        kept: list[pl.DataFrame] = []
 
         def of_pairs(wanted: pl.DataFrame | None) -> pl.DataFrame:
             if wanted is None:
@@ -164,9 +184,22 @@ class Evaluator:
             inst = inst.with_columns((pl.col("__wa") * pl.col("__wc")).round(12).alias(W)).drop(
                 "__wa", "__wc"
             )
+            node = mp.counts_once
+            if node is not None:  # each node once, and only where it is credited
+                if kept:
+                    inst = inst.join(
+                        kept[0].select(
+                            pl.col("account_id").alias(a),
+                            pl.col("capability_id").alias(c),
+                            pl.col("node").alias(node),
+                        ),
+                        on=[a, c, node],
+                        how="semi",
+                    )
+                inst = _top(inst, [a, c, node], 1, [W])
             return _top(inst, [a, c], TOP_PER_PAIR, [W])
 
-        return PathResult(mp, pairs, of_pairs, self._render)
+        return PathResult(mp, pairs, of_pairs, self._render, per_node, kept)
 
     def window_changes(self, accounts: Sequence[str]) -> pl.DataFrame:
         """Per account, the first moment after the as-of time when a gate with a time
@@ -426,6 +459,24 @@ class Evaluator:
 
     # ------------------------------------------------------------------ aggregation
 
+    def _per_node(self, mp: Metapath, acct: pl.DataFrame, cap_agg: pl.DataFrame) -> pl.DataFrame:
+        """A ``counts_once`` path per (account, capability, counted node): the node's
+        strongest instance, however many pivots (needs) lead to it."""
+        a, c, pivot, node = mp.account_alias, mp.capability_alias, mp.pivot, mp.counts_once
+        assert c is not None and pivot is not None and node is not None
+        return (
+            acct.select(*_unique([a, pivot, node]), pl.col(W).alias("wa"))
+            .join(cap_agg.select(c, pivot, "wc"), on=pivot, how="inner")
+            .group_by([a, c, node])
+            .agg((pl.col("wa") * pl.col("wc")).max().round(12).alias("w"))
+            .select(
+                pl.col(a).alias("account_id"),
+                pl.col(c).alias("capability_id"),
+                pl.col(node).alias("node"),
+                "w",
+            )
+        )
+
     def _aggregate(
         self, mp: Metapath, acct: pl.DataFrame, cap: pl.DataFrame, cap_agg: pl.DataFrame
     ) -> pl.DataFrame:
@@ -542,6 +593,47 @@ def _value_expr(column: str, field_name: str, schema: pl.Schema) -> pl.Expr:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _node_pairs(per_node: pl.DataFrame) -> pl.DataFrame:
+    """Pairs of a ``counts_once`` path: how many distinct nodes reach each, and the
+    sum of their weights."""
+    return (
+        per_node.group_by(["account_id", "capability_id"])
+        .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("w").sum().round(10).alias("w"))
+        .sort(["account_id", "capability_id"])
+    )
+
+
+def _count_once(results: Sequence[PathResult]) -> None:
+    """One node, one count: of the ``counts_once`` paths that count the same label
+    (a signal the account emitted, and the same signal through one of its people),
+    each (pair, node) is credited to the path where it weighs most (the one declared
+    first on a tie), and the others drop it."""
+    groups: dict[str, list[tuple[int, PathResult]]] = {}
+    for order, r in enumerate(results):
+        mp = r.metapath
+        if mp.counts_once is not None and r.per_node is not None:
+            groups.setdefault(mp.nodes[mp.counts_once], []).append((order, r))
+    for members in groups.values():
+        if len(members) < 2:
+            for _order, r in members:
+                assert r.per_node is not None
+                r.credit(r.per_node)
+            continue
+        key = ["account_id", "capability_id", "node"]
+        long = pl.concat(
+            [
+                r.per_node.with_columns(pl.lit(order).alias("__order"))
+                for order, r in members
+                if r.per_node is not None
+            ]
+        )
+        winners = long.sort(["w", "__order"], descending=[True, False]).unique(
+            key, keep="first", maintain_order=True
+        )
+        for order, r in members:
+            r.credit(winners.filter(pl.col("__order") == order).drop("__order"))
 
 
 def _placeholders(mp: Metapath) -> dict[str, set[str]]:

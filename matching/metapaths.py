@@ -79,6 +79,11 @@ class Metapath:
     # The account alias when the pair's weighted sum is a share: each pivot's sum is
     # divided by the number of accounts it reaches (an industry's size, an AM's book).
     share_of: str | None = None
+    # A node alias whose node counts once per (account, capability) pair, however many
+    # instances reach it (a signal reaching two needs the capability addresses), and
+    # across every metapath that counts the same label (a signal both the account and
+    # one of its people emitted): it is credited to the metapath where it weighs most.
+    counts_once: str | None = None
 
     @property
     def capability_alias(self) -> str | None:
@@ -142,6 +147,7 @@ class _Entry(BaseModel):
     weight: list[str] = Field(default_factory=list)
     recency: str | None = None
     share_of: str | None = None
+    counts_once: str | None = None
     sentence: str
 
 
@@ -308,6 +314,18 @@ def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
             raise ValueError(
                 f"share_of {entry.share_of!r}: must name the account alias {list(nodes)[-1]!r}"
             )
+    if entry.counts_once is not None:
+        if entry.role != "evidence" or pivot is None:
+            raise ValueError("counts_once applies to an evidence path with a pivot")
+        if entry.counts_once not in nodes or entry.counts_once == next(iter(nodes)):
+            raise ValueError(f"counts_once {entry.counts_once!r}: must name a node of the path")
+        order = list(nodes)
+        if order.index(entry.counts_once) < order.index(pivot):
+            raise ValueError(
+                f"counts_once {entry.counts_once!r}: must lie between the pivot and the account"
+            )
+        if entry.share_of is not None:
+            raise ValueError("counts_once and share_of cannot be combined")
     built = Metapath(
         id=entry.id,
         role=entry.role,
@@ -320,7 +338,10 @@ def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
         recency=recency,
         sentence=entry.sentence,
         share_of=entry.share_of,
+        counts_once=entry.counts_once,
     )
+    if built.counts_once is not None and built.crossing():
+        raise ValueError("counts_once cannot be combined with an 'x != y' across the pivot")
     if len(built.crossing()) > 1:
         raise ValueError("at most one 'x != y' condition may compare the two sides of the pivot")
     return built
