@@ -220,6 +220,16 @@ class Capability(NodeModel):
     persona_titles: list[str] = Field(default_factory=list)
     persona_departments: list[str] = Field(default_factory=list)
     persona_seniorities: list[str] = Field(default_factory=list)
+    # Whom the catalog sells it to: each ICP field is ``strict`` (outside it the pair
+    # is gated) or ``soft`` (inside it is evidence); None when the catalog is silent.
+    industry_fit: str | None = None
+    employees_fit: str | None = None
+    min_employees: int | None = Field(default=None, ge=0)
+    max_employees: int | None = Field(default=None, ge=0)
+    countries_fit: str | None = None
+    countries: list[str] = Field(default_factory=list)  # lower case
+    # Pages of our own site about it (URL globs): a visit there is intent for it.
+    site_pages: list[str] = Field(default_factory=list)
 
 
 @node_type("Need", key="need_id")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -41,6 +41,19 @@ class NeedEntry(_Strict):
     phrases: list[str] = Field(default_factory=list)
 
 
+FitKind = Literal["strict", "soft"]
+
+
+class Fit(_Strict):
+    """How each ICP field of a capability counts: ``strict``, an account outside it is
+    never matched to the capability (a gate); ``soft``, an account inside it has a
+    little more evidence. Industries default to soft, as before catalogs said."""
+
+    industries: FitKind = "soft"
+    employees: FitKind = "soft"
+    countries: FitKind = "soft"
+
+
 class CapabilityEntry(_Strict):
     id: str
     name: str
@@ -50,6 +63,34 @@ class CapabilityEntry(_Strict):
     integrations: list[str] = Field(default_factory=list)
     industries: list[str] = Field(default_factory=list)
     personas: list[str] = Field(default_factory=list)
+    # The capability's own ICP beside its industries, and how strictly each counts.
+    min_employees: int | None = Field(default=None, ge=0)
+    max_employees: int | None = Field(default=None, ge=0)
+    countries: list[str] = Field(default_factory=list)
+    fit: Fit = Field(default_factory=Fit)
+    # URL globs of our own site's pages about it (``https://vendor.example/pricing/etl*``
+    # or ``*/product/etl/*``): a visit to one is intent for the capability.
+    site_pages: list[str] = Field(default_factory=list)
+
+    def check_fit(self, path: str, entry: str) -> None:
+        if self.fit.industries == "strict" and not self.industries:
+            raise ConfigFileInvalid(
+                path, f"{entry}.fit.industries", "strict needs the industries it is sold to"
+            )
+        if self.fit.employees == "strict" and (
+            self.min_employees is None and self.max_employees is None
+        ):
+            raise ConfigFileInvalid(
+                path, f"{entry}.fit.employees", "strict needs min_employees or max_employees"
+            )
+        if self.fit.countries == "strict" and not self.countries:
+            raise ConfigFileInvalid(path, f"{entry}.fit.countries", "strict needs the countries")
+        if (
+            self.min_employees is not None
+            and self.max_employees is not None
+            and self.min_employees > self.max_employees
+        ):
+            raise ConfigFileInvalid(path, f"{entry}.min_employees", "is more than max_employees")
 
 
 class TechnologyEntry(_Strict):
@@ -115,6 +156,7 @@ class Catalog(_Strict):
         needs = {n.id for n in self.needs}
         personas = {p.id for p in self.personas}
         for i, cap in enumerate(self.capabilities):
+            cap.check_fit(where, f"capabilities[{i}]")
             for ref in cap.needs:
                 if ref not in needs:
                     raise ConfigFileInvalid(
@@ -191,6 +233,17 @@ def catalog_records(
                 "persona_titles": _flat(p.titles for p in chosen),
                 "persona_departments": _flat(p.departments for p in chosen),
                 "persona_seniorities": _flat([s.value for s in p.seniorities] for p in chosen),
+                "industry_fit": cap.fit.industries if cap.industries else None,
+                "employees_fit": (
+                    cap.fit.employees
+                    if cap.min_employees is not None or cap.max_employees is not None
+                    else None
+                ),
+                "min_employees": cap.min_employees,
+                "max_employees": cap.max_employees,
+                "countries_fit": cap.fit.countries if cap.countries else None,
+                "countries": sorted({c.strip().lower() for c in cap.countries}),
+                "site_pages": list(cap.site_pages),
             }
         )
         edges["ADDRESSES"].extend({"src": cap.id, "dst": n} for n in cap.needs)

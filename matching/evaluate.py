@@ -129,6 +129,8 @@ class Evaluator:
         return results
 
     def evaluate_one(self, mp: Metapath, accounts: Sequence[str]) -> PathResult:
+        if mp.pair:
+            return self._evaluate_pair(mp, accounts)
         a = mp.account_alias
         start = pl.DataFrame({a: list(accounts)}, schema={a: pl.String})
         steps = [
@@ -161,6 +163,8 @@ class Evaluator:
                 whole = self._capability_side(mp, None)
                 self._capability_cache[mp.id] = (whole, *self._capability_summary(mp, whole))
             cap, cap_agg, cap_top = self._capability_cache[mp.id]
+        if mp.unreached:
+            return self._unreached(mp, acct, pairs=self._aggregate(mp, acct, cap, cap_agg))
         per_node: pl.DataFrame | None = None
         if mp.counts_once is not None:
             per_node = self._per_node(mp, acct, cap_agg)
@@ -200,6 +204,112 @@ class Evaluator:
             return _top(inst, [a, c], TOP_PER_PAIR, [W])
 
         return PathResult(mp, pairs, of_pairs, self._render, per_node, kept)
+
+    def _evaluate_pair(self, mp: Metapath, accounts: Sequence[str]) -> PathResult:
+        """A path of two unconnected nodes: every capability with every account of the
+        batch, each side filtered by its own conditions, then by the conditions that
+        compare the two. A comparison with an unknown value is false, except that an
+        unknown bound on the capability's side does not bound an evidence path (a
+        capability with only a minimum size fits every larger account)."""
+        c, a = list(mp.nodes)
+        spec = self.store.registry.node(mp.nodes[c])
+        caps = pl.DataFrame(
+            {c: self.store.nodes(spec.label)[spec.key].to_list()}, schema={c: pl.String}
+        )
+        caps = self._node_conditions(mp, caps, c)
+        acct = pl.DataFrame({a: list(accounts) if caps.height else []}, schema={a: pl.String})
+        acct = self._node_conditions(mp, acct, a)
+        for alias in (c, a):
+            needed = self._fields_needed(mp, alias, sentence=False)
+            if alias == c:
+                caps = self._fetch(mp, caps, c, needed)
+            else:
+                acct = self._fetch(mp, acct, a, needed)
+        frame = acct.join(caps, how="cross")
+        for cond in mp.conditions:
+            if cond.other is not None:
+                frame = frame.filter(self._compare(mp, cond, frame))
+        frame = frame.select(a, c, pl.lit(1.0).alias(W))
+        pairs = frame.select(
+            pl.col(a).alias("account_id"),
+            pl.col(c).alias("capability_id"),
+            pl.lit(1, dtype=pl.Int64).alias("n"),
+            pl.col(W).alias("w"),
+        ).sort(["account_id", "capability_id"])
+        return PathResult(mp, pairs, self._of_pair_frame(mp, frame), self._render)
+
+    def _unreached(self, mp: Metapath, acct: pl.DataFrame, *, pairs: pl.DataFrame) -> PathResult:
+        """An ``unreached`` gate: the pairs of the accounts that reach some pivot (have
+        an industry at all) with the capabilities that pass their node's conditions,
+        less the pairs the path joins."""
+        a, c = mp.account_alias, mp.capability_alias
+        assert c is not None
+        spec = self.store.registry.node(mp.nodes[c])
+        caps = pl.DataFrame(
+            {c: self.store.nodes(spec.label)[spec.key].to_list()}, schema={c: pl.String}
+        )
+        caps = self._node_conditions(mp, caps, c).select(c)
+        reached = pairs.select(pl.col("account_id").alias(a), pl.col("capability_id").alias(c))
+        frame = (
+            acct.select(a)
+            .unique()
+            .join(caps, how="cross")
+            .join(reached, on=[a, c], how="anti")
+            .with_columns(pl.lit(1.0).alias(W))
+        )
+        blocked = frame.select(
+            pl.col(a).alias("account_id"),
+            pl.col(c).alias("capability_id"),
+            pl.lit(1, dtype=pl.Int64).alias("n"),
+            pl.col(W).alias("w"),
+        ).sort(["account_id", "capability_id"])
+        return PathResult(mp, blocked, self._of_pair_frame(mp, frame), self._render)
+
+    @staticmethod
+    def _of_pair_frame(
+        mp: Metapath, frame: pl.DataFrame
+    ) -> Callable[[pl.DataFrame | None], pl.DataFrame]:
+        """Instances of a path whose instance is the pair itself."""
+        a, c = mp.account_alias, mp.capability_alias
+        assert c is not None
+
+        def of_pairs(wanted: pl.DataFrame | None) -> pl.DataFrame:
+            if wanted is None:
+                return frame
+            keys = wanted.select(
+                pl.col("account_id").alias(a), pl.col("capability_id").alias(c)
+            ).unique()
+            return frame.join(keys, on=[a, c], how="semi")
+
+        return of_pairs
+
+    def _compare(self, mp: Metapath, cond: Condition, frame: pl.DataFrame) -> pl.Expr:
+        assert cond.other is not None and cond.field is not None
+        left = pl.col(f"{cond.alias}.{cond.field}")
+        right = pl.col(f"{cond.other[0]}.{cond.other[1]}")
+        if frame.schema[f"{cond.alias}.{cond.field}"] == pl.String:
+            left = left.str.strip_chars().str.to_lowercase()
+        ops = {
+            "==": lambda: left == right,
+            "!=": lambda: left != right,
+            "<": lambda: left < right,
+            ">": lambda: left > right,
+            "<=": lambda: left <= right,
+            ">=": lambda: left >= right,
+            "in": lambda: right.list.contains(left),
+            "not in": lambda: ~right.list.contains(left),
+        }
+        if cond.op not in ops:
+            raise ValueError(f"{mp.id}: {cond.op!r} does not compare two fields")
+        held = ops[cond.op]()
+        open_bound = mp.role == "evidence" and cond.op in ("<", ">", "<=", ">=")
+        return (
+            pl.when(left.is_null())
+            .then(pl.lit(False))
+            .when(right.is_null())
+            .then(pl.lit(open_bound))
+            .otherwise(held)
+        )
 
     def window_changes(self, accounts: Sequence[str]) -> pl.DataFrame:
         """Per account, the first moment after the as-of time when a gate with a time
@@ -380,19 +490,20 @@ class Evaluator:
         else:
             age = (pl.lit(self.as_of) - pl.col(column)).dt.total_seconds() / 86_400
         age = age.clip(lower_bound=0.0)
-        if mp.nodes.get(alias) == "Signal":
-            kinds = {k: v for k, v in self.model.half_lives.items() if k != "default"}
+        kinds = {k: v for k, v in mp.half_lives if k != "default"}
+        if mp.nodes.get(alias) == "Signal" and kinds:
             half_life = pl.col(f"{alias}.kind").replace_strict(
-                kinds, default=self.model.half_life(None), return_dtype=pl.Float64
+                kinds, default=mp.half_life(), return_dtype=pl.Float64
             )
         else:
-            half_life = pl.lit(self.model.half_life(mp.id))
+            half_life = pl.lit(mp.half_life())
         return pl.when(pl.col(column).is_null()).then(0.5).otherwise(0.5 ** (age / half_life))
 
     def _fields_needed(self, mp: Metapath, alias: str | None, *, sentence: bool = True) -> set[str]:
         if alias is None:
             return set()
         fields = {c.field for c in mp.conditions if c.alias == alias and c.field}
+        fields |= {c.other[1] for c in mp.conditions if c.other and c.other[0] == alias}
         fields |= {f for a, f in mp.weight if a == alias}
         if mp.recency and mp.recency[0] == alias:
             fields.add(mp.recency[1])
@@ -424,7 +535,7 @@ class Evaluator:
     def _conditions_on(self, mp: Metapath, alias: str, frame: pl.DataFrame) -> pl.Expr:
         expr = pl.lit(True)
         for cond in mp.conditions:
-            if cond.alias != alias or cond in mp.crossing():
+            if cond.alias != alias or cond.other is not None or cond in mp.crossing():
                 continue
             if cond.field is None and str(cond.value) not in frame.columns:
                 continue  # compares with an alias not reached yet: applied later
@@ -455,6 +566,12 @@ class Evaluator:
             return (col >= value).fill_null(False)
         if cond.op == "<=":
             return (col <= value).fill_null(False)
+        if cond.op == "<":
+            return (col < value).fill_null(False)
+        if cond.op == ">":
+            return (col > value).fill_null(False)
+        if cond.op == "not in":
+            return (~col.is_in(list(cond.value))).fill_null(True)
         return col.is_in(list(cond.value)).fill_null(False)
 
     # ------------------------------------------------------------------ aggregation
@@ -532,7 +649,8 @@ class Evaluator:
         keep = [pl.col(a).alias("account_id")]
         if c is not None:
             keep.append(pl.col(c).alias("capability_id"))
-        nodes = pl.struct([pl.col(alias) for alias in mp.nodes]).struct.json_encode()
+        # An unreached gate's instance is the pair alone: no pivot to name.
+        nodes = pl.struct([pl.col(x) for x in mp.nodes if x in top.columns]).struct.json_encode()
         return top.select(
             *keep,
             pl.lit(mp.id).alias("metapath"),

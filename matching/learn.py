@@ -233,7 +233,6 @@ def learn(
         version=current.version,
         bias=prior.bias,
         weights={m: float(round(w, 6)) for m, w in zip(names, theta[1:], strict=True)},
-        half_lives=prior.half_lives,
         background=prior.background,
         surface_min_score=prior.surface_min_score,
         weak_below=prior.weak_below,

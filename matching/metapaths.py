@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from graph_model.errors import ConfigFileInvalid
 from graph_model.schema import REGISTRY, SchemaRegistry
+from graph_model.vocabulary import SignalKind
 from graph_model.yamlfile import read_yaml, validate
 
 DEFAULT_FILE = Path(__file__).with_name("metapaths.yaml")
@@ -39,7 +40,7 @@ _EDGE = re.compile(
 )
 _CONDITION = re.compile(
     r"^(?P<alias>[a-z][a-z0-9_]*)(?:\.(?P<field>[a-z][a-z0-9_]*))?\s*"
-    r"(?P<op>==|!=|>=|<=|within|in)\s*(?P<value>.+)$"
+    r"(?P<op>==|!=|>=|<=|<|>|within|not in|in)\s*(?P<value>.+)$"
 )
 PLACEHOLDER = re.compile(r"\{(?P<alias>[a-z][a-z0-9_]*)\.(?P<field>[a-z][a-z0-9_]*)\}")
 _DAYS = re.compile(r"^(?P<n>\d+)d$")
@@ -62,6 +63,9 @@ class Condition:
     field: str | None  # None: compares the node itself (alias != alias)
     op: str
     value: Any  # a literal, a list, days (within) or another alias (!=)
+    # The other side of a comparison of two fields (``a.employees < c.min_employees``,
+    # a path of two unconnected nodes only): (alias, field); ``value`` is unused.
+    other: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,24 @@ class Metapath:
     # across every metapath that counts the same label (a signal both the account and
     # one of its people emitted): it is credited to the metapath where it weighs most.
     counts_once: str | None = None
+    # A gate that blocks the pairs its path does NOT reach: every capability passing
+    # the conditions on its node, with every account that reaches some pivot (one
+    # with a known industry), except the pairs the path joins.
+    unreached: bool = False
+    # Half-lives in days of the recency date: per signal kind (with ``default``) when
+    # the date is a signal's, else one ``default`` (declared in metapaths.yaml).
+    half_lives: tuple[tuple[str, float], ...] = (("default", 120.0),)
+
+    def half_life(self, kind: str | None = None) -> float:
+        table = dict(self.half_lives)
+        return table.get(kind or "default", table["default"])
+
+    @property
+    def pair(self) -> bool:
+        """A path of two unconnected nodes ``(c:Capability), (a:Account)``: every pair,
+        filtered by conditions that compare the two (the account's size against the
+        capability's bounds)."""
+        return not self.hops and len(self.nodes) == 2
 
     @property
     def capability_alias(self) -> str | None:
@@ -148,12 +170,22 @@ class _Entry(BaseModel):
     recency: str | None = None
     share_of: str | None = None
     counts_once: str | None = None
+    unreached: bool = False
+    half_life: float | None = Field(default=None, gt=0)
     sentence: str
+
+
+class _HalfLives(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default: float = Field(default=120.0, gt=0)
+    signal_kinds: dict[SignalKind, float] = Field(default_factory=dict)
 
 
 class _File(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    half_lives: _HalfLives = Field(default_factory=_HalfLives)
     metapaths: list[_Entry]
 
 
@@ -162,6 +194,11 @@ def load_metapaths(
 ) -> list[Metapath]:
     """Read and check a metapath file; errors name the file, the entry and the reason."""
     data = validate(_File, read_yaml(path), str(path))
+    for kind, days in data.half_lives.signal_kinds.items():
+        if days <= 0:
+            raise ConfigFileInvalid(
+                str(path), f"half_lives.signal_kinds.{kind}", "must be more than 0 days"
+            )
     seen: set[str] = set()
     result: list[Metapath] = []
     for i, entry in enumerate(data.metapaths):
@@ -170,7 +207,7 @@ def load_metapaths(
             raise ConfigFileInvalid(str(path), where, f"duplicate metapath id {entry.id!r}")
         seen.add(entry.id)
         try:
-            result.append(_build(entry, registry))
+            result.append(_build(entry, registry, data.half_lives))
         except ValueError as exc:
             raise ConfigFileInvalid(str(path), where, str(exc)) from None
     return result
@@ -227,8 +264,17 @@ def _hop(edge: re.Match[str], from_alias: str, to_alias: str) -> Hop:
     )
 
 
-def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
-    nodes, hops, edge_aliases = parse_pattern(entry.path)
+def _build(entry: _Entry, registry: SchemaRegistry, halves: _HalfLives) -> Metapath:
+    if "," in entry.path:
+        parts = [parse_pattern(part) for part in entry.path.split(",")]
+        if len(parts) != 2 or any(hops or len(found) != 1 for found, hops, _ in parts):
+            raise ValueError("a path of unconnected nodes is exactly (c:Capability), (a:Account)")
+        nodes = {**parts[0][0], **parts[1][0]}
+        if list(nodes.values()) != ["Capability", "Account"]:
+            raise ValueError("a path of unconnected nodes is exactly (c:Capability), (a:Account)")
+        hops, edge_aliases = [], {}
+    else:
+        nodes, hops, edge_aliases = parse_pattern(entry.path)
     labels = list(nodes.values())
     if labels[-1] != "Account":
         raise ValueError("the path must end at an (alias:Account) node")
@@ -276,9 +322,22 @@ def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
             conditions.append(Condition(alias, None, op, raw))
             continue
         field_of(f"{alias}.{name}", "condition")
+        ref = re.fullmatch(r"(?P<alias>[a-z][a-z0-9_]*)\.(?P<field>[a-z][a-z0-9_]*)", raw)
+        if ref and ref["alias"] in nodes:
+            if not hops:
+                field_of(raw, "condition")
+                conditions.append(Condition(alias, name, op, None, (ref["alias"], ref["field"])))
+                continue
+            raise ValueError(
+                f"condition {text!r}: two fields are compared only on a path of two "
+                "unconnected nodes"
+            )
         conditions.append(Condition(alias, name, op, _value(op, raw, text)))
     pivot = entry.pivot
-    if labels[0] == "Capability":
+    if not hops and len(nodes) == 2:
+        if pivot is not None:
+            raise ValueError("a path of two unconnected nodes has no pivot")
+    elif labels[0] == "Capability":
         if pivot is None or pivot not in nodes or pivot == next(iter(nodes)):
             raise ValueError("pivot must name a node of the path other than the capability")
     elif pivot is not None:
@@ -305,6 +364,15 @@ def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
     recency = field_of(entry.recency, "recency") if entry.recency else None
     if recency and kind_of(*recency) not in ("date", "datetime"):
         raise ValueError(f"recency {recency[0]}.{recency[1]} is not a date")
+    if entry.half_life is not None and recency is None:
+        raise ValueError("half_life needs a recency date")
+    table: dict[str, float] = {"default": entry.half_life or halves.default}
+    if recency and nodes.get(recency[0]) == "Signal":
+        if entry.half_life is not None:
+            raise ValueError(
+                "a signal's recency decays by its kind (half_lives.signal_kinds), not half_life"
+            )
+        table |= {str(kind): days for kind, days in halves.signal_kinds.items()}
     for m in PLACEHOLDER.finditer(entry.sentence):
         field_of(f"{m['alias']}.{m['field']}", "sentence placeholder")
     if entry.share_of is not None:
@@ -314,6 +382,16 @@ def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
             raise ValueError(
                 f"share_of {entry.share_of!r}: must name the account alias {list(nodes)[-1]!r}"
             )
+    if entry.unreached:
+        if entry.role != "gate" or pivot is None:
+            raise ValueError("unreached applies to a gate from a capability with a pivot")
+        ends = {next(iter(nodes)), list(nodes)[-1]}
+        for m in PLACEHOLDER.finditer(entry.sentence):
+            if m["alias"] not in ends:
+                raise ValueError(
+                    f"an unreached gate has no path instance: its sentence can name only "
+                    f"{' and '.join(sorted(ends))}, not {m['alias']}"
+                )
     if entry.counts_once is not None:
         if entry.role != "evidence" or pivot is None:
             raise ValueError("counts_once applies to an evidence path with a pivot")
@@ -339,6 +417,8 @@ def _build(entry: _Entry, registry: SchemaRegistry) -> Metapath:
         sentence=entry.sentence,
         share_of=entry.share_of,
         counts_once=entry.counts_once,
+        unreached=entry.unreached,
+        half_lives=tuple(table.items()),
     )
     if built.counts_once is not None and built.crossing():
         raise ValueError("counts_once cannot be combined with an 'x != y' across the pivot")
@@ -353,7 +433,7 @@ def _value(op: str, raw: str, text: str) -> Any:
         if not m:
             raise ValueError(f"condition {text!r}: 'within' takes days, like 30d")
         return int(m["n"])
-    if op == "in":
+    if op in ("in", "not in"):
         items = [v.strip() for v in raw.strip("[]").split(",") if v.strip()]
         if not items:
             raise ValueError(f"condition {text!r}: 'in' takes a list like [a, b]")

@@ -28,22 +28,19 @@ PRIOR_VERSION = "prior"
 
 
 class ScoreModelSpec(BaseModel):
-    """Bias, one weight per evidence metapath, half-lives and the surfacing thresholds."""
+    """Bias, one weight per evidence metapath and the surfacing thresholds."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = PRIOR_VERSION
     bias: float
     weights: dict[str, float]
-    half_lives: dict[str, float] = Field(default_factory=lambda: {"default": 120.0})
+    # Not read: half-lives are declared beside the metapaths (metapaths.yaml). Versions
+    # stored before that carry their own copy, kept so they still load.
+    half_lives: dict[str, float] = Field(default_factory=dict)
     background: list[str] = Field(default_factory=list)
     surface_min_score: float = Field(default=0.1, ge=0.0, le=1.0)
     weak_below: float = Field(default=0.35, ge=0.0, le=1.0)
-
-    def half_life(self, key: str | None) -> float:
-        if key is not None and key in self.half_lives:
-            return self.half_lives[key]
-        return self.half_lives.get("default", 120.0)
 
     def linear(self, features: Mapping[str, float]) -> float:
         return self.bias + sum(
@@ -100,9 +97,6 @@ def load_prior(
                     f"{name!r} is not an evidence metapath",
                     hint="evidence metapaths: " + ", ".join(sorted(evidence)),
                 )
-    for key, days in spec.half_lives.items():
-        if days <= 0:
-            raise ConfigFileInvalid(str(path), f"half_lives.{key}", "must be more than 0 days")
     return spec
 
 

@@ -44,7 +44,7 @@ class Thresholds:
     intent: Sequence[float] = field(default_factory=tuple)
 
 
-def fastest_half_lives(model: ScoreModelSpec, metapaths: Sequence[Metapath]) -> dict[str, float]:
+def fastest_half_lives(metapaths: Sequence[Metapath]) -> dict[str, float]:
     """Per evidence metapath, the shortest half-life any of its instances can have
     (infinite when it does not decay)."""
     out: dict[str, float] = {}
@@ -53,10 +53,8 @@ def fastest_half_lives(model: ScoreModelSpec, metapaths: Sequence[Metapath]) -> 
             continue
         if mp.recency is None:
             out[mp.id] = math.inf
-        elif mp.nodes.get(mp.recency[0]) == "Signal":
-            out[mp.id] = min(model.half_lives.values())
         else:
-            out[mp.id] = model.half_life(mp.id)
+            out[mp.id] = min(days for _kind, days in mp.half_lives)
     return out
 
 
@@ -71,7 +69,7 @@ def decay_recheck_days(
     (``inf``: never within ten years)."""
     if pairs.is_empty():
         return np.zeros(0)
-    halves = fastest_half_lives(model, metapaths)
+    halves = fastest_half_lives(metapaths)
     ids = [m for m in halves if f"w:{m}" in pairs.columns]
     w = pairs.select([pl.col(f"w:{m}").fill_null(0.0) for m in ids]).to_numpy().astype(float)
     weights = np.array([model.weights.get(m, 0.0) for m in ids])

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -32,7 +33,7 @@ def _scored(store: GraphStore, accounts: list[str]) -> tuple[pl.DataFrame, pl.Da
     return Matcher(store, as_of=AS_OF).score(accounts)
 
 
-def _row(scored: pl.DataFrame, account: str, capability: str) -> dict[str, object]:
+def _row(scored: pl.DataFrame, account: str, capability: str) -> dict[str, Any]:
     hit = scored.filter((pl.col("account_id") == account) & (pl.col("capability_id") == capability))
     assert hit.height == 1, f"no scored pair ({account}, {capability})"
     return hit.row(0, named=True)
@@ -99,3 +100,155 @@ def test_counts_once_is_checked_when_the_metapaths_load(tmp_path: Path) -> None:
 
 
 _ = (dt, ago)
+
+
+def test_each_signal_kind_decays_by_the_half_life_declared_beside_the_metapaths() -> None:
+    need = next(m for m in load_metapaths() if m.id == "need_evidence")
+    champion = next(m for m in load_metapaths() if m.id == "champion_move")
+    # An intent topic 68 days old keeps about half its weight (60-day half-life),
+    # a web visit three weeks old half, a technology install a year old half.
+    assert 0.5 ** (68 / need.half_life("intent_topic")) > 0.45
+    assert need.half_life("web_visit") == 21
+    assert need.half_life("tech_install") == 365
+    assert need.half_life("no_such_kind") == need.half_life() == 120
+    assert champion.half_life() == 180
+
+
+def test_a_half_life_for_an_unknown_signal_kind_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "metapaths.yaml"
+    path.write_text("half_lives:\n  signal_kinds: {intnet_topic: 30}\nmetapaths: []\n")
+    with pytest.raises(Exception, match=r"metapaths.yaml.*intnet_topic|intnet_topic"):
+        load_metapaths(path)
+
+
+def test_a_68_day_old_intent_topic_still_counts(graph: GraphStore) -> None:
+    graph.upsert_nodes(
+        "Signal",
+        [
+            {
+                "signal_id": "s-intent",
+                "kind": "intent_topic",
+                "occurred_at": ago(68),
+                "source": "bombora",
+                "text": "Surging on pipeline failures",
+                "strength": 1.0,
+            }
+        ],
+    )
+    graph.upsert_edges("EMITTED", [{"src_label": "Account", "src": "globex", "dst": "s-intent"}])
+    graph.upsert_edges(
+        "INDICATES",
+        [
+            {
+                "src": "s-intent",
+                "dst": "pipe",
+                "extractor": "rules",
+                "confidence": 1.0,
+                "evidence": "pipeline failures",
+            }
+        ],
+    )
+    scored, _ = _scored(graph, ["globex"])
+    assert _row(scored, "globex", "ingest")["w:need_evidence"] > 0.45
+
+
+# ------------------------------------------------------------------ catalog gates
+
+
+def _fit(store: GraphStore, capability: str, **fields: object) -> None:
+    row = store.get_nodes("Capability", [capability]).row(0, named=True)
+    store.upsert_nodes("Capability", [{**row, **fields}])
+
+
+def test_a_strict_industry_fit_gates_an_account_in_another_industry(graph: GraphStore) -> None:
+    # Acme (Software) shows the need for Privacy Vault, sold only to Healthcare.
+    graph.upsert_edges(
+        "INDICATES",
+        [
+            {
+                "src": "s-hiring",
+                "dst": "privacy",
+                "extractor": "rules",
+                "confidence": 0.9,
+                "evidence": "gdpr",
+            }
+        ],
+    )
+    before, _ = _scored(graph, ["acme"])
+    assert _row(before, "acme", "vault")["surfaced"], "soft fit: the need surfaces it"
+    _fit(graph, "vault", industry_fit="strict")
+    scored, instances = _scored(graph, ["acme", "globex"])
+    row = _row(scored, "acme", "vault")
+    assert "outside_industries" in row["gates"] and not row["surfaced"]
+    # Globex is in Healthcare: not blocked by the industry gate.
+    assert "outside_industries" not in _row(scored, "globex", "vault")["gates"]
+    why = Matcher(graph, as_of=AS_OF).explanations(
+        scored.filter((pl.col("account_id") == "acme") & (pl.col("capability_id") == "vault")),
+        instances,
+    )
+    assert "Acme is outside the ICP for Privacy Vault" in why["explanation"][0]
+
+
+def test_a_strict_fit_does_not_also_count_as_industry_evidence(graph: GraphStore) -> None:
+    _fit(graph, "vault", industry_fit="strict")
+    scored, _ = _scored(graph, ["globex"])
+    assert _row(scored, "globex", "vault")["n:industry_fit"] == 0
+
+
+def test_an_account_with_no_known_industry_is_not_gated(graph: GraphStore) -> None:
+    graph.upsert_nodes("Account", [{"account_id": "hooli", "name": "Hooli", "in_icp": True}])
+    graph.upsert_edges("USES", [{"src": "hooli", "dst": "postgres"}])
+    _fit(graph, "vault", industry_fit="strict")
+    scored, _ = _scored(graph, ["hooli"])
+    assert "outside_industries" not in _row(scored, "hooli", "vault")["gates"]
+
+
+def test_strict_size_and_country_fit_gate_and_soft_ones_are_evidence(graph: GraphStore) -> None:
+    acme = graph.get_nodes("Account", ["acme"]).row(0, named=True)
+    graph.upsert_nodes("Account", [{**acme, "employees": 40, "country": "DE"}])
+    _fit(graph, "ingest", employees_fit="strict", min_employees=200)
+    scored, instances = _scored(graph, ["acme"])
+    assert "too_small" in _row(scored, "acme", "ingest")["gates"]
+    why = Matcher(graph, as_of=AS_OF).explanations(
+        scored.filter(pl.col("capability_id") == "ingest"), instances
+    )
+    assert "40 employees, fewer than 200" in why["explanation"][0]
+    _fit(graph, "ingest", employees_fit="soft", min_employees=10, max_employees=None)
+    _fit(graph, "ingest", countries_fit="strict", countries=["fr", "us"])
+    scored, _ = _scored(graph, ["acme"])
+    row = _row(scored, "acme", "ingest")
+    assert row["gates"] == ["outside_countries"]
+    assert row["n:size_fit"] == 1  # soft, and no maximum: 40 >= 10 fits
+    _fit(graph, "ingest", countries_fit="soft", countries=["de"])
+    row = _row(_scored(graph, ["acme"])[0], "acme", "ingest")
+    assert row["gates"] == [] and row["n:region_fit"] == 1
+
+
+def test_the_catalog_declares_fit_and_checks_it(tmp_path: Path) -> None:
+    from graph_model.errors import ConfigFileInvalid
+    from ingest.catalog import catalog_records, load_catalog
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        "vendor: {name: V}\n"
+        "capabilities:\n"
+        "  - id: etl\n"
+        "    name: ETL\n"
+        "    industries: [Retail]\n"
+        "    min_employees: 100\n"
+        "    countries: [DE, fr]\n"
+        "    fit: {industries: strict, employees: soft, countries: strict}\n"
+    )
+    nodes, _ = catalog_records(load_catalog(path))
+    cap = nodes["Capability"][0]
+    assert cap["industry_fit"] == "strict" and cap["employees_fit"] == "soft"
+    assert cap["countries_fit"] == "strict" and cap["countries"] == ["de", "fr"]
+    path.write_text(
+        "vendor: {name: V}\n"
+        "capabilities:\n"
+        "  - id: etl\n"
+        "    name: ETL\n"
+        "    fit: {employees: strict}\n"
+    )
+    with pytest.raises(ConfigFileInvalid, match=r"capabilities\[0\].fit.employees"):
+        load_catalog(path)
