@@ -53,6 +53,7 @@ from matching.incremental import plan_incremental
 from matching.indicates import run_extraction
 from matching.recheck import Thresholds
 from matching.run import Matcher, run_matching
+from matching.site import link_site_visits
 from routing.channels import Channel
 from routing.escalation import TriggerBook, detect_escalations
 from routing.outbox import Relay
@@ -220,11 +221,13 @@ def _ingest(store: GraphStore, setup: LoopSetup) -> dict[str, Any] | str:
 
 def _extract(store: GraphStore, setup: LoopSetup) -> dict[str, Any]:
     report = run_extraction(store, setup.extractor(store))
+    site = link_site_visits(store)
     return {
         "extractor": report.extractor,
         "signals_read": report.signals_read,
         "written": report.written,
         "removed": report.removed,
+        "site_visits": site.as_dict(),
     }
 
 

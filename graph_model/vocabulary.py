@@ -733,6 +733,14 @@ class Indicates(EdgeModel):
     evidence: str | None = None
 
 
+@edge_type("VIEWED", endpoints=[("Signal", "Capability")])
+class Viewed(EdgeModel):
+    """The signal is a visit to a page of our own site about the capability (the
+    catalog's ``site_pages``)."""
+
+    page: str
+
+
 @edge_type("ADDRESSES", endpoints=[("Capability", "Need")])
 class Addresses(EdgeModel):
     """The capability solves the need."""

@@ -31,6 +31,7 @@ from ingest.sample import write_sample
 from matching.indicates import choose_extractor, run_extraction
 from matching.read import top_matches
 from matching.run import run_matching
+from matching.site import link_site_visits
 from routing.policy import DEFAULT_FILE as DEFAULT_POLICY
 
 
@@ -84,6 +85,7 @@ def demo(
         with _progress(json_output) as progress:
             progress.add_task(f"extracting needs ({extractor.name})", total=None)
             extracted = run_extraction(store, extractor)
+            link_site_visits(store)
             progress.add_task("matching", total=None)
             matched = run_matching(store, as_of=SAMPLE_AS_OF)
             progress.add_task("agent loop (dry run)", total=None)

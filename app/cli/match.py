@@ -16,6 +16,7 @@ from graph_model.settings import load_settings
 from matching.indicates import choose_extractor, run_extraction
 from matching.read import explain_pair, top_matches
 from matching.run import DEFAULT_BATCH, run_matching
+from matching.site import link_site_visits
 
 match_app = typer.Typer(
     help="Match capabilities to accounts: extract needs from signals, score, explain.",
@@ -64,8 +65,11 @@ def match_extract(
         with _progress(json_output) as progress:
             progress.add_task(f"extracting needs ({chosen.name})", total=None)
             report = run_extraction(store, chosen, limit=limit)
+            site = link_site_visits(store)
     if json_output:
-        _print_json({"graph": store.uri, "offline": offline, **report.as_dict()})
+        _print_json(
+            {"graph": store.uri, "offline": offline, **report.as_dict(), "site": site.as_dict()}
+        )
         return
     console.print(
         f"[green]{report.extractor}[/] read {report.signals_read:,} signals: "
@@ -75,6 +79,11 @@ def match_extract(
     )
     for note in report.notes:
         console.print(f"• {note}")
+    if site.pages:
+        console.print(
+            f"site pages: {site.visits_read:,} web visits read; {site.written:,} visits to our "
+            f"own pages linked to their capability, {site.removed:,} removed"
+        )
 
 
 def _as_of(value: str | None) -> dt.datetime | None:

@@ -252,3 +252,62 @@ def test_the_catalog_declares_fit_and_checks_it(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigFileInvalid, match=r"capabilities\[0\].fit.employees"):
         load_catalog(path)
+
+
+# ------------------------------------------------------------------ own-site intent
+
+
+def _visits(store: GraphStore, account: str, urls: list[tuple[str, float]]) -> None:
+    store.upsert_nodes(
+        "Signal",
+        [
+            {
+                "signal_id": f"v-{account}-{i}",
+                "kind": "web_visit",
+                "occurred_at": ago(days),
+                "source": "website",
+                "url": url,
+                "text": "page view",
+            }
+            for i, (url, days) in enumerate(urls)
+        ],
+    )
+    store.upsert_edges(
+        "EMITTED",
+        [
+            {"src_label": "Account", "src": account, "dst": f"v-{account}-{i}"}
+            for i in range(len(urls))
+        ],
+    )
+
+
+def test_visits_to_our_pricing_page_are_intent_for_that_capability(graph: GraphStore) -> None:
+    from matching.site import link_site_visits
+
+    _fit(graph, "vault", site_pages=["https://vendor.example/pricing/vault*", "*/product/vault"])
+    _visits(
+        graph,
+        "globex",
+        [
+            ("https://vendor.example/pricing/vault?plan=team", 2),
+            ("https://VENDOR.example/product/vault/", 5),
+            ("https://vendor.example/blog/ingest-tips", 3),
+            ("https://elsewhere.example/pricing/vault", 1),
+        ],
+    )
+    _visits(graph, "acme", [("https://vendor.example/pricing/vault", 2)])
+    report = link_site_visits(graph, now=AS_OF)
+    assert (report.visits_read, report.written) == (5, 3)
+    assert link_site_visits(graph, now=AS_OF).written == 0, "a rerun writes nothing"
+    scored, instances = _scored(graph, ["acme", "globex"])
+    globex = _row(scored, "globex", "vault")
+    # Two visits count twice: repeat visits weigh more than one.
+    assert globex["n:site_visit"] == 2
+    assert globex["w:site_visit"] > _row(scored, "acme", "vault")["w:site_visit"]
+    sentences = instances.filter(
+        (pl.col("account_id") == "globex") & (pl.col("metapath") == "site_visit")
+    )["sentence"].to_list()
+    assert any("visited our page https://vendor.example/pricing/vault" in s for s in sentences)
+    # The catalog drops the page: the edges go.
+    _fit(graph, "vault", site_pages=[])
+    assert link_site_visits(graph, now=AS_OF).removed == 3

@@ -75,8 +75,10 @@ EXPECTED = {
     "open_deal": {("initech", "vault", 1)},
     "recent_loss": {("initech", "vault", 1)},
     "recent_activity": {("initech", 1)},
-    # The hand graph's catalog declares no size, country or strict industry fit: these
-    # find nothing here (test_matching_generalize.py declares them and checks each).
+    # The hand graph's catalog declares no site pages, size, country or strict industry
+    # fit: these find nothing here (test_matching_generalize.py declares them and checks each).
+    "site_visit": set(),
+    "site_visit_person": set(),
     "size_fit": set(),
     "region_fit": set(),
     "outside_industries": set(),
