@@ -48,12 +48,12 @@ from graph_model.settings import load_settings
 from graph_model.store import GraphStore
 from ingest.config import IngestConfig
 from ingest.pipeline import Ingestor, run_summary_line
+from matching.derived import link_derived
 from matching.extract import Extractor, RulesExtractor, needs_from_frame
 from matching.incremental import plan_incremental
 from matching.indicates import run_extraction
 from matching.recheck import Thresholds
 from matching.run import Matcher, run_matching
-from matching.site import link_site_visits
 from routing.channels import Channel
 from routing.escalation import TriggerBook, detect_escalations
 from routing.outbox import Relay
@@ -162,7 +162,7 @@ def run_loop(
         _record(store, report)
         steps: dict[str, Callable[[], dict[str, Any] | str]] = {
             "ingest": lambda: _ingest(store, setup),
-            "extract": lambda: _extract(store, setup),
+            "extract": lambda: _extract(store, setup, now),
             "triggers": lambda: _triggers(store, setup, now),
             "match": lambda: _match(store, setup, now, full),
             "handoff": lambda: _handoff(store, setup, now),
@@ -219,15 +219,15 @@ def _ingest(store: GraphStore, setup: LoopSetup) -> dict[str, Any] | str:
     return {"written": sum(c["written"] for c in counts.values()), "sources": counts}
 
 
-def _extract(store: GraphStore, setup: LoopSetup) -> dict[str, Any]:
+def _extract(store: GraphStore, setup: LoopSetup, now: dt.datetime) -> dict[str, Any]:
     report = run_extraction(store, setup.extractor(store))
-    site = link_site_visits(store)
+    derived = link_derived(store, now=now)
     return {
         "extractor": report.extractor,
         "signals_read": report.signals_read,
         "written": report.written,
         "removed": report.removed,
-        "site_visits": site.as_dict(),
+        **derived.as_dict(),
     }
 
 

@@ -16,7 +16,15 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 # Metapaths that show something happening at the account now (not background fit).
-FOREGROUND = ("need_evidence", "buyer_priority", "champion_move")
+FOREGROUND = (
+    "need_evidence",
+    "buyer_priority",
+    "site_visit",
+    "site_visit_person",
+    "champion_deal",
+    "champion_declared",
+    "champion_move",
+)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def _sentence(item: EvidenceItem, request: DraftRequest) -> str | None:
         who = f.get("person") or "someone on your team"
         who = "You" if who == request.contact_name else who
         return f"{who} mentioned {f['need'].lower()} recently."
-    if item.metapath == "champion_move" and f.get("person"):
+    if item.metapath.startswith("champion_") and f.get("person"):
         who = "You" if f["person"] == request.contact_name else f["person"]
         return f"{who} worked with {capability} at {f.get('peer', 'a previous company')}."
     if item.metapath == "tech_fit" and f.get("technology"):

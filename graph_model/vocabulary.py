@@ -694,6 +694,25 @@ class PreviouslyAt(EdgeModel):
 
     title: str | None = None
     until: dt.date | None = None
+    # What they championed there, when the job-change record says (capability ids or
+    # names); empty when unknown. ``matching.derived`` turns it into CHAMPIONED edges.
+    championed: list[str] = Field(default_factory=list)
+
+
+@edge_type("CHAMPIONED", endpoints=[("Person", "Opportunity"), ("Person", "Capability")])
+class Championed(EdgeModel):
+    """The person championed a deal (a contact role on it) or a capability (the
+    job-change record's ``championed`` column) at an employer."""
+
+    role: str | None = None
+    until: dt.date | None = None  # when they left the employer where they championed it
+    source: str | None = None  # contact_role or job_change
+
+
+@edge_type("SAME_AS", endpoints=[("Person", "Person")])
+class SameAs(EdgeModel):
+    """Two CRM records of one person: the older record (at the old employer) points to
+    the newer one (at the new employer), which is the one to contact."""
 
 
 @edge_type("OWNS", endpoints=[("AccountManager", "Account")])

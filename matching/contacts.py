@@ -115,9 +115,15 @@ def choose_contacts(
         if people is not None
         else {}
     )
+    # A person's older CRM record (at the old employer, with the old address) points to
+    # the newer one (SAME_AS): the newer record is the one to contact.
+    newer: dict[str, str] = {}
+    if by_id:
+        same = store.edges("SAME_AS", touching=list(by_id), side="source", label="Person")
+        newer = dict(same.select("src", "dst").iter_rows())
     staff: dict[str, list[str]] = {}
     for src, dst in works.select("src", "dst").iter_rows():
-        if src in by_id and not by_id[src].get("do_not_contact"):
+        if src in by_id and src not in newer and not by_id[src].get("do_not_contact"):
             staff.setdefault(dst, []).append(src)
     personas = {
         row["capability_id"]: (
@@ -131,10 +137,9 @@ def choose_contacts(
         for row in capabilities.iter_rows(named=True)
     }
     voiced: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
-    for row in instances.filter(
-        pl.col("metapath").is_in(["champion_move", "buyer_priority"])
-    ).iter_rows(named=True):
+    for row in instances.filter(pl.col("metapath").is_in(list(_VOICES))).iter_rows(named=True):
         person = json.loads(row["nodes"]).get("p")
+        person = newer.get(person, person) if person else None
         if person:
             voiced.setdefault((row["account_id"], row["capability_id"]), []).append(
                 (row["metapath"], person, row["sentence"])
@@ -227,11 +232,20 @@ def _by_persona(
     return chosen
 
 
+# Evidence that names a person worth contacting first, best first.
+_VOICES = {
+    "champion_deal": "Champion",
+    "champion_declared": "Champion",
+    "champion_move": "Champion",
+    "buyer_priority": "Raised the need",
+}
+
+
 def _from_evidence(
     found: Sequence[tuple[str, str, str]], candidates: Sequence[str]
 ) -> ContactChoice | None:
     allowed = set(candidates)
-    for wanted, label in (("champion_move", "Champion"), ("buyer_priority", "Raised the need")):
+    for wanted, label in _VOICES.items():
         for metapath, person, sentence in sorted(found, key=lambda f: (f[0], f[1])):
             if metapath == wanted and person in allowed:
                 return ContactChoice(person, f"{label}: {sentence}")

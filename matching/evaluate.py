@@ -462,6 +462,15 @@ class Evaluator:
         """Fetch what the alias's conditions and weights need, and filter on its conditions."""
         if any(c.alias == alias and c.field for c in mp.conditions):
             frame = self._fetch(mp, frame, alias, self._fields_needed(mp, alias, sentence=False))
+        for cond in mp.conditions:
+            if cond.alias == alias and cond.op in ("has", "lacks") and frame.height:
+                keys = frame[alias].drop_nulls().unique().to_list()
+                edges = self.store.edges(
+                    str(cond.value), touching=keys, side="source", label=mp.nodes[alias]
+                )
+                with_edge = edges.filter(pl.col("src_label") == mp.nodes[alias])["src"].unique()
+                held = pl.col(alias).is_in(with_edge.implode())
+                frame = frame.filter(held if cond.op == "has" else ~held)
         return frame.filter(self._conditions_on(mp, alias, frame))
 
     def _finish_side(self, mp: Metapath, frame: pl.DataFrame, aliases: list[str]) -> pl.DataFrame:
@@ -535,7 +544,12 @@ class Evaluator:
     def _conditions_on(self, mp: Metapath, alias: str, frame: pl.DataFrame) -> pl.Expr:
         expr = pl.lit(True)
         for cond in mp.conditions:
-            if cond.alias != alias or cond.other is not None or cond in mp.crossing():
+            if (
+                cond.alias != alias
+                or cond.other is not None
+                or cond.op in ("has", "lacks")
+                or cond in mp.crossing()
+            ):
                 continue
             if cond.field is None and str(cond.value) not in frame.columns:
                 continue  # compares with an alias not reached yet: applied later

@@ -38,6 +38,9 @@ _NODE = re.compile(r"\((?P<alias>[a-z][a-z0-9_]*)(?::(?P<label>[A-Za-z][A-Za-z0-
 _EDGE = re.compile(
     r"(?P<left><)?-\[(?P<alias>[a-z][a-z0-9_]*)?:(?P<type>[A-Z][A-Z0-9_]*)\]-(?P<right>>)?"
 )
+_EDGE_CONDITION = re.compile(
+    r"^(?P<alias>[a-z][a-z0-9_]*)\s+(?P<op>has|lacks)\s+(?P<type>[A-Z][A-Z0-9_]*)$"
+)
 _CONDITION = re.compile(
     r"^(?P<alias>[a-z][a-z0-9_]*)(?:\.(?P<field>[a-z][a-z0-9_]*))?\s*"
     r"(?P<op>==|!=|>=|<=|<|>|within|not in|in)\s*(?P<value>.+)$"
@@ -62,7 +65,8 @@ class Condition:
     alias: str
     field: str | None  # None: compares the node itself (alias != alias)
     op: str
-    value: Any  # a literal, a list, days (within) or another alias (!=)
+    value: Any  # a literal, a list, days (within), another alias (!=) or an edge type
+    # (``p lacks CHAMPIONED``: the node has no outgoing edge of that type)
     # The other side of a comparison of two fields (``a.employees < c.min_employees``,
     # a path of two unconnected nodes only): (alias, field); ``value`` is unused.
     other: tuple[str, str] | None = None
@@ -153,6 +157,7 @@ class Metapath:
             c
             for c in self.conditions
             if c.field is None
+            and c.op == "!="
             and {self.side_of(c.alias), self.side_of(str(c.value))} == {"capability", "account"}
         ]
 
@@ -310,6 +315,17 @@ def _build(entry: _Entry, registry: SchemaRegistry, halves: _HalfLives) -> Metap
 
     conditions: list[Condition] = []
     for text in entry.where:
+        edge = _EDGE_CONDITION.match(text.strip())
+        if edge:
+            alias, rel = edge["alias"], edge["type"]
+            if alias not in nodes:
+                raise ValueError(f"condition {text!r}: unknown node alias {alias!r}")
+            if rel not in registry.edges:
+                raise ValueError(f"condition {text!r}: no such edge type {rel!r}")
+            if nodes[alias] not in registry.edge(rel).src_labels:
+                raise ValueError(f"condition {text!r}: [:{rel}] does not start at {nodes[alias]}")
+            conditions.append(Condition(alias, None, edge["op"], rel))
+            continue
         m = _CONDITION.match(text.strip())
         if not m:
             raise ValueError(

@@ -20,7 +20,7 @@ from routing.escalation import open_escalations
 from routing.policy import ROUTING_FIELDS, Policy, Rule
 
 SENIOR = ("vp", "executive")
-INTENT_PATHS = ("need_evidence", "buyer_priority")
+INTENT_PATHS = ("need_evidence", "buyer_priority", "site_visit", "site_visit_person")
 
 
 def routing_frame(
@@ -68,7 +68,7 @@ def routing_frame(
     for text in matches["features"].to_list():
         features = json.loads(text or "{}")
         intent.append(sum(float(features.get(m, {}).get("w", 0.0)) for m in INTENT_PATHS))
-        champion.append("champion_move" in features)
+        champion.append(any(m.startswith("champion_") for m in features))
         background_only.append(bool(features) and set(features) <= background)
     escalations = open_escalations(store, matches["account_id"].unique().to_list())
     extra = pl.DataFrame(

@@ -28,10 +28,10 @@ from ingest.config import load_config
 from ingest.pipeline import Ingestor
 from ingest.sample import AS_OF as SAMPLE_AS_OF
 from ingest.sample import write_sample
+from matching.derived import link_derived
 from matching.indicates import choose_extractor, run_extraction
 from matching.read import top_matches
 from matching.run import run_matching
-from matching.site import link_site_visits
 from routing.policy import DEFAULT_FILE as DEFAULT_POLICY
 
 
@@ -85,7 +85,7 @@ def demo(
         with _progress(json_output) as progress:
             progress.add_task(f"extracting needs ({extractor.name})", total=None)
             extracted = run_extraction(store, extractor)
-            link_site_visits(store)
+            link_derived(store)
             progress.add_task("matching", total=None)
             matched = run_matching(store, as_of=SAMPLE_AS_OF)
             progress.add_task("agent loop (dry run)", total=None)

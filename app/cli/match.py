@@ -13,10 +13,10 @@ from rich.text import Text
 from app.cli.common import GraphOption, JsonOption, _open, _print_json, _progress, app, console
 from app.cli.reports import _print_queue
 from graph_model.settings import load_settings
+from matching.derived import link_derived
 from matching.indicates import choose_extractor, run_extraction
 from matching.read import explain_pair, top_matches
 from matching.run import DEFAULT_BATCH, run_matching
-from matching.site import link_site_visits
 
 match_app = typer.Typer(
     help="Match capabilities to accounts: extract needs from signals, score, explain.",
@@ -65,10 +65,10 @@ def match_extract(
         with _progress(json_output) as progress:
             progress.add_task(f"extracting needs ({chosen.name})", total=None)
             report = run_extraction(store, chosen, limit=limit)
-            site = link_site_visits(store)
+            derived = link_derived(store)
     if json_output:
         _print_json(
-            {"graph": store.uri, "offline": offline, **report.as_dict(), "site": site.as_dict()}
+            {"graph": store.uri, "offline": offline, **report.as_dict(), **derived.as_dict()}
         )
         return
     console.print(
@@ -79,10 +79,17 @@ def match_extract(
     )
     for note in report.notes:
         console.print(f"• {note}")
+    site, champions = derived.site, derived.champions
     if site.pages:
         console.print(
             f"site pages: {site.visits_read:,} web visits read; {site.written:,} visits to our "
             f"own pages linked to their capability, {site.removed:,} removed"
+        )
+    if champions.moves_read:
+        console.print(
+            f"champions: {champions.moves_read:,} job changes say what the person championed; "
+            f"{champions.written:,} edges written, {champions.removed:,} removed"
+            + (f"; unknown: {', '.join(champions.unknown)}" if champions.unknown else "")
         )
 
 

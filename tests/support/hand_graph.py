@@ -214,6 +214,10 @@ def build(store: GraphStore) -> None:
             {"src": "dan", "dst": "initech"},
         ],
         "PREVIOUSLY_AT": [{"src": "cat", "dst": "globex", "until": ago(30).date()}],
+        # At Globex, Cat was the decision maker on the vault deal: a known champion.
+        "CHAMPIONED": [
+            {"src": "cat", "dst_label": "Opportunity", "dst": "o1", "role": "Decision Maker"}
+        ],
         "EMITTED": [
             {"src_label": "Account", "src": "acme", "dst": "s-hiring"},
             {"src_label": "Account", "src": "acme", "dst": "s-old"},

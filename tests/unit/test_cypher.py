@@ -57,7 +57,7 @@ def test_dates_travel_as_days_since_1970() -> None:
     assert query == (
         "MATCH (a:`Person`)-[r:`PREVIOUSLY_AT`]->(b:`Account`) WHERE a.`person_id` IN $keys "
         "RETURN collect([a.`person_id`, b.`account_id`, r.`title`, "
-        "duration.inDays(date('1970-01-01'), r.`until`).days]) AS rows"
+        "duration.inDays(date('1970-01-01'), r.`until`).days, r.`championed`]) AS rows"
     )
 
 

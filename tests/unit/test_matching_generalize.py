@@ -311,3 +311,100 @@ def test_visits_to_our_pricing_page_are_intent_for_that_capability(graph: GraphS
     # The catalog drops the page: the edges go.
     _fit(graph, "vault", site_pages=[])
     assert link_site_visits(graph, now=AS_OF).removed == 3
+
+
+# ------------------------------------------------------------------ champions
+
+
+def _globex_bought_ingest_too(store: GraphStore) -> None:
+    """Globex (Cat's old employer) bought both capabilities, and nothing says yet what
+    Cat championed there (the hand graph's contact role is removed)."""
+    store.delete_edges("CHAMPIONED", store.edges("CHAMPIONED").select("src", "dst_label", "dst"))
+    store.upsert_nodes(
+        "Opportunity",
+        [
+            {
+                "opportunity_id": "o5",
+                "name": "Globex ingest",
+                "stage": "Closed Won",
+                "status": "won",
+                "close_date": dt.date(2025, 3, 1),
+            }
+        ],
+    )
+    store.upsert_edges("INCLUDES", [{"src": "o5", "dst": "ingest"}])
+    store.upsert_edges("FOR", [{"src_label": "Opportunity", "src": "o5", "dst": "globex"}])
+
+
+def test_a_moved_person_with_a_role_on_a_won_deal_is_credited_for_that_capability_only(
+    graph: GraphStore,
+) -> None:
+    _globex_bought_ingest_too(graph)
+    before, _ = _scored(graph, ["acme"])
+    # Unknown what Cat championed: both of Globex's purchases are credited (weakly).
+    assert _row(before, "acme", "vault")["n:champion_move"] == 1
+    assert _row(before, "acme", "ingest")["n:champion_move"] == 1
+    # The CRM's contact roles say Cat was the decision maker on the vault deal only.
+    graph.upsert_edges(
+        "CHAMPIONED",
+        [{"src": "cat", "dst_label": "Opportunity", "dst": "o1", "role": "Decision Maker"}],
+    )
+    scored, instances = _scored(graph, ["acme"])
+    vault, ingest = _row(scored, "acme", "vault"), _row(scored, "acme", "ingest")
+    assert vault["n:champion_deal"] == 1 and vault["n:champion_move"] == 0
+    assert ingest["n:champion_deal"] == 0 and ingest["n:champion_move"] == 0
+    sentence = instances.filter(pl.col("metapath") == "champion_deal")["sentence"][0]
+    assert "Cat Diaz (Director of Data Engineering), now at Acme, was Decision Maker" in sentence
+
+
+def test_the_job_change_record_says_what_they_championed(graph: GraphStore) -> None:
+    from matching.derived import link_derived
+
+    _globex_bought_ingest_too(graph)
+    moved = graph.edges("PREVIOUSLY_AT").with_columns(
+        pl.lit(["Managed Ingest"], dtype=pl.List(pl.String)).alias("championed")
+    )
+    graph.upsert_edges("PREVIOUSLY_AT", moved)
+    report = link_derived(graph, now=AS_OF).champions
+    assert (report.moves_read, report.written, report.unknown) == (1, 1, [])
+    assert link_derived(graph, now=AS_OF).champions.written == 0, "a rerun writes nothing"
+    scored, _ = _scored(graph, ["acme"])
+    ingest, vault = _row(scored, "acme", "ingest"), _row(scored, "acme", "vault")
+    assert ingest["n:champion_declared"] == 1
+    assert vault["n:champion_declared"] == 0 and vault["n:champion_move"] == 0
+
+
+def test_the_weaker_unknown_champion_weight_is_its_own() -> None:
+    from matching.model import load_prior
+
+    prior = load_prior(metapaths=load_metapaths())
+    assert prior.weights["champion_move"] < prior.weights["champion_deal"]
+    assert prior.weights["champion_declared"] == prior.weights["champion_deal"]
+
+
+def test_the_newer_record_of_a_moved_person_is_the_one_contacted(graph: GraphStore) -> None:
+    from matching.contacts import choose_contacts
+
+    # Cat's CRM keeps her old record (old address) and a new one at Acme.
+    graph.upsert_nodes(
+        "Person",
+        [
+            {
+                "person_id": "cat-2",
+                "full_name": "Cat Diaz",
+                "email": "cat.diaz@acme.example",
+                "title": "Director of Data Engineering",
+                "department": "Data",
+                "seniority": "director",
+            }
+        ],
+    )
+    graph.upsert_edges("WORKS_AT", [{"src": "cat-2", "dst": "acme"}])
+    graph.upsert_edges("SAME_AS", [{"src": "cat", "dst": "cat-2"}])
+    matcher = Matcher(graph, as_of=AS_OF)
+    scored, instances = matcher.score(["acme"])
+    pair = scored.filter(pl.col("capability_id") == "vault")
+    chosen = choose_contacts(graph, pair, instances, graph.nodes("Capability"))
+    choice = chosen[("acme", "vault")]
+    assert choice.person_id == "cat-2"
+    assert choice.reason.startswith("Champion")

@@ -64,7 +64,10 @@ EXPECTED = {
     "lookalike_wins": {("initech", "vault", 1), ("globex", "ingest", 1)},
     "parent_wins": {("initech", "vault", 1)},
     "subsidiary_wins": {("globex", "ingest", 1)},
-    "champion_move": {("acme", "vault", 1)},
+    # Cat's role on Globex's vault deal is known (a contact role): champion_deal, and
+    # the weaker champion_move (what she championed unknown) does not apply to her.
+    "champion_deal": {("acme", "vault", 1)},
+    "champion_move": set(),
     "am_track_record": {
         ("acme", "vault", 1),
         ("globex", "vault", 1),
@@ -77,6 +80,8 @@ EXPECTED = {
     "recent_activity": {("initech", 1)},
     # The hand graph's catalog declares no site pages, size, country or strict industry
     # fit: these find nothing here (test_matching_generalize.py declares them and checks each).
+    # No championed column here (test_matching_generalize.py checks it).
+    "champion_declared": set(),
     "site_visit": set(),
     "site_visit_person": set(),
     "size_fit": set(),
@@ -108,8 +113,8 @@ def test_weights_multiply_confidence_strength_and_decay(results: dict[str, PathR
     buyer = results["buyer_priority"].pairs.row(0, named=True)
     # A social post halves every 60 days (metapaths.yaml); this one is 45 days old.
     assert buyer["w"] == pytest.approx(0.9 * 0.5 * 0.5 ** (45 / 60))
-    champion = results["champion_move"].pairs.row(0, named=True)
-    assert champion["w"] == pytest.approx(0.5 ** (30 / 180))
+    champion = results["champion_deal"].pairs.row(0, named=True)
+    assert champion["w"] == pytest.approx(1.0)  # a known role does not fade
 
 
 def test_share_paths_divide_by_the_accounts_their_pivot_reaches(
@@ -155,10 +160,10 @@ def test_instances_render_sentences_with_dates_sources_and_ids(
         "s": "s-hiring",
         "a": "acme",
     }
-    champion = results["champion_move"].instances.row(0, named=True)
+    champion = results["champion_deal"].instances.row(0, named=True)
     assert champion["sentence"] == (
-        "Cat Diaz (Director of Data Engineering) joined Acme from Globex (left 2026-10-21), "
-        "which bought Privacy Vault"
+        "Cat Diaz (Director of Data Engineering), now at Acme, was Decision Maker on Globex "
+        "vault, which bought Privacy Vault (closed 2025-06-01)"
     )
     loss = results["recent_loss"].instances.row(0, named=True)
     assert loss["sentence"] == "Initech turned Privacy Vault down on 2026-10-21"
