@@ -717,7 +717,14 @@ class SameAs(EdgeModel):
 
 @edge_type("OWNS", endpoints=[("AccountManager", "Account")])
 class Owns(EdgeModel):
-    """The AM who owns the account."""
+    """The AM who owns the account. A CRM may give several (an owner column in two
+    exports, an owner who changed): ``matching.owners`` marks the one that counts
+    ``primary``, and gives an account with no owner column the owner of its deals
+    (``derived``)."""
+
+    since: AwareDatetime | None = None  # when the CRM record naming this owner changed
+    primary: bool | None = None
+    derived: bool | None = None
 
 
 @edge_type("IN_INDUSTRY", endpoints=[("Account", "Industry")])

@@ -5,7 +5,8 @@
 - **declared champions**: a job change whose ``championed`` column names what the
   person championed at the old employer (capability ids or names) becomes
   ``CHAMPIONED`` edges from the person to those capabilities, dated when they left.
-  A name the catalog does not know is counted in the report and skipped.
+  A name the catalog does not know is counted in the report and skipped;
+- **owners** (``matching.owners``): the one owner of each account that counts.
 
 Each run compares with the edges it wrote before: new ones written, ones the
 inputs no longer support removed, a rerun with nothing new writes nothing.
@@ -21,6 +22,7 @@ import polars as pl
 
 from graph_model.changes import journal
 from graph_model.store import GraphStore
+from matching.owners import OwnerReport, link_owners
 from matching.site import SiteReport, link_site_visits
 
 _IDENTITY = ["src", "dst"]
@@ -41,15 +43,24 @@ class ChampionReport:
 class DerivedReport:
     site: SiteReport
     champions: ChampionReport
+    owners: OwnerReport
 
     def as_dict(self) -> dict[str, Any]:
-        return {"site": self.site.as_dict(), "champions": self.champions.as_dict()}
+        return {
+            "site": self.site.as_dict(),
+            "champions": self.champions.as_dict(),
+            "owners": self.owners.as_dict(),
+        }
 
 
 def link_derived(store: GraphStore, *, now: dt.datetime | None = None) -> DerivedReport:
     """Bring every derived edge up to date."""
     now = now or dt.datetime.now(dt.UTC)
-    return DerivedReport(link_site_visits(store, now=now), link_champions(store, now=now))
+    return DerivedReport(
+        link_site_visits(store, now=now),
+        link_champions(store, now=now),
+        link_owners(store, now=now),
+    )
 
 
 def declared_champions(moves: pl.DataFrame, capabilities: pl.DataFrame) -> pl.DataFrame:

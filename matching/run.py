@@ -33,6 +33,7 @@ from matching.contacts import choose_contacts
 from matching.evaluate import Evaluator, PathResult
 from matching.metapaths import Metapath, load_metapaths
 from matching.model import ScoreModelSpec, active_model, load_prior
+from matching.owners import account_owners
 from matching.recheck import Thresholds, recheck_times
 
 DEFAULT_BATCH = 5_000
@@ -484,7 +485,7 @@ def _run_batch(
     report.weak += surfaced.filter(pl.col("weak")).height
     contacts = choose_contacts(store, surfaced, instances, matcher.capabilities)
     report.with_contact += len(contacts)
-    owners = _owners(store, accounts)
+    owners = account_owners(store, accounts)
     existing = store.nodes("Match", [Filter("account_id", "in", list(accounts))])
     # Built as frames, column by column: the store checks a frame in bulk, where a
     # list of dicts would be validated record by record.
@@ -629,11 +630,3 @@ def _reassigned(store: GraphStore, match_ids: Sequence[str]) -> dict[str, str]:
     moved = decided.filter(pl.col("src").is_in(moves["decision_id"].implode()))["dst"].unique()
     now = store.edges("ASSIGNED_TO", touching=moved, side="source", label="Match")
     return dict(now.select("src", "dst").iter_rows())
-
-
-def _owners(store: GraphStore, accounts: Sequence[str]) -> dict[str, str]:
-    owns = store.edges("OWNS", touching=list(accounts), side="target", label="Account")
-    owners: dict[str, str] = {}
-    for src, dst in owns.select("src", "dst").sort("dst", "src").iter_rows():
-        owners.setdefault(dst, src)
-    return owners

@@ -35,6 +35,7 @@ from graph_model.errors import (
 from graph_model.store import Filter, GraphStore
 from graph_model.vocabulary import ActivityKind, EscalationKind, SignalKind
 from graph_model.yamlfile import read_yaml, validate
+from matching.owners import account_owners
 from routing.handoff import handoff_packet
 
 DEFAULT_FILE = Path(__file__).with_name("triggers.yaml")
@@ -312,11 +313,7 @@ def detect_escalations(
     people = {
         r["person_id"]: r for r in store.get_nodes("Person", person_ids).iter_rows(named=True)
     }
-    owners = dict(
-        store.edges("OWNS", touching=list(accounts), side="target", label="Account")
-        .select("dst", "src")
-        .iter_rows()
-    )
+    owners = account_owners(store, list(accounts))
     questions = {t.kind: t.question for t in book.triggers}
     rows: list[dict[str, Any]] = []
     for hit in fresh:

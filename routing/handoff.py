@@ -18,6 +18,7 @@ import polars as pl
 from pydantic import BaseModel, Field
 
 from graph_model.store import GraphStore
+from matching.owners import account_owners
 
 HISTORY_SHOWN = 20
 PEOPLE_SHOWN = 12
@@ -113,10 +114,10 @@ def handoff_packet(
 ) -> HandoffPacket:
     """Build the packet for an account (and the match the handoff is about, if any)."""
     account = _plain(store.get_node("Account", account_id))
-    owner_edges = store.edges("OWNS", touching=[account_id], side="target", label="Account")
+    owner_id = account_owners(store, [account_id]).get(account_id)
     owner = None
-    if owner_edges.height:
-        ams = store.get_nodes("AccountManager", owner_edges["src"])
+    if owner_id is not None:
+        ams = store.get_nodes("AccountManager", [owner_id])
         owner = _plain(ams.row(0, named=True)) if ams.height else None
     evidence = _evidence(store, account_id, match_id)
     if draft is None and match_id is not None:

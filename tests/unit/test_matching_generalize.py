@@ -408,3 +408,81 @@ def test_the_newer_record_of_a_moved_person_is_the_one_contacted(graph: GraphSto
     choice = chosen[("acme", "vault")]
     assert choice.person_id == "cat-2"
     assert choice.reason.startswith("Champion")
+
+
+# ------------------------------------------------------------------ owners
+
+
+def test_of_several_owners_the_latest_owner_record_is_the_one_everywhere(
+    graph: GraphStore,
+) -> None:
+    from matching.derived import link_derived
+    from matching.owners import account_owners
+    from matching.run import run_matching
+    from routing.context import current_matches
+    from routing.handoff import handoff_packet
+
+    # Acme's owner changed from am-1 to am-2; the CRM export still carries both rows.
+    graph.upsert_edges(
+        "OWNS",
+        [
+            {"src": "am-1", "dst": "acme", "since": ago(200)},
+            {"src": "am-2", "dst": "acme", "since": ago(20)},
+        ],
+    )
+    assert account_owners(graph, ["acme"]) == {"acme": "am-2"}
+    report = link_derived(graph, now=AS_OF).owners
+    assert report.several == 1
+    run_matching(graph, as_of=AS_OF, accounts=["acme"])
+    assigned = dict(
+        graph.edges("ASSIGNED_TO")
+        .filter(pl.col("src").is_in(current_matches(graph)["match_id"].implode()))
+        .select("src", "dst")
+        .iter_rows()
+    )
+    assert set(assigned.values()) == {"am-2"}
+    packet = handoff_packet(graph, "acme", question="Who owns it?")
+    assert packet.owner is not None and packet.owner["am_id"] == "am-2"
+    # am-1 sold vault before; as a former owner their track record is not Acme's.
+    _, instances = _scored(graph, ["acme"])
+    track = instances.filter(pl.col("metapath") == "am_track_record")
+    assert [json.loads(n)["m"] for n in track["nodes"]] == ["am-2"]
+
+
+def test_an_account_with_no_owner_column_belongs_to_its_latest_deal_owner(
+    graph: GraphStore,
+) -> None:
+    from matching.derived import link_derived
+    from matching.owners import account_owners
+
+    graph.upsert_nodes("Account", [{"account_id": "hooli", "name": "Hooli", "in_icp": True}])
+    graph.upsert_nodes(
+        "Opportunity",
+        [
+            {
+                "opportunity_id": f"h{i}",
+                "name": f"Hooli {i}",
+                "stage": "Won",
+                "status": "won",
+                "close_date": day,
+            }
+            for i, day in enumerate([dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2026, 5, 1)])
+        ],
+    )
+    graph.upsert_edges(
+        "FOR", [{"src_label": "Opportunity", "src": f"h{i}", "dst": "hooli"} for i in range(3)]
+    )
+    graph.upsert_edges(
+        "WORKED",
+        [
+            {"src_label": "AccountManager", "src": "am-1", "dst": "h0"},
+            {"src_label": "AccountManager", "src": "am-1", "dst": "h1"},
+            {"src_label": "AccountManager", "src": "am-2", "dst": "h2"},
+        ],
+    )
+    # am-1 has more deals, am-2 the most recent one: the most recent wins.
+    assert account_owners(graph, ["hooli"]) == {"hooli": "am-2"}
+    link_derived(graph, now=AS_OF)
+    owns = graph.edges("OWNS").filter(pl.col("dst") == "hooli")
+    assert owns.select("src", "primary", "derived").rows() == [("am-2", True, True)]
+    assert link_derived(graph, now=AS_OF).owners.changed == 0, "a rerun writes nothing"
