@@ -69,6 +69,7 @@ from graph_model.store import GraphStore, connect  # noqa: E402
 from ingest.config import load_config  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from ingest.sample import AS_OF, write_sample  # noqa: E402
+from matching.derived import link_derived  # noqa: E402
 from matching.indicates import choose_extractor, run_extraction  # noqa: E402
 from matching.learn import learn  # noqa: E402
 from matching.run import Matcher, run_matching  # noqa: E402
@@ -143,6 +144,7 @@ def build_world(store: GraphStore, sample: Path, accounts: int) -> set[Pair]:
         raise SystemExit("bench: the sample world did not ingest cleanly")
     extractor = choose_extractor(store, load_settings(), use_claude=False)
     run_extraction(store, extractor)
+    link_derived(store, now=AS_OF)
     truth = pl.read_csv(sample / "ground_truth.csv", infer_schema=False)
     return set(zip(truth["account_id"], truth["capability_id"], strict=True))
 
