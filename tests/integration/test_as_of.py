@@ -17,6 +17,8 @@ from matching.metapaths import load_metapaths
 from matching.model import load_prior
 from matching.read import explain_pair
 from matching.run import Matcher, pair_id, run_matching
+from routing.policy import load_policy
+from routing.route import current_routes, route_matches
 from tests.support.hand_graph import AS_OF, ago, build
 
 ACCOUNTS = ["acme", "globex", "initech", "umbrella"]
@@ -159,3 +161,28 @@ def test_the_view_is_read_only(store: GraphStore) -> None:
     build(store)
     with pytest.raises(StoreError, match="cannot write through a view"):
         as_of_view(store, AS_OF).upsert_nodes("Industry", [{"industry_id": "x", "name": "X"}])
+
+
+def test_routing_reads_the_graph_as_of_its_time(store: GraphStore) -> None:
+    build(store)
+    run_matching(store, as_of=AS_OF)
+    # A deal with acme opened 60 days before AS_OF and won 5 days after it: routing
+    # at AS_OF sees it open, so the owner approves anything sent to acme.
+    store.upsert_nodes(
+        "Opportunity",
+        [
+            {
+                "opportunity_id": "o7",
+                "name": "Acme vault renewal",
+                "stage": "Closed Won",
+                "status": "won",
+                "close_date": (AS_OF + dt.timedelta(days=5)).date(),
+                "created_at": ago(60),
+            }
+        ],
+    )
+    store.upsert_edges("INCLUDES", [{"src": "o7", "dst": "vault"}])
+    store.upsert_edges("FOR", [{"src_label": "Opportunity", "src": "o7", "dst": "acme"}])
+    route_matches(store, load_policy(), now=AS_OF)
+    routes = current_routes(store, [pair_id("acme", "ingest")])
+    assert routes["rule"].to_list() == ["open_deal"]
