@@ -8,15 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from pathlib import Path
 
 import pytest
 
 from app.decisions import decide
+from graph_model import connect
 from graph_model.store import GraphStore
 from matching.learn import learn
 from matching.model import model_versions
 from matching.run import run_matching
-from tests.support.hand_graph import AS_OF, build
+from tests.integration.test_cli import run
+from tests.support.hand_graph import AS_OF, build, synthetic_match
 
 NOW = AS_OF + dt.timedelta(hours=1)
 
@@ -33,19 +36,9 @@ def _decided(store: GraphStore, n: int, *, now: dt.datetime, first: int = 0, see
             if industry
             else {"need_evidence": {"n": 1, "w": 0.3}}
         )
-        mid = f"m-syn{i:04d}"
-        rows.append(
-            {
-                "match_id": mid,
-                "account_id": f"syn{i}",
-                "capability_id": "ingest",
-                "score": 0.5,
-                "model_version": "prior",
-                "batch_id": "b-syn",
-                "created_at": now - dt.timedelta(minutes=5),
-                "features": json.dumps(features),
-            }
-        )
+        row = synthetic_match(i, features, created_at=now - dt.timedelta(minutes=5))
+        rows.append(row)
+        mid = str(row["match_id"])
         labels.append((mid, rng.random() < (0.85 if industry else 0.25)))
     store.upsert_nodes("Match", rows)
     store.upsert_edges(
@@ -114,3 +107,24 @@ def test_learning_as_of_a_time_ignores_later_decisions(store: GraphStore) -> Non
     assert then.labels == 60 and then.as_of is not None
     with pytest.raises(Exception, match="too few decisions"):
         learn(store, as_of=NOW - dt.timedelta(hours=1), save=False)
+
+
+def test_the_command_refuses_a_flood_and_reports_both_queues(tmp_path: Path) -> None:
+    graph = tmp_path / "graph"
+    with connect(str(graph)) as store:
+        store.ensure_schema()
+        build(store)
+        _software_book(store, 30)
+        run_matching(store, as_of=AS_OF)
+        _decided(store, 120, now=NOW)
+    env = {"TWOLOOP_GRAPH_URI": str(graph)}
+    refused = run(["learn", "--json"], tmp_path, env=env, check=False)
+    assert refused.returncode == 6
+    payload = json.loads(refused.stdout)
+    assert payload["stored"] is False and "1.5x" in payload["refused"]
+    assert payload["queue_after"]["surfaced"] > payload["queue_before"]["surfaced"]
+    table = run(["learn", "--dry-run"], tmp_path, env=env, check=False)
+    assert table.returncode == 6 and "refused:" in table.stderr
+    assert "share with dated current evidence" in table.stdout
+    forced = run(["learn", "--force", "--json"], tmp_path, env=env)
+    assert json.loads(forced.stdout)["stored"] is True
