@@ -116,6 +116,10 @@ class AsOfStore(GraphStore):
         self.as_of = as_of
         self.uri = inner.uri
         self.registry = inner.registry
+        # Per timed label, the keys of the nodes that do not exist yet: read once per
+        # view (few, unless the as-of time is far back), so an edge read needs no
+        # lookup of its ends.
+        self._later: dict[str, frozenset[str]] = {}
 
     # -- nodes
 
@@ -141,10 +145,30 @@ class AsOfStore(GraphStore):
         return found.select([key, *(f for f in dict.fromkeys(fields) if f != key)])
 
     def existing_keys(self, label: str, keys: Iterable[str] | pl.Series) -> set[str]:
+        found = self.inner.existing_keys(label, keys)
         if label != OPPORTUNITY and label not in KNOWN_FROM:
-            return self.inner.existing_keys(label, keys)
-        key = self.registry.node(label).key
-        return set(self.get_nodes(label, keys, fields=[key])[key].to_list())
+            return found
+        return found - self.later(label)
+
+    def later(self, label: str) -> frozenset[str]:
+        """Keys of the nodes of a timed label that do not exist yet at the as-of time."""
+        if label not in self._later:
+            key = self.registry.node(label).key
+            if label == OPPORTUNITY:
+                # Created later, or closed later (which may still exist, as open).
+                maybe = pl.concat(
+                    [
+                        self.inner.nodes(label, [Filter("created_at", "gt", self.as_of)]),
+                        self.inner.nodes(label, [Filter("close_date", "gt", self.as_of.date())]),
+                    ]
+                ).unique(key)
+                kept = set(self._known(label, maybe)[key].to_list())
+                gone = set(maybe[key].to_list()) - kept
+            else:
+                later = Filter(KNOWN_FROM[label], "gt", self.as_of)
+                gone = set(self.inner.nodes(label, [later])[key].to_list())
+            self._later[label] = frozenset(gone)
+        return self._later[label]
 
     def nodes(
         self,
@@ -203,11 +227,8 @@ class AsOfStore(GraphStore):
             for timed in labels:
                 if timed != OPPORTUNITY and timed not in KNOWN_FROM:
                     continue
-                ends = frame.filter(pl.col(f"{end}_label") == timed)[end].unique()
-                if ends.len() == 0:
-                    continue
-                gone = set(ends.to_list()) - self.existing_keys(timed, ends)
-                if gone:
+                gone = self.later(timed)
+                if gone and frame.height:
                     frame = frame.filter(
                         ~((pl.col(f"{end}_label") == timed) & pl.col(end).is_in(sorted(gone)))
                     )
