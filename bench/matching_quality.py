@@ -386,7 +386,13 @@ def main(argv: list[str] | None = None) -> int:
         "decisions": decided,
         "noise": args.noise,
         "learned_model": {
-            k: learned[k] for k in ("version", "labels", "weights_after", "before", "after")
+            k: learned[k]
+            for k in (
+                *("version", "labels", "weights_after", "before", "after"),
+                # The queue guard (matching.surfacing): what it would have refused.
+                *("threshold_before", "threshold_after", "queue_before", "queue_after"),
+                "refused",
+            )
         },
         "test_accounts": len(test),
         "candidates": len(candidate_set),
