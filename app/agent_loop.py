@@ -38,6 +38,7 @@ from drafting.requests import draft_requests
 from drafting.style import style_notes
 from graph_model.errors import ModelError
 from graph_model.store import GraphStore
+from matching.asof import as_of_view
 from routing.channels import Channel, Outgoing
 from routing.channels.task import add_task
 from routing.context import current_matches, routed, routing_frame
@@ -137,7 +138,9 @@ def run_agent_loop(
     report.escalations.pop("escalations", None)
     # A dry run stores nothing, but routes as if the escalations it found were open.
     unstored = {e["account_id"]: e["kind"] for e in found.escalations} if dry_run else {}
-    frame = routing_frame(store, current_matches(store, am=am), unstored_escalations=unstored)
+    # Routing reads the graph as it was known at ``now`` (matching.asof).
+    known = as_of_view(store, now)
+    frame = routing_frame(known, current_matches(known, am=am), unstored_escalations=unstored)
     first = list(routed(frame, policy))
     ids = [row["match_id"] for row, _, _ in first]
     # Matches the agent acted on before (a draft or an escalation of theirs exists).

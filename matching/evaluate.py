@@ -36,6 +36,7 @@ from typing import Any
 import polars as pl
 
 from graph_model.store import GraphStore
+from matching.asof import as_of_view
 from matching.metapaths import PLACEHOLDER, Condition, Hop, Metapath
 from matching.model import ScoreModelSpec
 
@@ -110,10 +111,11 @@ class Evaluator:
     ) -> None:
         if as_of.tzinfo is None:
             raise ValueError("as_of needs a time zone")
-        self.store = store
+        self.as_of = as_of.astimezone(dt.UTC)
+        # Every read sees the graph as it was known at the as-of time (matching.asof).
+        self.store = as_of_view(store, self.as_of)
         self.metapaths = list(metapaths)
         self.model = model
-        self.as_of = as_of.astimezone(dt.UTC)
         self.small_batch = small_batch
         # Per metapath, for full batches: the whole capability side, its per-pivot
         # sums and its strongest instances, computed once per run.

@@ -15,6 +15,18 @@ A fifth of the labels (chosen by a hash of the match id, so the split is
 stable) is held out: the report compares the current model and the refit on it
 (log loss, AUC, accuracy). The stored version is then refit on every
 label. Too few labels is refused with the counts.
+
+The queue guard (``matching.surfacing``): the refit's ``surface_min_score`` is
+recalibrated on the held-out decisions so its expected precision is not lower
+than the current model's at its own threshold; both models then score every
+pair the metapaths reach, and the report gives each queue's size and its share
+of matches with dated current evidence. A refit that would surface more than
+``FLOOD_RATIO`` times as many matches is refused (not stored, not activated),
+with the reason, unless forced.
+
+``as_of`` learns as of that time: decisions (and the matches they are on) made
+after it do not exist, and the queues are measured on the graph as it was then
+(``matching.asof``).
 """
 
 from __future__ import annotations
@@ -32,12 +44,22 @@ import polars as pl
 
 from graph_model.errors import TooFewLabels
 from graph_model.store import GraphStore
+from matching.asof import as_of_view
 from matching.metapaths import Metapath, load_metapaths
 from matching.model import ScoreModelSpec, active_model, load_prior, save_version
+from matching.surfacing import (
+    current_evidence,
+    queue_size,
+    recalibrated_threshold,
+    scored_pairs,
+    surfaced_by,
+)
 
 MIN_LABELS = 30
 MIN_PER_CLASS = 5
 HOLDOUT_SHARE = 0.2
+# A refit that would surface more than this many times the matches is refused.
+FLOOD_RATIO = 1.5
 
 
 @dataclass
@@ -53,6 +75,20 @@ class LearnReport:
     weights_before: dict[str, float]
     weights_after: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    as_of: str | None = None
+    # The surfacing threshold before and after (recalibrated on held-out decisions),
+    # and the held-out precision of each at its threshold.
+    threshold_before: float = 0.0
+    threshold_after: float = 0.0
+    precision_before: float | None = None
+    precision_after: float | None = None
+    # Each model's queue over every reachable pair: surfaced, with_current_evidence,
+    # current_share (matching.surfacing).
+    queue_before: dict[str, float | int] = field(default_factory=dict)
+    queue_after: dict[str, float | int] = field(default_factory=dict)
+    # Why the refit was not stored (a flood), or None.
+    refused: str | None = None
+    forced: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,19 +230,26 @@ def learn(
     metapaths: Sequence[Metapath] | None = None,
     now: dt.datetime | None = None,
     save: bool = True,
+    as_of: dt.datetime | None = None,
+    force: bool = False,
 ) -> LearnReport:
-    """Refit from decisions; store and activate the new version (unless ``save`` is off)."""
+    """Refit from decisions; recalibrate the surfacing threshold on held-out decisions;
+    store and activate the new version (unless ``save`` is off, or it would flood the
+    queue and ``force`` is off: then ``refused`` says why)."""
     metapaths = list(metapaths) if metapaths is not None else load_metapaths()
+    at = as_of or now or dt.datetime.now(dt.UTC)
+    reads = as_of_view(store, as_of) if as_of is not None else store
     prior = load_prior(metapaths=metapaths)
-    current = active_model(store, prior)
+    current = active_model(reads, prior)
     names = [m.id for m in metapaths if m.role == "evidence"]
-    labels = labelled_decisions(store)
+    labels = labelled_decisions(reads)
     positives = int(labels["label"].sum() or 0)
     negatives = labels.height - positives
     if labels.height < min_labels or min(positives, negatives) < MIN_PER_CLASS:
         raise TooFewLabels(
             f"too few decisions to learn from: {positives} validated and {negatives} killed "
-            f"matches; learning needs at least {min_labels} in all and {MIN_PER_CLASS} of each",
+            f"matches; learning needs at least {min_labels} in all and {MIN_PER_CLASS} of each"
+            + (f" (as of {as_of.isoformat()})" if as_of is not None else ""),
             hint="deferred matches carry no label; twoloop decide validate|kill adds labels",
         )
     x = design_matrix(labels["features"].to_list(), names)
@@ -215,8 +258,14 @@ def learn(
     now_theta = np.asarray([current.bias, *(current.weights.get(m, 0.0) for m in names)])
     held = np.asarray([_held_out(m) for m in labels["match_id"].to_list()])
     notes: list[str] = []
+    threshold = prior.surface_min_score
+    precision_before = precision_after = None
     if held.sum() < 2 or (~held).sum() < 2 or len(set(y[held])) < 2:
         notes.append("the held-out fifth has too few labels of each kind for metrics")
+        notes.append(
+            f"the surfacing threshold stays at the prior's {threshold:g}: no held-out "
+            "decisions to recalibrate it on"
+        )
         before = after = {}
     else:
         trial = fit(x[~held], y[~held], anchor, strength=strength)
@@ -228,24 +277,59 @@ def learn(
         calibrated = fit(x[~held], y[~held], now_theta, strength=strength, fixed=weights_only)
         before = metrics(x[held], y[held], calibrated)
         after = metrics(x[held], y[held], trial)
+        # The threshold is set on scores as they surface: each model with its stored
+        # bias (the refit keeps the prior's), the refit fitted without the held-out.
+        as_stored = np.concatenate([[prior.bias], trial[1:]])
+        threshold, precision_before, precision_after = recalibrated_threshold(
+            _sigmoid(x[held] @ now_theta),
+            _sigmoid(x[held] @ as_stored),
+            y[held],
+            old_threshold=current.surface_min_score,
+            floor=prior.surface_min_score,
+        )
     theta = fit(x, y, anchor, strength=strength)
     learned = ScoreModelSpec(
         version=current.version,
         bias=prior.bias,
         weights={m: float(round(w, 6)) for m, w in zip(names, theta[1:], strict=True)},
         background=prior.background,
-        surface_min_score=prior.surface_min_score,
+        surface_min_score=threshold,
         weak_below=prior.weak_below,
     )
+    pairs = scored_pairs(reads, metapaths, current, as_of=at)
+    current_pairs = current_evidence(reads, metapaths, current, as_of=at)
+    queue_before = queue_size(pairs.filter(surfaced_by(pairs, current, names)), current_pairs)
+    queue_after = queue_size(pairs.filter(surfaced_by(pairs, learned, names)), current_pairs)
+    refused = None
+    if queue_after.surfaced > FLOOD_RATIO * max(queue_before.surfaced, 1):
+        flood = (
+            f"the refit would surface {queue_after.surfaced} matches, "
+            f"{queue_after.surfaced / max(queue_before.surfaced, 1):.1f}x the "
+            f"{queue_before.surfaced} the current model surfaces (more than {FLOOD_RATIO:g}x), "
+            f"and {queue_after.current_share:.0%} of them with dated current evidence "
+            f"(now {queue_before.current_share:.0%})"
+        )
+        if force:
+            notes.append(f"forced: {flood}")
+        else:
+            refused = flood + "; not stored (twoloop learn --force stores it anyway)"
     version = current.version
-    if save:
+    if save and refused is None:
         stored = save_version(
             store,
             learned,
             trained_on=labels.height,
-            metrics={"held_out_before": before, "held_out_after": after, "strength": strength},
+            metrics={
+                "held_out_before": before,
+                "held_out_after": after,
+                "strength": strength,
+                "threshold_before": current.surface_min_score,
+                "threshold_after": threshold,
+                "queue_before": queue_before.as_dict(),
+                "queue_after": queue_after.as_dict(),
+            },
             parent=current.version,
-            now=now or dt.datetime.now(dt.UTC),
+            now=now or at,
         )
         version = stored.version
     return LearnReport(
@@ -260,4 +344,17 @@ def learn(
         weights_before={"bias": current.bias, **{m: current.weights.get(m, 0.0) for m in names}},
         weights_after={"bias": learned.bias, **learned.weights},
         notes=notes,
+        as_of=as_of.isoformat() if as_of is not None else None,
+        threshold_before=current.surface_min_score,
+        threshold_after=threshold,
+        precision_before=_rounded(precision_before),
+        precision_after=_rounded(precision_after),
+        queue_before=queue_before.as_dict(),
+        queue_after=queue_after.as_dict(),
+        refused=refused,
+        forced=force,
     )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -483,7 +483,8 @@ def _run_batch(
     surfaced = scored.filter(pl.col("surfaced"))
     report.surfaced += surfaced.height
     report.weak += surfaced.filter(pl.col("weak")).height
-    contacts = choose_contacts(store, surfaced, instances, matcher.capabilities)
+    # Contacts as of the run's time too: who worked where then.
+    contacts = choose_contacts(matcher.evaluator.store, surfaced, instances, matcher.capabilities)
     report.with_contact += len(contacts)
     owners = account_owners(store, accounts)
     existing = store.nodes("Match", [Filter("account_id", "in", list(accounts))])

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from graph_model.store import GraphStore
+from matching.asof import as_of_view
 from routing.context import current_matches, routed, routing_frame
 from routing.policy import Policy, Rule
 
@@ -51,8 +52,10 @@ def route_matches(
     am: str | None = None,
     dry_run: bool = False,
 ) -> RouteReport:
-    """Route the proposed matches (of one AM's accounts, with ``am``)."""
-    frame = routing_frame(store, current_matches(store, am=am))
+    """Route the proposed matches (of one AM's accounts, with ``am``), reading the graph
+    as it was known at ``now`` (matching.asof)."""
+    known = as_of_view(store, now)
+    frame = routing_frame(known, current_matches(known, am=am))
     report = RouteReport(policy=policy.path, digest=policy.digest, dry_run=dry_run)
     store_routes(store, list(routed(frame, policy)), policy, now=now, report=report)
     return report

@@ -22,9 +22,11 @@ from app.cli.common import (
     _print_json,
     app,
     console,
+    err_console,
 )
+from app.cli.match import _as_of
 from app.decisions import REASON_CODES, decide
-from matching.learn import MIN_LABELS, learn
+from matching.learn import FLOOD_RATIO, MIN_LABELS, learn
 from matching.model import PRIOR_VERSION, activate, model_versions
 
 
@@ -125,26 +127,61 @@ def learn_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Fit and report, but store no new version.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help=f"Store the refit even if it would surface more than {FLOOD_RATIO:g}x the "
+            "matches the current model surfaces.",
+        ),
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Learn as of this ISO date or datetime: decisions made after it do not "
+            "exist, and the queues are measured on the graph as it was then.",
+            show_default=False,
+        ),
+    ] = None,
     graph: GraphOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Refit the score's weights from decisions (validate = positive, kill = negative,
     defer = no label), pulled toward the prior; print held-out metrics before and after;
-    store the result as a new active version that the next match run uses.
+    recalibrate the surfacing threshold on the held-out decisions so the queue is no
+    less precise; print the queue before and after (matches surfaced, share with dated
+    current evidence); store the result as a new active version that the next match
+    run uses. A refit that would flood the queue is not stored unless --force.
 
-    Exit codes: 0 learned; 2 too few labels.
+    Exit codes: 0 learned; 2 too few labels; 6 refused: the refit would flood the queue.
     """
     if ctx.invoked_subcommand is not None:
         return
     with _open(graph) as store:
-        report = learn(store, strength=strength, min_labels=min_labels, save=not dry_run)
+        report = learn(
+            store,
+            strength=strength,
+            min_labels=min_labels,
+            save=not dry_run,
+            as_of=_as_of(as_of),
+            force=force,
+        )
+    stored = not dry_run and report.refused is None
     if json_output:
-        _print_json({"stored": not dry_run, **report.as_dict()})
+        _print_json({"stored": stored, **report.as_dict()})
+        if report.refused:
+            raise typer.Exit(FLOODED)
         return
     console.print(
         f"[green]learned[/] from {report.labels} decisions ({report.positives} validated, "
         f"{report.negatives} killed; {report.held_out} held out)"
-        + (f": stored as {report.version} (was {report.parent})" if not dry_run else " (dry run)")
+        + (f" as of {report.as_of}" if report.as_of else "")
+        + (
+            f": stored as {report.version} (was {report.parent})"
+            if stored
+            else (" (dry run)" if dry_run else ": [bold red]not stored[/]")
+        )
     )
     if report.before:
         table = Table(title="held-out decisions")
@@ -161,8 +198,44 @@ def learn_command(
     for name, value in report.weights_after.items():
         weights.add_row(name, f"{report.weights_before.get(name, 0.0):+.3f}", f"{value:+.3f}")
     console.print(weights)
+    queue = Table(title="the queue (every pair the metapaths reach)")
+    queue.add_column("")
+    queue.add_column(f"before ({report.parent})", justify="right")
+    queue.add_column("after", justify="right")
+    queue.add_row(
+        "surfacing threshold", f"{report.threshold_before:.3f}", f"{report.threshold_after:.3f}"
+    )
+    queue.add_row(
+        "held-out precision at it",
+        _share(report.precision_before),
+        _share(report.precision_after),
+    )
+    for name, label in (
+        ("surfaced", "matches surfaced"),
+        ("with_current_evidence", "with dated current evidence"),
+    ):
+        queue.add_row(
+            label, f"{report.queue_before.get(name, 0):,}", f"{report.queue_after.get(name, 0):,}"
+        )
+    queue.add_row(
+        "share with dated current evidence",
+        _share(report.queue_before.get("current_share")),
+        _share(report.queue_after.get("current_share")),
+    )
+    console.print(queue)
     for note in report.notes:
-        console.print(f"• {note}")
+        console.print(Text(f"• {note}"))
+    if report.refused:
+        err_console.print(Text.assemble(("refused: ", "bold red"), report.refused), soft_wrap=True)
+        raise typer.Exit(FLOODED)
+
+
+# The exit code of a refit refused because it would flood the queue.
+FLOODED = 6
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 @learn_app.command("versions")

@@ -110,8 +110,9 @@ AsOfOption = Annotated[
     str | None,
     typer.Option(
         "--as-of",
-        help="Score as of this ISO date or datetime (recency and 'within' conditions are "
-        "measured from it). Default: now.",
+        help="Score as of this ISO date or datetime: recency and 'within' conditions are "
+        "measured from it, and deals, losses, signals, activities and job changes after it "
+        "do not exist. Default: now.",
         show_default=False,
     ),
 ]
@@ -193,7 +194,8 @@ def match_explain(
         str | None,
         typer.Option(
             "--as-of",
-            help="Evaluate live as of this ISO date/datetime instead of reading the stored match.",
+            help="Evaluate live as of this ISO date/datetime instead of reading the stored "
+            "match (nothing after it exists, as in match run --as-of).",
             show_default=False,
         ),
     ] = None,

@@ -55,6 +55,7 @@ def run(
         ["learn"],
         ["learn", "versions"],
         ["learn", "rollback"],
+        ["backtest"],
         ["loop"],
         ["loop", "run"],
         ["loop", "runs"],

@@ -5,7 +5,6 @@ result, and the next run uses it; rollback returns to an earlier version."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 
 import polars as pl
@@ -18,7 +17,7 @@ from matching.learn import learn
 from matching.model import ModelVersionNotFound, activate, model_versions
 from matching.read import top_matches
 from matching.run import pair_id, run_matching
-from tests.support.hand_graph import AS_OF, add_managers, build
+from tests.support.hand_graph import AS_OF, add_managers, build, synthetic_match
 
 NOW = AS_OF + dt.timedelta(hours=1)
 
@@ -116,19 +115,9 @@ def _synthetic_matches(store: GraphStore, n: int, seed: int = 3) -> list[tuple[s
         if tech:
             features["tech_fit"] = {"n": int(tech), "w": tech}
         z = -2.0 + 0.5 * need + 3.0 * tech + rng.gauss(0, 0.3)
-        mid = f"m-syn{i:04d}"
-        rows.append(
-            {
-                "match_id": mid,
-                "account_id": f"syn{i}",
-                "capability_id": "ingest",
-                "score": 0.5,
-                "model_version": "prior",
-                "batch_id": "b-syn",
-                "created_at": AS_OF,
-                "features": json.dumps(features),
-            }
-        )
+        row = synthetic_match(i, features)
+        rows.append(row)
+        mid = str(row["match_id"])
         truth.append((mid, 1 if z > 0 else 0))
     store.upsert_nodes("Match", rows)
     # The first 20 are am-1's, the rest am-2's: each AM decides on their own book.

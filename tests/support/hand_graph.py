@@ -17,6 +17,7 @@ and ``vault`` (need ``privacy``, integrates with Postgres, fits Healthcare).
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from app.agent_loop import run_agent_loop
 from drafting.offline import OfflineDrafter
@@ -310,3 +311,20 @@ def hand_over(store: GraphStore, *, sending: SendingConfig | None = None) -> Non
         now=AS_OF,
         min_personalization=0.5,
     )
+
+
+def synthetic_match(
+    i: int, features: dict[str, dict[str, float]], *, created_at: dt.datetime = AS_OF
+) -> dict[str, object]:
+    """A Match node ``m-syn<i>`` for ``ingest`` at a made-up account ``syn<i>``, with
+    these features (what learning reads from the decisions on it)."""
+    return {
+        "match_id": f"m-syn{i:04d}",
+        "account_id": f"syn{i}",
+        "capability_id": "ingest",
+        "score": 0.5,
+        "model_version": "prior",
+        "batch_id": "b-syn",
+        "created_at": created_at,
+        "features": json.dumps(features),
+    }

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from matching.learn import design_matrix, fit, metrics
+from matching.surfacing import precision_at, recalibrated_threshold
 
 
 def _data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -70,3 +71,25 @@ def test_metrics_and_the_design_matrix() -> None:
         [json.dumps({"need_evidence": {"n": 2, "w": np.e - 1}}), "{}"], ["need_evidence", "x"]
     )
     assert rows.tolist() == [[1.0, pytest.approx(1.0), 0.0], [1.0, 0.0, 0.0]]
+
+
+def test_the_threshold_rises_until_the_held_out_precision_is_kept() -> None:
+    labels = np.array([1, 1, 0, 1, 0, 0], dtype=float)
+    old = np.array([0.9, 0.8, 0.7, 0.3, 0.2, 0.05])
+    new = np.array([0.9, 0.85, 0.6, 0.5, 0.55, 0.4])
+    # Old at 0.25 keeps the first four: 3 of 4 validated. New: 0.5 at 0.1 and 0.4,
+    # 3/5 at 0.5, 2/4 at 0.55, 2/3 at 0.6, 2/2 at 0.85: the first at or above 0.75.
+    assert precision_at(old, labels, 0.25) == 0.75
+    assert precision_at(new, labels, 0.95) is None
+    assert recalibrated_threshold(old, new, labels, old_threshold=0.25, floor=0.1) == (
+        0.85,
+        0.75,
+        1.0,
+    )
+    # Unchanged scores keep the same held-out queue (0.3: its lowest score over 0.25).
+    assert recalibrated_threshold(old, old, labels, old_threshold=0.25, floor=0.1)[0] == 0.3
+    assert recalibrated_threshold(old, new, labels, old_threshold=0.99, floor=0.1) == (
+        0.1,
+        None,
+        0.5,
+    )
