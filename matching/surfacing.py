@@ -137,13 +137,13 @@ def current_evidence(
         if mp.nodes.get(alias) == "Signal":
             by_half_life: dict[float, list[str]] = {}
             for kind in SignalKind:
-                by_half_life.setdefault(model.half_life(kind.value), []).append(kind.value)
+                by_half_life.setdefault(mp.half_life(kind.value), []).append(kind.value)
             groups = [
                 (days, (Condition(alias, "kind", "in", tuple(kinds)),))
                 for days, kinds in by_half_life.items()
             ]
         else:
-            groups = [(model.half_life(mp.id), ())]
+            groups = [(mp.half_life(), ())]
         for days, extra in groups:
             within = Condition(alias, field, "within", int(days))
             variants.append(
