@@ -101,9 +101,10 @@ def test_a_later_signal_is_not_evidence(store: GraphStore) -> None:
 
 def test_a_later_job_change_credits_no_champion(store: GraphStore) -> None:
     build(store)
-    assert ("acme", "vault") in _reached(_results(store, AS_OF)["champion_move"])
-    # Cat left globex 30 days before AS_OF: 40 days before, she was still there.
-    assert ("acme", "vault") not in _reached(_results(store, ago(40))["champion_move"])
+    # Cat (the decision maker on Globex's vault deal) left Globex 30 days before
+    # AS_OF: 40 days before, she was still there, and championed nothing at Acme.
+    assert ("acme", "vault") in _reached(_results(store, AS_OF)["champion_deal"])
+    assert ("acme", "vault") not in _reached(_results(store, ago(40))["champion_deal"])
     view = as_of_view(store, ago(40))
     at_globex = view.edges("WORKS_AT", ["globex"], side="target", label="Account")
     assert at_globex["src"].to_list() == ["cat"]

@@ -211,7 +211,7 @@ def build(store: GraphStore) -> None:
         "WORKS_AT": [
             {"src": "ann", "dst": "acme"},
             {"src": "bob", "dst": "acme"},
-            {"src": "cat", "dst": "acme"},
+            {"src": "cat", "dst": "acme", "since": ago(30).date()},  # the job change
             {"src": "dan", "dst": "initech"},
         ],
         "PREVIOUSLY_AT": [{"src": "cat", "dst": "globex", "until": ago(30).date()}],

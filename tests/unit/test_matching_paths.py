@@ -114,7 +114,7 @@ def test_weights_multiply_confidence_strength_and_decay(results: dict[str, PathR
     # A social post halves every 60 days (metapaths.yaml); this one is 45 days old.
     assert buyer["w"] == pytest.approx(0.9 * 0.5 * 0.5 ** (45 / 60))
     champion = results["champion_deal"].pairs.row(0, named=True)
-    assert champion["w"] == pytest.approx(1.0)  # a known role does not fade
+    assert champion["w"] == pytest.approx(0.5 ** (30 / 365))  # she moved 30 days ago
 
 
 def test_share_paths_divide_by_the_accounts_their_pivot_reaches(
