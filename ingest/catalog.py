@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -41,6 +41,12 @@ class NeedEntry(_Strict):
     phrases: list[str] = Field(default_factory=list)
 
 
+class CapabilityFit(_Strict):
+    industries: Literal["strict", "soft"] = "soft"
+    employees: Literal["strict", "soft"] = "soft"
+    countries: Literal["strict", "soft"] = "soft"
+
+
 class CapabilityEntry(_Strict):
     id: str
     name: str
@@ -50,6 +56,13 @@ class CapabilityEntry(_Strict):
     integrations: list[str] = Field(default_factory=list)
     industries: list[str] = Field(default_factory=list)
     personas: list[str] = Field(default_factory=list)
+    # Declared fit: which of industries, size and countries are strict (an account
+    # outside them is never a match) or soft; read by no rule yet.
+    fit: CapabilityFit | None = None
+    min_employees: int | None = Field(default=None, ge=0)
+    max_employees: int | None = Field(default=None, ge=0)
+    countries: list[str] | None = None
+    site_pages: list[str] = Field(default_factory=list)  # URL globs on the vendor's site
 
 
 class TechnologyEntry(_Strict):
