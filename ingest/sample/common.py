@@ -10,6 +10,17 @@ from typing import Any
 
 AS_OF = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
+# The columns of the org_chart/job_changes reader's file.
+JOB_CHANGE_COLUMNS = [
+    "person_id",
+    "email",
+    "from_account_id",
+    "to_account_id",
+    "title_before",
+    "title_after",
+    "changed_on",
+]
+
 
 @dataclass
 class SampleSummary:

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from ingest.sample.common import AS_OF, SampleSummary, stamp, write_csv
+from ingest.sample.common import AS_OF, JOB_CHANGE_COLUMNS, SampleSummary, stamp, write_csv
 from ingest.sample.first_catalog import (
     CAPABILITIES,
     COMPETITORS,
@@ -435,15 +435,7 @@ def write_sample(
             champion_moves.setdefault(to.id, []).append((cap, pid))
     files["org/job_changes.csv"] = write_csv(
         out / "org/job_changes.csv",
-        [
-            "person_id",
-            "email",
-            "from_account_id",
-            "to_account_id",
-            "title_before",
-            "title_after",
-            "changed_on",
-        ],
+        JOB_CHANGE_COLUMNS,
         moves,
     )
 

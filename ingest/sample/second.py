@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from ingest.sample.common import SampleSummary, stamp, write_csv
+from ingest.sample.common import JOB_CHANGE_COLUMNS, SampleSummary, stamp, write_csv
 from ingest.sample.second_catalog import OFFER, VENDOR, catalog_document
 from ingest.sample.second_signals import world_events, write_events
 from ingest.sample.second_text import DESCRIPTIONS, VOICES
@@ -115,18 +115,7 @@ def write_second_sample(
     files["crm/engagements.csv"] = _engagements(out, world, rng)
     files["org/job_changes.csv"] = write_csv(
         out / "org/job_changes.csv",
-        [
-            "person_id",
-            "email",
-            "from_account_id",
-            "to_account_id",
-            "title_before",
-            "title_after",
-            "changed_on",
-            "championed",
-            "new_person_id",
-            "new_email",
-        ],
+        [*JOB_CHANGE_COLUMNS, "championed", "new_person_id", "new_email"],
         [
             [
                 "" if m.by_email else m.person.id,
