@@ -66,14 +66,8 @@ class _Feed:
             event["account_domain"] = rng.choice([c.domain, f"https://{c.domain}/"])
         event["occurred_at"] = stamp(when)
         event["source"] = source
-        if url:
-            event["url"] = url
-        if title:
-            event["title"] = title
-        if text:
-            event["text"] = text
-        if technology:
-            event["technology"] = technology
+        optional = {"url": url, "title": title, "text": text, "technology": technology}
+        event.update({key: value for key, value in optional.items() if value})
         event["strength"] = round(rng.uniform(0.3, 1.0), 2)
         self.events.append(event)
 
