@@ -241,7 +241,7 @@ def world_events(world: SecondWorld, seed: int) -> list[dict[str, Any]]:
                 c,
                 kind,
                 rng.randint(0, 170),
-                source="newswire" if kind != "post" else "social",
+                source={"post": "social", "job_posting": "job-board"}.get(kind, "newswire"),
                 title=title.format(name=c.name, city=city) or None,
                 text=text.format(name=c.name, city=city) if text else None,
             )

@@ -346,7 +346,11 @@ def _moves(companies: list[Company], deals: list[Deal], rng: random.Random) -> l
         bought = sorted(set(won.get(c.id, [])))
         roll = rng.random()
         if bought and roll < 0.3:  # a champion of what they bought moves on
-            person = next((p for p in c.people if p.persona), c.people[0])
+            buyers_of = set(OFFER[bought[0]].personas)
+            person = next(
+                (p for p in c.people if p.persona in buyers_of),
+                next((p for p in c.people if p.persona), c.people[0]),
+            )
             championed = tuple(bought)
         elif roll < 0.06:  # someone moves; nobody knows what they championed
             person = rng.choice(c.people)
