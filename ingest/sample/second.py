@@ -214,7 +214,6 @@ def _deals(out: Path, world: SecondWorld, rng: random.Random) -> dict[str, int]:
     deals: list[list[Any]] = []
     items: list[list[Any]] = []
     for k, d in enumerate(world.deals, start=1):
-        d.id = str(8_800_000_000 + k * 13)
         offer = OFFER[d.offer]
         deals.append(
             [

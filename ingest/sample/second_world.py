@@ -195,7 +195,8 @@ def build_second_world(accounts: int, seed: int) -> SecondWorld:
         if rng.random() < 0.12 and len(sellers) > 1:
             c.previous_owner = rng.choice([s for s in sellers if s != c.owner])
             c.owner_since = TODAY - dt.timedelta(days=rng.randint(30, 200))
-    for d in deals:
+    for k, d in enumerate(deals, start=1):
+        d.id = str(8_800_000_000 + k * 13)
         d.owner = by_id[d.account].owner_on(d.close)
     return SecondWorld(ams=ams, companies=companies, deals=deals, moves=moves)
 
@@ -300,7 +301,7 @@ def _deal(
     c: Company, offer: str, status: Literal["won", "lost", "open"], days: int, rng: random.Random
 ) -> Deal:
     return Deal(
-        id="",  # numbered when written, in order
+        id="",  # numbered once every deal is drawn
         account=c.id,
         offer=offer,
         status=status,
