@@ -2,8 +2,10 @@
 
     python bench/matching_quality.py                       # 2,000 accounts, 400 decisions
     python bench/matching_quality.py --accounts 600 --decisions 200 --json
+    python bench/matching_quality.py --world both --seeds 7,8,9 --skip-minilm
 
-One sample world (``twoloop sample``, seed 7) is ingested into an embedded store;
+One sample world (``twoloop sample``, seed 7; ``--world second`` for the
+independently designed one, ``--world both`` for both) is ingested into an embedded store;
 needs are extracted offline (the rules extractor, no API key) and matched as of
 the sample's date. Accounts are split in two by a hash of their id:
 
@@ -35,6 +37,10 @@ Metrics (relevance = the pair is in ``ground_truth.csv``): NDCG@10 of each AM's
 queue averaged over AMs, NDCG@10 per capability averaged over capabilities,
 precision@5 and recall@20 of the AM queues, and the share of surfaced matches
 whose explanation cites at least one evidence path.
+
+With several worlds or seeds (``--seeds 7,8,9``), each (world, seed) is its own
+run in its own store, and the report is a table per world: the median of each
+metric over the seeds, with its min and max.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ import hashlib
 import json
 import math
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -68,7 +75,7 @@ from graph_model.settings import load_settings  # noqa: E402
 from graph_model.store import GraphStore, connect  # noqa: E402
 from ingest.config import load_config  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
-from ingest.sample import AS_OF, write_sample  # noqa: E402
+from ingest.sample import AS_OF, write_sample, write_second_sample  # noqa: E402
 from matching.backtest import ndcg_at, rank  # noqa: E402
 from matching.derived import link_derived  # noqa: E402
 from matching.indicates import choose_extractor, run_extraction  # noqa: E402
@@ -116,8 +123,16 @@ def is_test(account_id: str) -> bool:
     return int(hashlib.sha1(account_id.encode()).hexdigest()[:8], 16) % 2 == 0
 
 
-def build_world(store: GraphStore, sample: Path, accounts: int) -> set[Pair]:
-    write_sample(sample, accounts=accounts, seed=7)
+WORLDS = ("first", "second")
+
+
+def build_world(
+    store: GraphStore, sample: Path, accounts: int, *, world: str = "first", seed: int = 7
+) -> set[Pair]:
+    if world == "second":
+        write_second_sample(sample, accounts=accounts, seed=seed)
+    else:
+        write_sample(sample, accounts=accounts, seed=seed)
     report = Ingestor(store, load_config(sample / "ingest.yaml")).run()
     if not report.ok:
         raise SystemExit("bench: the sample world did not ingest cleanly")
@@ -300,6 +315,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decisions", type=int, default=400, help="simulated AM decisions")
     parser.add_argument("--noise", type=float, default=0.1, help="chance an AM decides wrongly")
     parser.add_argument("--seed", type=int, default=11, help="the simulated AMs' seed")
+    parser.add_argument(
+        "--world",
+        choices=[*WORLDS, "both"],
+        default="first",
+        help="which sample world (twoloop sample --world); both: a table per world",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_seeds,
+        default=[7],
+        help="the worlds' seeds, comma-separated (e.g. 7,8,9): one run per world and seed",
+    )
     parser.add_argument("--workdir", type=Path, help="keep the sample and store here")
     parser.add_argument(
         "--skip-minilm",
@@ -310,14 +337,55 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="twoloop-quality-"))
+    worlds = list(WORLDS) if args.world == "both" else [args.world]
+    if worlds == ["first"] and args.seeds == [7]:  # the original single run, as it was
+        payload = run_once(args, workdir, world="first", seed=7)
+        if args.json:
+            print(json.dumps(payload))
+        else:
+            _print(payload)
+        return 0
+    report: dict[str, Any] = {
+        **meta("bench/matching_quality.py", accounts=args.accounts),
+        "decisions": args.decisions,
+        "noise": args.noise,
+        "seeds": args.seeds,
+        "worlds": {},
+    }
+    for world in worlds:
+        runs = {
+            seed: run_once(args, workdir / f"{world}-{seed}", world=world, seed=seed)
+            for seed in args.seeds
+        }
+        report["worlds"][world] = {"summary": summarize(list(runs.values())), "runs": runs}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_worlds(report)
+    return 0
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"seeds are integers, e.g. 7,8,9 (got {text!r})") from exc
+    if not seeds:
+        raise argparse.ArgumentTypeError("at least one seed")
+    return seeds
+
+
+def run_once(args: argparse.Namespace, workdir: Path, *, world: str, seed: int) -> dict[str, Any]:
+    """One world at one seed: write, ingest, match, decide, learn, compare."""
+    workdir.mkdir(parents=True, exist_ok=True)
     progress = Progress(disable=args.json, transient=True)
     timings: dict[str, float] = {}
     with progress:
-        step = progress.add_task("sample world: write, ingest, extract", total=None)
+        step = progress.add_task(f"{world} world (seed {seed}): write, ingest, extract", total=None)
         started = time.perf_counter()
         store = connect(str(workdir / "graph"))
         store.ensure_schema()
-        truth = build_world(store, workdir / "sample", args.accounts)
+        truth = build_world(store, workdir / "sample", args.accounts, world=world, seed=seed)
         timings["world_s"] = time.perf_counter() - started
         progress.update(step, completed=1, total=1)
 
@@ -385,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     c_best = results[strongest]["ndcg10_am"] if minilm else math.nan
     payload = {
         **meta("bench/matching_quality.py", accounts=args.accounts),
+        **({} if (world, seed) == ("first", 7) else {"world": world, "world_seed": seed}),
         "decisions": decided,
         "noise": args.noise,
         "learned_model": {
@@ -416,11 +485,51 @@ def main(argv: list[str] | None = None) -> int:
         },
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
     }
-    if args.json:
-        print(json.dumps(payload))
-    else:
-        _print(payload)
-    return 0
+    store.close()
+    return payload
+
+
+METRICS = ("ndcg10_am", "ndcg10_capability", "precision5", "recall20")
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per method and metric: the median over the runs, with min and max."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for method in runs[0]["methods"]:
+        out[method] = {}
+        for metric in (*METRICS, "explained"):
+            values = [r["methods"][method][metric] for r in runs if metric in r["methods"][method]]
+            values = [v for v in values if not math.isnan(v)]
+            if values:
+                out[method][metric] = {
+                    "median": statistics.median(values),
+                    "min": min(values),
+                    "max": max(values),
+                }
+    return out
+
+
+def _print_worlds(report: dict[str, Any]) -> None:
+    seeds = ",".join(str(s) for s in report["seeds"])
+    for world, result in report["worlds"].items():
+        runs = list(result["runs"].values())
+        relevant = [r["relevant_candidates"] for r in runs]
+        print(
+            f"\n{world} world, seeds {seeds}: {runs[0]['test_accounts']} test accounts, "
+            f"relevant candidates {relevant}; median [min, max] over seeds"
+        )
+        print(f"{'method':<16}" + "".join(f"{m:>22}" for m in METRICS))
+        for method, metrics in result["summary"].items():
+            cells = "".join(
+                f"{_cell(metrics[m]):>22}" if m in metrics else f"{'-':>22}" for m in METRICS
+            )
+            print(f"{method:<16}{cells}")
+        b_over_a = [r["targets"]["b_over_a"] for r in runs]
+        print(f"learned/prior NDCG@10 AM per seed: {b_over_a}")
+
+
+def _cell(stat: dict[str, float]) -> str:
+    return f"{stat['median']:.3f} [{stat['min']:.3f}, {stat['max']:.3f}]"
 
 
 def _print(payload: dict[str, Any]) -> None:

@@ -72,6 +72,27 @@ def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
         assert "--json" in out
 
 
+def test_sample_writes_either_world(tmp_path: Path) -> None:
+    assert "--world" in run(["sample", "--help"], tmp_path).stdout
+    second = json.loads(
+        run(
+            ["sample", "--out", "w2", "--world", "second", "--accounts", "40", "--json"], tmp_path
+        ).stdout
+    )
+    assert second["accounts"] == 40 and (tmp_path / "w2" / "crm" / "companies.csv").exists()
+    first = json.loads(
+        run(["sample", "--out", "w1", "--accounts", "40", "--json"], tmp_path).stdout
+    )
+    assert (tmp_path / "w1" / "crm" / "Account.csv").exists() and first["accounts"] == 40
+    # The first world's shape options do not apply to the second: an error, not a no-op.
+    proc = run(
+        ["sample", "--out", "w3", "--world", "second", "--capabilities", "20"],
+        tmp_path,
+        check=False,
+    )
+    assert proc.returncode != 0 and "first world only" in proc.stderr
+
+
 def test_demo_then_stats_on_the_embedded_default(tmp_path: Path) -> None:
     # No TWOLOOP_GRAPH_URI: the default embedded store under the working directory.
     clean = {k: v for k, v in os.environ.items() if k != "TWOLOOP_GRAPH_URI"}
