@@ -83,6 +83,8 @@ EXPECTED = {
     # No championed column here (test_matching_generalize.py checks it).
     "champion_declared": set(),
     "site_visit": set(),
+    # The hand graph's USES edges carry no install date.
+    "tech_adopted": set(),
     "site_visit_person": set(),
     "size_fit": set(),
     "region_fit": set(),
