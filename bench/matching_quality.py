@@ -24,7 +24,7 @@ Methods:
 - (c) ``minilm``: cosine between the account's text (description and the texts
   of the signals it or its people emitted) and the capability's text (name,
   description, the needs it addresses with their catalog phrases), with the real
-  all-MiniLM-L6-v2 (``bench/minilm.py``, CPU, no downloads). (c) is the
+  all-MiniLM-L6-v2 (``matching.encoder``, CPU, no downloads). (c) is the
   issue's baseline, the account as one document (``minilm_document``: the texts
   joined, newest signal first, of which the model reads 256 word pieces). Two
   stronger uses of the same model are reported beside it: the mean of the
@@ -62,14 +62,14 @@ from rich.progress import Progress  # noqa: E402
 
 from app.decisions import decide  # noqa: E402
 from bench._shared import meta  # noqa: E402
-from bench.minilm import MiniLM  # noqa: E402
 from graph_model.errors import TooFewLabels  # noqa: E402
-from graph_model.settings import load_settings  # noqa: E402
 from graph_model.store import GraphStore, connect  # noqa: E402
 from ingest.config import load_config  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from ingest.sample import AS_OF, write_sample  # noqa: E402
-from matching.indicates import choose_extractor, run_extraction  # noqa: E402
+from matching.encoder import MiniLM  # noqa: E402
+from matching.extract import RulesExtractor, needs_from_frame  # noqa: E402
+from matching.indicates import run_extraction  # noqa: E402
 from matching.learn import learn  # noqa: E402
 from matching.run import Matcher, run_matching  # noqa: E402
 
@@ -141,7 +141,7 @@ def build_world(store: GraphStore, sample: Path, accounts: int) -> set[Pair]:
     report = Ingestor(store, load_config(sample / "ingest.yaml")).run()
     if not report.ok:
         raise SystemExit("bench: the sample world did not ingest cleanly")
-    extractor = choose_extractor(store, load_settings(), use_claude=False)
+    extractor = RulesExtractor(needs_from_frame(store.nodes("Need")))
     run_extraction(store, extractor)
     truth = pl.read_csv(sample / "ground_truth.csv", infer_schema=False)
     return set(zip(truth["account_id"], truth["capability_id"], strict=True))
