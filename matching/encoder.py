@@ -95,16 +95,18 @@ class _Encoder:
 
 class OnnxMiniLM(_Encoder):
     """The int8 ONNX export run by onnxruntime; ``max_len`` word pieces per text
-    (a sentence is rarely longer; the checkpoint allows 256)."""
+    (a sentence is rarely longer; the checkpoint allows 256). One thread by default:
+    on the shared 2-core machine it embedded 60% more sentences per second than two
+    (bench/RESULTS.md), and it leaves a core to the store."""
 
-    def __init__(self, *, max_len: int = 64, batch_size: int = 128, threads: int = 0) -> None:
+    def __init__(self, *, max_len: int = 64, batch_size: int = 128, threads: int = 1) -> None:
         import onnxruntime  # the adapter of the local model runtime
 
         with zipfile.ZipFile(model_zip()) as zf:
             self.tokenizer = _tokenizer(zf, max_len)
             self.hidden = int(json.loads(zf.read("config.json"))["hidden_size"])
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads  # 0: onnxruntime's default, one per core
+        options.intra_op_num_threads = threads  # 0: onnxruntime's choice, one per core
         self.session = onnxruntime.InferenceSession(
             str(onnx_path()), options, providers=["CPUExecutionProvider"]
         )
