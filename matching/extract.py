@@ -7,9 +7,10 @@ found, ready to become an ``INDICATES`` edge:
 
 ``evidence`` is always a span quoted verbatim from the signal's own text, so
 an AM can check it and so untrusted text can never add anything that is not
-already in it. ``RulesExtractor`` is the offline default, driven by the
-catalog's phrases; ``matching.claude_extractor.ClaudeExtractor`` reads
-paraphrases too. Both sit behind the ``Extractor`` protocol.
+already in it. ``RulesExtractor`` is driven by the catalog's phrases;
+``matching.paraphrase.ParaphraseExtractor`` (offline, a small local sentence
+model) and ``matching.claude_extractor.ClaudeExtractor`` read paraphrases too.
+All sit behind the ``Extractor`` protocol.
 """
 
 from __future__ import annotations
@@ -156,6 +157,45 @@ def is_negated(text: str, start: int, end: int) -> bool:
     return any(cue in after for cue in _POST_NEGATIONS)
 
 
+# A sentence read as a whole (the paraphrase extractor has no phrase to anchor on):
+# it denies a need when a negation cue comes shortly before a word that states one
+# ("we don't need", "no plans to", "have not failed", "none of our loads crashed") ...
+_DENIAL_CUES = _PRE_NEGATIONS | {"nobody", "cannot"}
+_DENIED_WORDS = re.compile(
+    r"^(?:need|needs|needed|plan|plans|problem|problems|issue|issues|trouble|concern|"
+    r"worried|worry|looking|intend|interested|fail|failed|failing|crash|crashed|miss|"
+    r"missed|struggle|struggling|wait|waiting|complaint|complaints)$"
+)
+_DENIAL_WINDOW = 5
+# ... or says it is over ("no longer" alone is not enough: "no longer fits" is a need).
+_SOLVED = (*(c for c in _POST_NEGATIONS if c != "no longer"), "no longer a", "completed")
+# A vendor speaking about what it sells states no need of its own.
+_SELLER = re.compile(
+    r"\b(?:we (?:help|offer|sell|provide)|(?:our|the|a) (?:new )?(?:platform|product|tool|"
+    r"service|solution|consultancy|startup|vendor) (?:helps|sells|offers|lets|migrates|is now)|"
+    r"launch(?:es|ed)|announc(?:es|ed)|generally available|book a demo|webinar)\b",
+    re.IGNORECASE,
+)
+
+
+def sentence_denies(sentence: str) -> bool:
+    """Whether a sentence, read as a whole, denies or closes the need it talks about."""
+    lower = sentence.lower()
+    if any(cue in lower for cue in _SOLVED):
+        return True
+    tokens = _TOKEN.findall(lower)
+    return any(
+        (token in _DENIAL_CUES or token.endswith("n't"))
+        and any(_DENIED_WORDS.match(t) for t in tokens[i + 1 : i + 1 + _DENIAL_WINDOW])
+        for i, token in enumerate(tokens)
+    )
+
+
+def speaks_as_seller(sentence: str) -> bool:
+    """Whether a sentence is a vendor offering a solution rather than a buyer's need."""
+    return _SELLER.search(sentence) is not None
+
+
 EVIDENCE_MAX = 200
 
 
@@ -172,7 +212,7 @@ class RulesExtractor:
     """Finds the catalog's phrases (plurals and hyphenation allowed), skips denied ones.
 
     Confidence: 0.9 when a phrase appears word for word, 0.75 for a variant.
-    Paraphrases are not found: that is what the Claude extractor is for.
+    Paraphrases are not found: that is what the paraphrase and Claude extractors are for.
     """
 
     name = "rules"

@@ -1,13 +1,15 @@
 """Run an extractor over the graph's signals and keep its INDICATES edges current.
 
 Each extractor owns its own edges (``INDICATES`` merges on ``extractor``), so
-rules and Claude findings sit side by side and matching can weigh both.
+rules, paraphrase and Claude findings sit side by side and matching can weigh
+them all.
 
 - The rules extractor is cheap and deterministic: every run reads every signal,
   and its edge set is replaced (new edges written, changed ones updated, ones
   the current catalog no longer supports removed).
-- A paid extractor (Claude) reads each signal once: signals whose ``read_by``
-  lists it are skipped, and ``read_by`` is updated with its findings.
+- A model extractor (paraphrase, Claude) reads each signal once: signals whose
+  ``read_by`` lists it are skipped, and ``read_by`` is updated with its
+  findings. That keeps the daily loop's cost to the day's new signals.
 
 Reruns with nothing new change nothing.
 """
@@ -44,18 +46,24 @@ class ExtractionReport:
         return asdict(self)
 
 
-def choose_extractor(
+def choose_extractors(
     store: GraphStore, settings: Settings, *, use_claude: bool | None = None
-) -> Extractor:
-    """Claude when a key is set (unless ``use_claude`` is False), else the rules extractor."""
+) -> list[Extractor]:
+    """Claude when a key is set (unless ``use_claude`` is False); else the rules
+    extractor, with the paraphrase extractor beside it unless
+    ``TWOLOOP_OFFLINE_EXTRACTOR=rules``."""
     needs = needs_from_frame(store.nodes("Need"))
     if use_claude is None:
         use_claude = bool(settings.anthropic_api_key)
     if use_claude:
         from matching.claude_extractor import ClaudeExtractor
 
-        return ClaudeExtractor(needs, settings)
-    return RulesExtractor(needs)
+        return [ClaudeExtractor(needs, settings)]
+    if settings.offline_extractor == "rules":
+        return [RulesExtractor(needs)]
+    from matching.paraphrase import ParaphraseExtractor
+
+    return [RulesExtractor(needs), ParaphraseExtractor(needs)]
 
 
 def run_extraction(

@@ -13,7 +13,7 @@ from drafting.offline import OfflineDrafter
 from graph_model.settings import Settings, load_settings
 from graph_model.store import GraphStore
 from ingest.config import load_config
-from matching.indicates import choose_extractor
+from matching.indicates import choose_extractors
 from routing.channels.smtp import SmtpChannel
 from routing.channels.webhook import WebhookChannel
 from routing.policy import load_policy
@@ -84,7 +84,7 @@ def loop_setup(policy: Path, config: Path | None) -> LoopSetup:
         drafter=choose_drafter(settings),
         sending=configured_sending(settings),
         min_personalization=settings.draft_min_personalization,
-        extractor=lambda store: choose_extractor(store, settings),
+        extractors=lambda store: choose_extractors(store, settings),
         config=load_config(config) if config else None,
         channel=email_channel(settings),
         alerts=WebhookChannel(settings.alert_webhook_url) if settings.alert_webhook_url else None,

@@ -29,7 +29,7 @@ from ingest.pipeline import Ingestor
 from ingest.sample import AS_OF as SAMPLE_AS_OF
 from ingest.sample import write_sample
 from matching.derived import link_derived
-from matching.indicates import choose_extractor, run_extraction
+from matching.indicates import choose_extractors, run_extraction
 from matching.read import top_matches
 from matching.run import run_matching
 from routing.policy import DEFAULT_FILE as DEFAULT_POLICY
@@ -81,10 +81,12 @@ def demo(
             raise typer.Exit(1)
         # The agent loop's matching half: needs from signals, then ranked, explained matches.
         settings = load_settings()
-        extractor = choose_extractor(store, settings)
+        extractors = choose_extractors(store, settings)
         with _progress(json_output) as progress:
-            progress.add_task(f"extracting needs ({extractor.name})", total=None)
-            extracted = run_extraction(store, extractor)
+            extracted = []
+            for extractor in extractors:
+                progress.add_task(f"extracting needs ({extractor.name})", total=None)
+                extracted.append(run_extraction(store, extractor))
             link_derived(store)
             progress.add_task("matching", total=None)
             matched = run_matching(store, as_of=SAMPLE_AS_OF)
@@ -107,7 +109,7 @@ def demo(
                     "sample": summary.as_dict(),
                     "ingest": report.as_dict(),
                     **counts.as_dict(),
-                    "extraction": extracted.as_dict(),
+                    "extraction": [r.as_dict() for r in extracted],
                     "matching": matched.as_dict(),
                     "queues": queues,
                     "agent_loop": loop.as_dict(),
@@ -116,16 +118,18 @@ def demo(
                 }
             )
             return
-        if extractor.name == "rules":
+        names = [e.name for e in extractors]
+        if "claude" not in names:
             console.print(
-                "[yellow]offline:[/] no Claude API key is set, so needs come from the rules "
-                "extractor (catalog phrases only)"
+                f"[yellow]offline:[/] no Claude API key is set, so needs come from the offline "
+                f"extractors ({', '.join(names)})"
             )
         console.print(
             f"[green]matched[/] as of {SAMPLE_AS_OF.date()} with model "
             f"{matched.model_version}: {matched.surfaced:,} matches surfaced "
             f"({matched.weak:,} weak) from {matched.pairs:,} pairs; "
-            f"{extracted.findings:,} need findings in the signals"
+            f"{sum(r.findings for r in extracted):,} need findings in the signals "
+            f"({', '.join(f'{r.extractor} {r.findings:,}' for r in extracted)})"
         )
         for am, rows in queues.items():
             console.print(f"\n[bold]top matches for {am}[/]")

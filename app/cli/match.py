@@ -14,7 +14,7 @@ from app.cli.common import GraphOption, JsonOption, _open, _print_json, _progres
 from app.cli.reports import _print_queue
 from graph_model.settings import load_settings
 from matching.derived import link_derived
-from matching.indicates import choose_extractor, run_extraction
+from matching.indicates import choose_extractors, run_extraction
 from matching.read import explain_pair, top_matches
 from matching.run import DEFAULT_BATCH, run_matching
 
@@ -28,6 +28,7 @@ app.add_typer(match_app, name="match")
 class ExtractorChoice(StrEnum):
     auto = "auto"
     rules = "rules"
+    paraphrase = "paraphrase"
     claude = "claude"
 
 
@@ -37,7 +38,9 @@ def match_extract(
         ExtractorChoice,
         typer.Option(
             "--extractor",
-            help="auto: Claude when an API key is set, else the offline rules extractor.",
+            help="auto: Claude when an API key is set, else the offline extractors "
+            "(TWOLOOP_OFFLINE_EXTRACTOR); rules: catalog phrases only; paraphrase: the rules "
+            "and the local paraphrase extractor.",
         ),
     ] = ExtractorChoice.auto,
     limit: Annotated[
@@ -49,36 +52,50 @@ def match_extract(
     """Read signals and record the needs they reveal as INDICATES edges (with extractor,
     confidence and a verbatim evidence quote). Reruns change only what changed.
 
-    Exit codes: 0 done; 2 Claude refused the request or no key for --extractor claude;
-    3 store or Claude unreachable.
+    Exit codes: 0 done; 2 Claude refused the request, no key for --extractor claude, or
+    the paraphrase model package is not installed; 3 store or Claude unreachable.
     """
     settings = load_settings()
-    use_claude = {"auto": None, "rules": False, "claude": True}[extractor.value]
+    use_claude = {"auto": None, "rules": False, "paraphrase": False, "claude": True}[
+        extractor.value
+    ]
+    if extractor in (ExtractorChoice.rules, ExtractorChoice.paraphrase):
+        settings = settings.model_copy(update={"offline_extractor": extractor.value})
     with _open(graph) as store:
-        chosen = choose_extractor(store, settings, use_claude=use_claude)
-        offline = chosen.name == "rules"
+        chosen = choose_extractors(store, settings, use_claude=use_claude)
+        names = [e.name for e in chosen]
+        offline = "claude" not in names
         if offline and extractor is ExtractorChoice.auto and not json_output:
             console.print(
-                "[yellow]offline:[/] no Claude API key is set, so the rules extractor reads "
-                "the catalog's phrases only (set TWOLOOP_ANTHROPIC_API_KEY for paraphrases)"
+                f"[yellow]offline:[/] no Claude API key is set, so the offline extractors run "
+                f"({', '.join(names)}; set TWOLOOP_ANTHROPIC_API_KEY for Claude)"
             )
+        reports = []
         with _progress(json_output) as progress:
-            progress.add_task(f"extracting needs ({chosen.name})", total=None)
-            report = run_extraction(store, chosen, limit=limit)
+            for one in chosen:
+                progress.add_task(f"extracting needs ({one.name})", total=None)
+                reports.append(run_extraction(store, one, limit=limit))
             derived = link_derived(store)
     if json_output:
         _print_json(
-            {"graph": store.uri, "offline": offline, **report.as_dict(), **derived.as_dict()}
+            {
+                "graph": store.uri,
+                "offline": offline,
+                "extractors": names,
+                "reports": [r.as_dict() for r in reports],
+                **derived.as_dict(),
+            }
         )
         return
-    console.print(
-        f"[green]{report.extractor}[/] read {report.signals_read:,} signals: "
-        f"{report.findings:,} findings ({report.negated:,} denied phrases skipped, "
-        f"{report.rejected:,} answers rejected); {report.written:,} edges written, "
-        f"{report.removed:,} removed"
-    )
-    for note in report.notes:
-        console.print(f"• {note}")
+    for report in reports:
+        console.print(
+            f"[green]{report.extractor}[/] read {report.signals_read:,} signals: "
+            f"{report.findings:,} findings ({report.negated:,} denied phrases skipped, "
+            f"{report.rejected:,} answers rejected); {report.written:,} edges written, "
+            f"{report.removed:,} removed"
+        )
+        for note in report.notes:
+            console.print(f"• {note}")
     site, champions = derived.site, derived.champions
     if site.pages:
         console.print(

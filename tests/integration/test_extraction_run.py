@@ -1,5 +1,5 @@
 """Extraction over a stored sample world, on both stores: edges, reruns, catalog changes,
-and a paid extractor that reads each signal once."""
+and model extractors (paraphrase, Claude) that read each signal once."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from ingest.pipeline import Ingestor
 from ingest.sample import write_sample
 from matching.claude_extractor import ClaudeExtractor
 from matching.extract import RulesExtractor, needs_from_frame, signal_content
-from matching.indicates import choose_extractor, run_extraction
+from matching.indicates import choose_extractors, run_extraction
+from matching.paraphrase import ParaphraseExtractor
 from tests.support.messages_api import Answer, messages_server
 
 
@@ -29,7 +30,9 @@ def test_rules_extraction_writes_evidence_edges_and_reruns_change_nothing(
     store: GraphStore, tmp_path: Path
 ) -> None:
     _world(store, tmp_path)
-    extractor = choose_extractor(store, Settings(anthropic_api_key=None))
+    (extractor,) = choose_extractors(
+        store, Settings(anthropic_api_key=None, offline_extractor="rules")
+    )
     assert isinstance(extractor, RulesExtractor)
     first = run_extraction(store, extractor)
     assert first.findings > 10 and first.written == first.findings and first.removed == 0
@@ -106,3 +109,29 @@ def test_a_paid_extractor_reads_each_signal_once_beside_the_rules_edges(
     report = Ingestor(store, load_config(tmp_path / "world" / "ingest.yaml")).run()
     assert report.ok
     assert store.nodes("Signal")["read_by"].list.contains("claude:m").all()
+
+
+def test_without_a_key_the_paraphrase_extractor_runs_beside_the_rules_and_reads_once(
+    store: GraphStore, tmp_path: Path
+) -> None:
+    _world(store, tmp_path)
+    rules, paraphrase = choose_extractors(store, Settings(anthropic_api_key=None))
+    assert isinstance(rules, RulesExtractor) and isinstance(paraphrase, ParaphraseExtractor)
+    by_rules = run_extraction(store, rules)
+    first = run_extraction(store, paraphrase)
+    signals = store.nodes("Signal")
+    assert first.signals_read == signals.height and first.findings > 0
+    assert first.written == first.findings
+    assert signals["read_by"].list.contains("paraphrase").all()
+    edges = store.edges("INDICATES")
+    assert edges.filter(pl.col("extractor") == "rules").height == by_rules.findings
+    found = edges.filter(pl.col("extractor") == "paraphrase")
+    assert found.height == first.findings
+    content = dict(signals.select("signal_id", signal_content(signals)).iter_rows())
+    for row in found.iter_rows(named=True):
+        assert row["evidence"] in content[row["src"]]
+        assert 0.0 <= row["confidence"] <= 1.0
+
+    again = run_extraction(store, paraphrase)
+    assert (again.signals_read, again.written, again.removed) == (0, 0, 0)
+    assert store.edges("INDICATES").equals(edges)

