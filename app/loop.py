@@ -220,8 +220,9 @@ def _ingest(store: GraphStore, setup: LoopSetup) -> dict[str, Any] | str:
 
 
 def _extract(store: GraphStore, setup: LoopSetup, now: dt.datetime) -> dict[str, Any]:
-    reports = [run_extraction(store, extractor) for extractor in setup.extractors(store)]
-    derived = link_derived(store, now=now)
+    extractors = setup.extractors(store)
+    reports = [run_extraction(store, extractor) for extractor in extractors]
+    derived = link_derived(store, now=now, extractors=extractors)
     return {
         "extractors": [r.extractor for r in reports],
         "signals_read": {r.extractor: r.signals_read for r in reports},

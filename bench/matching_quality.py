@@ -149,7 +149,7 @@ def build_world(
         chosen.append(ParaphraseExtractor(needs))
     for extractor in chosen:
         run_extraction(store, extractor)
-    link_derived(store, now=AS_OF)
+    link_derived(store, now=AS_OF, extractors=chosen)
     truth = pl.read_csv(sample / "ground_truth.csv", infer_schema=False)
     return set(zip(truth["account_id"], truth["capability_id"], strict=True))
 

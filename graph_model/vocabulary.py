@@ -767,6 +767,15 @@ class Viewed(EdgeModel):
     page: str
 
 
+@edge_type("DESCRIBED_BY", endpoints=[("Account", "Need")])
+class DescribedBy(EdgeModel):
+    """The account's own description (what the company does, from the CRM) is about
+    the need: it sells a remedy for it, so it is not a buyer (``matching.offers``)."""
+
+    evidence: str | None = None
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
 @edge_type("ADDRESSES", endpoints=[("Capability", "Need")])
 class Addresses(EdgeModel):
     """The capability solves the need."""

@@ -6,7 +6,9 @@
   person championed at the old employer (capability ids or names) becomes
   ``CHAMPIONED`` edges from the person to those capabilities, dated when they left.
   A name the catalog does not know is counted in the report and skipped;
-- **owners** (``matching.owners``): the one owner of each account that counts.
+- **owners** (``matching.owners``): the one owner of each account that counts;
+- **vendors** (``matching.offers``): an account whose own description is about a
+  need sells a remedy for it (``DESCRIBED_BY``).
 
 Each run compares with the edges it wrote before: new ones written, ones the
 inputs no longer support removed, a rerun with nothing new writes nothing.
@@ -15,6 +17,7 @@ inputs no longer support removed, a rerun with nothing new writes nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,6 +25,8 @@ import polars as pl
 
 from graph_model.changes import journal
 from graph_model.store import GraphStore
+from matching.extract import Extractor
+from matching.offers import OfferReport, link_offers
 from matching.owners import OwnerReport, link_owners
 from matching.site import SiteReport, link_site_visits
 
@@ -44,22 +49,31 @@ class DerivedReport:
     site: SiteReport
     champions: ChampionReport
     owners: OwnerReport
+    offers: OfferReport
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "site": self.site.as_dict(),
             "champions": self.champions.as_dict(),
             "owners": self.owners.as_dict(),
+            "offers": self.offers.as_dict(),
         }
 
 
-def link_derived(store: GraphStore, *, now: dt.datetime | None = None) -> DerivedReport:
-    """Bring every derived edge up to date."""
+def link_derived(
+    store: GraphStore,
+    *,
+    now: dt.datetime | None = None,
+    extractors: Sequence[Extractor] = (),
+) -> DerivedReport:
+    """Bring every derived edge up to date; ``extractors`` (the run's offline ones)
+    also read the descriptions of changed accounts (``matching.offers``)."""
     now = now or dt.datetime.now(dt.UTC)
     return DerivedReport(
         link_site_visits(store, now=now),
         link_champions(store, now=now),
         link_owners(store, now=now),
+        link_offers(store, extractors, now=now),
     )
 
 

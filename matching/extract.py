@@ -231,7 +231,11 @@ class RulesExtractor:
             self._polars_patterns[need.need_id] = "(?i)" + alternation
             self._exact[need.need_id] = [" ".join(p.lower().split()) for p in phrases]
 
-    def extract(self, signals: pl.DataFrame) -> tuple[pl.DataFrame, ExtractionStats]:
+    def extract(
+        self, signals: pl.DataFrame, *, keep_denied: bool = False
+    ) -> tuple[pl.DataFrame, ExtractionStats]:
+        """Findings per (signal, need); ``keep_denied`` keeps phrases a sentence denies
+        (an account's description, where a denial is a vendor's promise)."""
         stats = ExtractionStats(signals=signals.height)
         if not signals.height or not self._patterns:
             return empty_findings(), stats
@@ -253,7 +257,7 @@ class RulesExtractor:
                     continue
                 best: tuple[float, str] | None = None
                 for m in pattern.finditer(text):
-                    if is_negated(text, m.start(), m.end()):
+                    if not keep_denied and is_negated(text, m.start(), m.end()):
                         stats.negated += 1
                         continue
                     exact = " ".join(m.group(0).lower().split()) in self._exact[need_id]

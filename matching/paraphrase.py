@@ -138,7 +138,9 @@ class ParaphraseExtractor:
         hit = (best >= self.thresholds[which]) & (best - runner_up >= self.margin)
         return hit, which, best
 
-    def candidates(self, signals: pl.DataFrame, stats: ExtractionStats) -> list[Sentence]:
+    def candidates(
+        self, signals: pl.DataFrame, stats: ExtractionStats, *, keep_denied: bool = False
+    ) -> list[Sentence]:
         """The signals' sentences that could state a need and deny none (others counted)."""
         content = signals.select(pl.col("signal_id"), signal_content(signals))
         kept: list[Sentence] = []
@@ -146,17 +148,23 @@ class ParaphraseExtractor:
             for sentence in sentences_of(signal_id, text or ""):
                 if not could_state_a_need(sentence.text):
                     continue
-                if sentence_denies(sentence.text) or speaks_as_seller(sentence.text):
+                if not keep_denied and (
+                    sentence_denies(sentence.text) or speaks_as_seller(sentence.text)
+                ):
                     stats.negated += 1
                     continue
                 kept.append(sentence)
         return kept
 
-    def extract(self, signals: pl.DataFrame) -> tuple[pl.DataFrame, ExtractionStats]:
+    def extract(
+        self, signals: pl.DataFrame, *, keep_denied: bool = False
+    ) -> tuple[pl.DataFrame, ExtractionStats]:
+        """Findings per (signal, need); ``keep_denied`` keeps sentences that deny a need
+        or speak as a seller (an account's description of itself)."""
         stats = ExtractionStats(signals=signals.height)
         if not signals.height or not self.needs:
             return empty_findings(), stats
-        candidates = self.candidates(signals, stats)
+        candidates = self.candidates(signals, stats, keep_denied=keep_denied)
         unique = list(dict.fromkeys(s.text for s in candidates))
         hit, which, best = self.found(self.similarities(unique))
         by_text = {t: i for i, t in enumerate(unique)}

@@ -87,7 +87,7 @@ def demo(
             for extractor in extractors:
                 progress.add_task(f"extracting needs ({extractor.name})", total=None)
                 extracted.append(run_extraction(store, extractor))
-            link_derived(store)
+            link_derived(store, extractors=extractors)
             progress.add_task("matching", total=None)
             matched = run_matching(store, as_of=SAMPLE_AS_OF)
             progress.add_task("agent loop (dry run)", total=None)

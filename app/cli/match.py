@@ -75,7 +75,7 @@ def match_extract(
             for one in chosen:
                 progress.add_task(f"extracting needs ({one.name})", total=None)
                 reports.append(run_extraction(store, one, limit=limit))
-            derived = link_derived(store)
+            derived = link_derived(store, extractors=chosen)
     if json_output:
         _print_json(
             {

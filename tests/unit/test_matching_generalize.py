@@ -486,3 +486,39 @@ def test_an_account_with_no_owner_column_belongs_to_its_latest_deal_owner(
     owns = graph.edges("OWNS").filter(pl.col("dst") == "hooli")
     assert owns.select("src", "primary", "derived").rows() == [("am-2", True, True)]
     assert link_derived(graph, now=AS_OF).owners.changed == 0, "a rerun writes nothing"
+
+
+# ------------------------------------------------------------------ vendors
+
+
+def test_an_account_that_describes_itself_by_the_need_is_a_vendor_not_a_buyer(
+    graph: GraphStore,
+) -> None:
+    from matching.derived import link_derived
+
+    # Acme's CRM description: it sells a remedy for pipeline failures; its hiring
+    # post ("Help us end pipeline failures.") is its marketing, not a need.
+    acme = graph.get_nodes("Account", ["acme"]).row(0, named=True)
+    graph.upsert_nodes(
+        "Account",
+        [{**acme, "description": "Acme: we end pipeline failures for data teams."}],
+    )
+    before, _ = _scored(graph, ["acme"])
+    assert _row(before, "acme", "ingest")["surfaced"]
+    report = link_derived(graph, now=AS_OF).offers
+    assert (report.descriptions_read, report.written) == (1, 1)
+    scored, instances = _scored(graph, ["acme"])
+    row = _row(scored, "acme", "ingest")
+    assert row["gates"] == ["sells_it"] and not row["surfaced"]
+    why = Matcher(graph, as_of=AS_OF).explanations(
+        scored.filter(pl.col("capability_id") == "ingest"), instances
+    )
+    assert "it sells a remedy for Pipeline reliability" in why["explanation"][0]
+    # The CRM's description changes (ingest journals the change): the next run reads
+    # it again, and a neutral description removes the edge.
+    from graph_model.changes import journal
+
+    with graph.batch() as write:
+        write.upsert_nodes("Account", [{**acme, "description": "A software company."}])
+        journal(write, "ingest:test", {"nodes": {"Account": ["acme"]}}, now=AS_OF)
+    assert link_derived(graph, now=AS_OF).offers.removed == 1
