@@ -23,8 +23,8 @@ from typing import Any
 
 import polars as pl
 
-from graph_model.changes import journal
 from graph_model.store import GraphStore
+from matching.edgesets import replace_edges
 from matching.extract import Extractor
 from matching.offers import OfferReport, link_offers
 from matching.owners import OwnerReport, link_owners
@@ -120,21 +120,14 @@ def link_champions(store: GraphStore, *, now: dt.datetime) -> ChampionReport:
     existing = store.edges("CHAMPIONED").filter(
         (pl.col("dst_label") == "Capability") & (pl.col("source") == "job_change")
     )
-    stale = existing.join(found.select(_IDENTITY), on=_IDENTITY, how="anti")
-    changed = found.join(
-        existing.select("src", "dst", "until"),
-        on=["src", "dst", "until"],
-        how="anti",
-        nulls_equal=True,
+    report.written, report.removed = replace_edges(
+        store,
+        "CHAMPIONED",
+        existing=existing,
+        wanted=found,
+        compare=["src", "dst", "until"],
+        origin="job_changes",
+        now=now,
+        identity=["src", "dst_label", "dst"],
     )
-    if stale.height or changed.height:
-        with store.batch() as write:
-            if stale.height:
-                write.delete_edges("CHAMPIONED", stale.select("src", "dst_label", "dst"))
-            if changed.height:
-                write.upsert_edges("CHAMPIONED", changed, source="job_changes")
-            ends = pl.concat([stale.select(_IDENTITY), changed.select(_IDENTITY)])
-            edges = {"CHAMPIONED": {side: ends[side].unique().to_list() for side in _IDENTITY}}
-            journal(write, "extract:champions", {"edges": edges}, now=now)
-    report.removed, report.written = stale.height, changed.height
     return report

@@ -20,8 +20,9 @@ from typing import Any
 
 import polars as pl
 
-from graph_model.changes import journal, pending_changes
+from graph_model.changes import pending_changes
 from graph_model.store import GraphStore
+from matching.edgesets import replace_edges
 from matching.extract import Extractor, RulesExtractor, needs_from_frame
 from matching.paraphrase import ParaphraseExtractor
 
@@ -78,21 +79,13 @@ def link_offers(
     read = accounts["account_id"]
     existing = store.edges("DESCRIBED_BY", read.to_list() if not first else None, side="source")
     existing = existing.filter(pl.col("src").is_in(read.implode()))
-    stale = existing.join(new.select(_IDENTITY), on=_IDENTITY, how="anti")
-    changed = new.join(
-        existing.select("src", "dst", "confidence", "evidence"),
-        on=["src", "dst", "confidence", "evidence"],
-        how="anti",
-        nulls_equal=True,
+    report.written, report.removed = replace_edges(
+        store,
+        "DESCRIBED_BY",
+        existing=existing,
+        wanted=new,
+        compare=["src", "dst", "confidence", "evidence"],
+        origin="descriptions",
+        now=now,
     )
-    if stale.height or changed.height:
-        with store.batch() as write:
-            if stale.height:
-                write.delete_edges("DESCRIBED_BY", stale.select(_IDENTITY))
-            if changed.height:
-                write.upsert_edges("DESCRIBED_BY", changed, source="descriptions")
-            ends = pl.concat([stale.select(_IDENTITY), changed.select(_IDENTITY)])
-            edges = {"DESCRIBED_BY": {side: ends[side].unique().to_list() for side in _IDENTITY}}
-            journal(write, "extract:descriptions", {"edges": edges}, now=now)
-    report.written, report.removed = changed.height, stale.height
     return report

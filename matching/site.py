@@ -17,8 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from graph_model.changes import journal
 from graph_model.store import GraphStore
+from matching.edgesets import replace_edges
 
 _IDENTITY = ["src", "dst"]
 
@@ -76,20 +76,13 @@ def link_site_visits(store: GraphStore, *, now: dt.datetime | None = None) -> Si
     report.visits_read = signals.height
     found = site_edges(signals, capabilities)
     existing = store.edges("VIEWED")
-    stale = existing.join(found.select(_IDENTITY), on=_IDENTITY, how="anti")
-    changed = found.join(
-        existing.select("src", "dst", "page"), on=["src", "dst", "page"], how="anti"
+    report.written, report.removed = replace_edges(
+        store,
+        "VIEWED",
+        existing=existing,
+        wanted=found,
+        compare=["src", "dst", "page"],
+        origin="site_pages",
+        now=now or dt.datetime.now(dt.UTC),
     )
-    if stale.height or changed.height:
-        with store.batch() as write:
-            if stale.height:
-                write.delete_edges("VIEWED", stale.select(_IDENTITY))
-            if changed.height:
-                write.upsert_edges("VIEWED", changed, source="site_pages")
-            ends = pl.concat([stale.select(_IDENTITY), changed.select(_IDENTITY)])
-            edges = {"VIEWED": {side: ends[side].unique().to_list() for side in _IDENTITY}}
-            journal(
-                write, "extract:site_pages", {"edges": edges}, now=now or dt.datetime.now(dt.UTC)
-            )
-    report.removed, report.written = stale.height, changed.height
     return report
