@@ -358,12 +358,18 @@ class Ingestor:
         nodes, edges = catalog_records(catalog)
         report.rows_in = len(catalog.capabilities) + len(catalog.needs)
         with self.store.batch() as tx:
+            # A catalog may list no technologies (or no needs, no industries): an empty
+            # list has no columns to compare, and nothing to write.
             for label, records in nodes.items():
+                if not records:
+                    continue
                 changed = changes.changed_nodes(self.store, label, pl.DataFrame(records))
                 if changed.height:
                     tx.upsert_nodes(label, changed, source=source.path)
                     report.written += changed.height
             for rel, records in edges.items():
+                if not records:
+                    continue
                 changed = changes.changed_edges(self.store, rel, pl.DataFrame(records))
                 if changed.height:
                     tx.upsert_edges(rel, changed, source=source.path)
