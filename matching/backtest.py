@@ -39,6 +39,7 @@ from graph_model.store import GraphStore
 from matching.asof import as_of_view
 from matching.metapaths import Metapath, load_metapaths
 from matching.model import ScoreModelSpec, load_prior
+from matching.owners import account_owners
 from matching.run import DEFAULT_BATCH, Matcher
 
 Pair = tuple[str, str]
@@ -285,12 +286,12 @@ def popularity_scores(then: GraphStore, pairs: pl.DataFrame) -> dict[Pair, float
 
 
 def _owners(store: GraphStore, accounts: list[str]) -> pl.DataFrame:
-    """account_id -> am_id (the first owner by id when there are several)."""
-    owns = store.edges("OWNS", touching=accounts, side="target", label="Account")
-    return (
-        owns.select(pl.col("dst").alias("account_id"), pl.col("src").alias("am_id"))
-        .sort("account_id", "am_id")
-        .unique("account_id", keep="first")
+    """account_id -> am_id: the owner by ``matching.owners``' rule, from what the view
+    shows as of the cut-off (owners derived from later deals are not shown)."""
+    owners = account_owners(store, accounts, recompute=True)
+    return pl.DataFrame(
+        {"account_id": list(owners), "am_id": list(owners.values())},
+        schema={"account_id": pl.String, "am_id": pl.String},
     )
 
 

@@ -107,12 +107,16 @@ def _deals(store: GraphStore, accounts: Sequence[str] | None) -> pl.DataFrame:
     )
 
 
-def account_owners(store: GraphStore, accounts: Sequence[str]) -> dict[str, str]:
-    """The owner of each of these accounts that has one."""
+def account_owners(
+    store: GraphStore, accounts: Sequence[str], *, recompute: bool = False
+) -> dict[str, str]:
+    """The owner of each of these accounts that has one. ``recompute`` decides again
+    from the owner columns and the deals the store shows, ignoring the marks
+    ``link_owners`` left (a view as of a past date: who owned it then)."""
     if not accounts:
         return {}
     owns = store.edges("OWNS", touching=list(accounts), side="target", label="Account")
-    marked = owns.filter(pl.col("primary").fill_null(False))
+    marked = owns.filter(pl.col("primary").fill_null(False) & pl.lit(not recompute))
     owners = dict(marked.select("dst", "src").iter_rows())
     rest = [a for a in dict.fromkeys(accounts) if a not in owners]
     if rest:

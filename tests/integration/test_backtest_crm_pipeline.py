@@ -127,10 +127,10 @@ def test_the_backtest_command_counts_the_later_wins_of_the_export(store: GraphSt
     assert len(won) == 17
     assert payload["relevant"] + payload["relevant_blocked"] == 17
     # 9 of them were gated as of the cut-off (bought before, or a deal open then);
-    # the 8 others are candidates, spread over all six agents.
+    # the 8 others are candidates, in the queues of the accounts' owners as of the
+    # cut-off (the agent of the latest deal known then, not of a later one).
     assert (payload["relevant"], payload["relevant_blocked"]) == (8, 9)
     assert sum(row["relevant"] for row in payload["ams"]) == 8
-    assert all(row["relevant"] > 0 for row in payload["ams"])
     cutoff = dt.datetime.fromisoformat(CUTOFF).replace(tzinfo=dt.UTC)
     assert set(relevant_pairs(store, cutoff, cutoff + HORIZON).iter_rows()) == won
 

@@ -522,3 +522,47 @@ def test_an_account_that_describes_itself_by_the_need_is_a_vendor_not_a_buyer(
         write.upsert_nodes("Account", [{**acme, "description": "A software company."}])
         journal(write, "ingest:test", {"nodes": {"Account": ["acme"]}}, now=AS_OF)
     assert link_derived(graph, now=AS_OF).offers.removed == 1
+
+
+def test_as_of_a_date_the_owner_comes_from_the_deals_known_then(graph: GraphStore) -> None:
+    from matching.asof import as_of_view
+    from matching.derived import link_derived
+    from matching.owners import account_owners
+
+    graph.upsert_nodes("Account", [{"account_id": "hooli", "name": "Hooli", "in_icp": True}])
+    graph.upsert_nodes(
+        "Opportunity",
+        [
+            {
+                "opportunity_id": "h1",
+                "name": "Hooli 1",
+                "stage": "Won",
+                "status": "won",
+                "close_date": dt.date(2025, 1, 1),
+                "created_at": dt.datetime(2024, 11, 1, tzinfo=dt.UTC),
+            },
+            {
+                "opportunity_id": "h2",
+                "name": "Hooli 2",
+                "stage": "Won",
+                "status": "won",
+                "close_date": dt.date(2026, 5, 1),
+                "created_at": dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+            },
+        ],
+    )
+    graph.upsert_edges(
+        "FOR", [{"src_label": "Opportunity", "src": h, "dst": "hooli"} for h in ("h1", "h2")]
+    )
+    graph.upsert_edges(
+        "WORKED",
+        [
+            {"src_label": "AccountManager", "src": "am-1", "dst": "h1"},
+            {"src_label": "AccountManager", "src": "am-2", "dst": "h2"},
+        ],
+    )
+    link_derived(graph, now=AS_OF)
+    assert account_owners(graph, ["hooli"]) == {"hooli": "am-2"}
+    # In mid-2025 only am-1's deal had happened: am-1 owned Hooli then.
+    then = as_of_view(graph, dt.datetime(2025, 6, 1, tzinfo=dt.UTC))
+    assert account_owners(then, ["hooli"], recompute=True) == {"hooli": "am-1"}
