@@ -30,15 +30,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from graph_model.store import GraphStore
 from matching.asof import as_of_view
-from matching.metapaths import PLACEHOLDER, Condition, Hop, Metapath
+from matching.metapaths import Condition, Hop, Metapath
 from matching.model import ScoreModelSpec
+from matching.render import placeholders, render_expr
+from matching.results import PathResult, count_once, node_pairs
 
 # Instances kept per (side, pivot) and per pair for explanations.
 TOP_PER_PIVOT = 4
@@ -55,46 +57,6 @@ class _Step:
     known: str  # alias already in the frame
     new: str  # alias the step adds
     stored_from_known: bool  # the edge is stored from ``known`` to ``new``
-
-
-@dataclass
-class PathResult:
-    """One metapath over one batch.
-
-    ``pairs``: account_id, capability_id (absent for account-only paths), n, w.
-    ``instances``: the strongest path instances per pair: ``metapath``, weight ``w``,
-    the rendered ``sentence`` and ``nodes`` (JSON: alias -> node key, the path's ids).
-    ``instances_for(pairs)`` renders only those of the given pairs.
-    """
-
-    metapath: Metapath
-    pairs: pl.DataFrame
-    # The strongest instances (node keys and weight, not rendered) of the given
-    # (account_id, capability_id) pairs, or of every pair with None; built on
-    # demand, since a batch explains only the pairs it surfaces.
-    strongest: Callable[[pl.DataFrame | None], pl.DataFrame] = field(repr=False)
-    renderer: Callable[[Metapath, pl.DataFrame], pl.DataFrame] = field(repr=False)
-    # A ``counts_once`` path: one row per (account_id, capability_id, node) with the
-    # node's strongest weight ``w``; ``kept`` holds the rows this path is credited
-    # with once every path counting the same label has been weighed (see
-    # ``Evaluator.evaluate``), and its instances are limited to those nodes.
-    per_node: pl.DataFrame | None = None
-    kept: list[pl.DataFrame] = field(default_factory=list, repr=False)
-
-    def credit(self, rows: pl.DataFrame) -> None:
-        """Keep only these (account_id, capability_id, node, w) rows of ``per_node``:
-        the pairs' counts and sums are recomputed from them."""
-        self.kept[:] = [rows]
-        self.pairs = _node_pairs(rows)
-
-    @property
-    def instances(self) -> pl.DataFrame:
-        return self.renderer(self.metapath, self.strongest(None))
-
-    def instances_for(self, pairs: pl.DataFrame) -> pl.DataFrame:
-        """Rendered instances of these (account_id, capability_id) pairs; an
-        account-only path (a gate on the account) keeps its rows for their accounts."""
-        return self.renderer(self.metapath, self.strongest(pairs))
 
 
 class Evaluator:
@@ -127,7 +89,7 @@ class Evaluator:
         """Every metapath for these accounts."""
         keys = sorted(set(accounts))
         results = [self.evaluate_one(mp, keys) for mp in self.metapaths]
-        _count_once(results)
+        count_once(results)
         return results
 
     def evaluate_one(self, mp: Metapath, accounts: Sequence[str]) -> PathResult:
@@ -170,7 +132,7 @@ class Evaluator:
         per_node: pl.DataFrame | None = None
         if mp.counts_once is not None:
             per_node = self._per_node(mp, acct, cap_agg)
-            pairs = _node_pairs(per_node)
+            pairs = node_pairs(per_node)
         else:
             pairs = self._aggregate(mp, acct, cap, cap_agg)
         acct_top = _top(acct, _unique([a, pivot]), TOP_PER_PIVOT, [W]).rename({W: "__wa"})
@@ -521,7 +483,7 @@ class Evaluator:
             if mp.nodes.get(alias) == "Signal":
                 fields.add("kind")
         if sentence or alias not in mp.nodes:  # edge fields come with the edge
-            fields |= _placeholders(mp).get(alias, set())
+            fields |= placeholders(mp).get(alias, set())
         return fields
 
     def _fetch(
@@ -658,7 +620,7 @@ class Evaluator:
     # ------------------------------------------------------------------ explanations
 
     def _render(self, mp: Metapath, top: pl.DataFrame) -> pl.DataFrame:
-        for alias, fields in _placeholders(mp).items():
+        for alias, fields in placeholders(mp).items():
             if alias in mp.nodes:
                 top = self._fetch(mp, top, alias, fields)
         a, c = mp.account_alias, mp.capability_alias
@@ -676,105 +638,7 @@ class Evaluator:
         )
 
 
-def render_expr(template: str, schema: pl.Schema) -> pl.Expr:
-    """The sentence of every path instance, as one polars expression: ``{alias.field}``
-    placeholders filled from the frame's ``alias.field`` columns (dates as ISO dates,
-    text on one line and cut at 160 characters, a kind's underscores as spaces, a
-    missing value as ``?``)."""
-    text = " ".join(template.split())
-    parts: list[pl.Expr] = []
-    at = 0
-    for m in PLACEHOLDER.finditer(text):
-        if m.start() > at:
-            parts.append(pl.lit(text[at : m.start()]))
-        parts.append(_value_expr(f"{m['alias']}.{m['field']}", m["field"], schema))
-        at = m.end()
-    if at < len(text):
-        parts.append(pl.lit(text[at:]))
-    return pl.concat_str(parts) if parts else pl.lit("")
-
-
-def _value_expr(column: str, field_name: str, schema: pl.Schema) -> pl.Expr:
-    dtype = schema.get(column)
-    if dtype is None:
-        return pl.lit("?")
-    col = pl.col(column)
-    if isinstance(dtype, pl.Datetime):
-        value = col.dt.date().dt.to_string("%Y-%m-%d")
-    elif dtype == pl.Date:
-        value = col.dt.to_string("%Y-%m-%d")
-    elif dtype == pl.String:
-        value = col.str.replace_all(r"\s+", " ").str.strip_chars(" ")
-        if field_name == "kind":
-            value = value.str.replace_all("_", " ", literal=True)
-        value = (
-            pl.when(value.str.len_chars() > _EVIDENCE_CHARS)
-            .then(
-                pl.concat_str(
-                    value.str.slice(0, _EVIDENCE_CHARS - 1).str.strip_chars_end(" "),
-                    pl.lit("…"),
-                )
-            )
-            .otherwise(value)
-        )
-    elif dtype == pl.Boolean:
-        value = pl.when(col).then(pl.lit("True")).otherwise(pl.lit("False"))
-    elif dtype.is_float():
-        value = col.map_elements(lambda v: f"{v:g}", return_dtype=pl.String)
-    else:
-        value = col.cast(pl.String)
-    return value.fill_null("?")
-
-
 # ------------------------------------------------------------------ helpers
-
-
-def _node_pairs(per_node: pl.DataFrame) -> pl.DataFrame:
-    """Pairs of a ``counts_once`` path: how many distinct nodes reach each, and the
-    sum of their weights."""
-    return (
-        per_node.group_by(["account_id", "capability_id"])
-        .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("w").sum().round(10).alias("w"))
-        .sort(["account_id", "capability_id"])
-    )
-
-
-def _count_once(results: Sequence[PathResult]) -> None:
-    """One node, one count: of the ``counts_once`` paths that count the same label
-    (a signal the account emitted, and the same signal through one of its people),
-    each (pair, node) is credited to the path where it weighs most (the one declared
-    first on a tie), and the others drop it."""
-    groups: dict[str, list[tuple[int, PathResult]]] = {}
-    for order, r in enumerate(results):
-        mp = r.metapath
-        if mp.counts_once is not None and r.per_node is not None:
-            groups.setdefault(mp.nodes[mp.counts_once], []).append((order, r))
-    for members in groups.values():
-        if len(members) < 2:
-            for _order, r in members:
-                assert r.per_node is not None
-                r.credit(r.per_node)
-            continue
-        key = ["account_id", "capability_id", "node"]
-        long = pl.concat(
-            [
-                r.per_node.with_columns(pl.lit(order).alias("__order"))
-                for order, r in members
-                if r.per_node is not None
-            ]
-        )
-        winners = long.sort(["w", "__order"], descending=[True, False]).unique(
-            key, keep="first", maintain_order=True
-        )
-        for order, r in members:
-            r.credit(winners.filter(pl.col("__order") == order).drop("__order"))
-
-
-def _placeholders(mp: Metapath) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for m in PLACEHOLDER.finditer(mp.sentence):
-        found.setdefault(m["alias"], set()).add(m["field"])
-    return found
 
 
 def _product(columns: Sequence[str]) -> pl.Expr:
