@@ -37,7 +37,25 @@ SPECIAL_USE = frozenset(
 )
 
 _DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
-_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+
+
+def _mark_ranges() -> str:
+    """A character-class body of every combining mark (Unicode category M): ``\\w``
+    leaves them out, yet they are letters of Thai, Devanagari and other labels
+    ("ธุรกิจ.ไทย")."""
+    ranges: list[tuple[int, int]] = []
+    for code in (*range(0x0300, 0x20000), *range(0xE0100, 0xE01F0)):
+        if unicodedata.category(chr(code)).startswith("M"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
+
+
+_MARKS = _mark_ranges()
+_LETTER = rf"(?:[^\W_]|[{_MARKS}])"
+_LABEL = rf"{_LETTER}(?:[\w{_MARKS}-]{{0,61}}{_LETTER})?"
 _TRAILING = ".,;:!?)]}'\""
 # Bounded repeats and token-start lookbehinds keep every pattern linear in the text.
 SCHEME_URL = re.compile(

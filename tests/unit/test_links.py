@@ -37,6 +37,12 @@ def test_every_name_under_a_known_suffix_is_found(label: str, suffix: str) -> No
     assert _hosts(f"Visit https://{host}/x.") == [readable(host).lower()]
 
 
+def test_a_label_with_combining_marks_is_one_label() -> None:
+    # Thai vowel signs are combining marks, not \\w: the host is found whole.
+    assert _hosts("Visit 0.ธุรกิจ.ไทย today.") == ["0.ธุรกิจ.ไทย"]
+    assert _hosts("Visit shop.भारत now.") == ["shop.भारत"]
+
+
 @given(st.text())
 def test_no_domain_is_found_where_no_dot_is_shown(text: str) -> None:
     if "." not in readable(text):
