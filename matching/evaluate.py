@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,11 +176,7 @@ class Evaluator:
         unknown bound on the capability's side does not bound an evidence path (a
         capability with only a minimum size fits every larger account)."""
         c, a = list(mp.nodes)
-        spec = self.store.registry.node(mp.nodes[c])
-        caps = pl.DataFrame(
-            {c: self.store.nodes(spec.label)[spec.key].to_list()}, schema={c: pl.String}
-        )
-        caps = self._node_conditions(mp, caps, c)
+        caps = self._capabilities(mp, c)
         acct = pl.DataFrame({a: list(accounts) if caps.height else []}, schema={a: pl.String})
         acct = self._node_conditions(mp, acct, a)
         for alias in (c, a):
@@ -193,14 +189,7 @@ class Evaluator:
         for cond in mp.conditions:
             if cond.other is not None:
                 frame = frame.filter(self._compare(mp, cond, frame))
-        frame = frame.select(a, c, pl.lit(1.0).alias(W))
-        pairs = frame.select(
-            pl.col(a).alias("account_id"),
-            pl.col(c).alias("capability_id"),
-            pl.lit(1, dtype=pl.Int64).alias("n"),
-            pl.col(W).alias("w"),
-        ).sort(["account_id", "capability_id"])
-        return PathResult(mp, pairs, self._of_pair_frame(mp, frame), self._render)
+        return self._pair_result(mp, frame.select(a, c))
 
     def _unreached(self, mp: Metapath, acct: pl.DataFrame, *, pairs: pl.DataFrame) -> PathResult:
         """An ``unreached`` gate: the pairs of the accounts that reach some pivot (have
@@ -208,34 +197,31 @@ class Evaluator:
         less the pairs the path joins."""
         a, c = mp.account_alias, mp.capability_alias
         assert c is not None
-        spec = self.store.registry.node(mp.nodes[c])
-        caps = pl.DataFrame(
-            {c: self.store.nodes(spec.label)[spec.key].to_list()}, schema={c: pl.String}
-        )
-        caps = self._node_conditions(mp, caps, c).select(c)
+        caps = self._capabilities(mp, c).select(c)
         reached = pairs.select(pl.col("account_id").alias(a), pl.col("capability_id").alias(c))
-        frame = (
-            acct.select(a)
-            .unique()
-            .join(caps, how="cross")
-            .join(reached, on=[a, c], how="anti")
-            .with_columns(pl.lit(1.0).alias(W))
+        frame = acct.select(a).unique().join(caps, how="cross")
+        return self._pair_result(mp, frame.join(reached, on=[a, c], how="anti"))
+
+    def _capabilities(self, mp: Metapath, alias: str) -> pl.DataFrame:
+        """Every capability that passes the conditions on the path's capability node."""
+        spec = self.store.registry.node(mp.nodes[alias])
+        keys = self.store.nodes(spec.label)[spec.key].to_list()
+        return self._node_conditions(
+            mp, pl.DataFrame({alias: keys}, schema={alias: pl.String}), alias
         )
-        blocked = frame.select(
+
+    def _pair_result(self, mp: Metapath, frame: pl.DataFrame) -> PathResult:
+        """The result of a path whose instance is the pair itself (``frame``: the
+        account and capability aliases), each pair counting once."""
+        a, c = mp.account_alias, mp.capability_alias
+        assert c is not None
+        frame = frame.with_columns(pl.lit(1.0).alias(W))
+        pairs = frame.select(
             pl.col(a).alias("account_id"),
             pl.col(c).alias("capability_id"),
             pl.lit(1, dtype=pl.Int64).alias("n"),
             pl.col(W).alias("w"),
         ).sort(["account_id", "capability_id"])
-        return PathResult(mp, blocked, self._of_pair_frame(mp, frame), self._render)
-
-    @staticmethod
-    def _of_pair_frame(
-        mp: Metapath, frame: pl.DataFrame
-    ) -> Callable[[pl.DataFrame | None], pl.DataFrame]:
-        """Instances of a path whose instance is the pair itself."""
-        a, c = mp.account_alias, mp.capability_alias
-        assert c is not None
 
         def of_pairs(wanted: pl.DataFrame | None) -> pl.DataFrame:
             if wanted is None:
@@ -245,7 +231,7 @@ class Evaluator:
             ).unique()
             return frame.join(keys, on=[a, c], how="semi")
 
-        return of_pairs
+        return PathResult(mp, pairs, of_pairs, self._render)
 
     def _compare(self, mp: Metapath, cond: Condition, frame: pl.DataFrame) -> pl.Expr:
         assert cond.other is not None and cond.field is not None
