@@ -96,7 +96,13 @@ def match_extract(
         )
         for note in report.notes:
             console.print(f"• {note}")
-    site, champions = derived.site, derived.champions
+    site, champions, offers = derived.site, derived.champions, derived.offers
+    if offers.descriptions_read:
+        console.print(
+            f"vendors: {offers.descriptions_read:,} account descriptions read; "
+            f"{offers.written:,} accounts that describe themselves by a need (they sell a "
+            f"remedy, sells_it), {offers.removed:,} removed"
+        )
     if site.pages:
         console.print(
             f"site pages: {site.visits_read:,} web visits read; {site.written:,} visits to our "
