@@ -116,12 +116,18 @@ def account_owners(
     if not accounts:
         return {}
     owns = store.edges("OWNS", touching=list(accounts), side="target", label="Account")
-    marked = owns.filter(pl.col("primary").fill_null(False) & pl.lit(not recompute))
-    owners = dict(marked.select("dst", "src").iter_rows())
+    owners: dict[str, str] = {}
+    if not recompute:
+        marked = owns.filter(pl.col("primary").fill_null(False))
+        owners = dict(marked.select("dst", "src").iter_rows())
+    explicit = owns.filter(~pl.col("derived").fill_null(False) & ~pl.col("dst").is_in(list(owners)))
+    # One owner column, one owner: only several or none need the deals.
+    alone = explicit.filter(pl.len().over("dst") == 1)
+    owners.update(dict(alone.select("dst", "src").iter_rows()))
     rest = [a for a in dict.fromkeys(accounts) if a not in owners]
     if rest:
-        explicit = owns.filter(~pl.col("derived").fill_null(False) & pl.col("dst").is_in(rest))
-        chosen = choose_owners(explicit, _deals(store, rest))
+        several = explicit.filter(pl.col("dst").is_in(rest))
+        chosen = choose_owners(several, _deals(store, rest))
         owners.update(dict(chosen.select("account_id", "am_id").iter_rows()))
     return owners
 
