@@ -12,46 +12,22 @@ from polars.testing import assert_frame_equal
 
 from app import analysis
 from app.actors import identify
-from app.decisions import decide
-from app.human_loop import cancel_draft
 from app.queue import queue_frame
 from graph_model.store import GraphStore
 from matching.model import activate, load_prior, save_version
-from matching.run import pair_id
-from routing.sending import load_sending
-from tests.support.hand_graph import AS_OF, add_managers, build, hand_over
-
-SENDING = load_sending().model_copy(
-    update={"from_domains": ["vendor.example"], "link_domains": ["vendor.example"]}
+from tests.support.analysis_world import (
+    APPROVE,
+    AUTO,
+    ESCALATED,
+    SENT_AT,
+    activity,
+    decided_world,
 )
-APPROVE = pair_id("acme", "ingest")  # senior_contact: a draft waits for am-1
-AUTO = pair_id("acme", "vault")  # normal_account: auto-sent
-ESCALATED = pair_id("globex", "ingest")  # nobody_to_write_to: escalated
-SENT_AT = AS_OF + dt.timedelta(hours=1)
+from tests.support.hand_graph import AS_OF, build
+
 STAGES = ["surfaced", "decided", "drafted", "sent", "replied", "opportunity"]
-
-
-def _activity(store: GraphStore, key: str, when: dt.datetime, **fields: object) -> None:
-    store.upsert_nodes(
-        "Activity", [{"activity_id": key, "kind": "email", "occurred_at": when, **fields}]
-    )
-    store.upsert_edges("ABOUT", [{"src": key, "dst": "acme"}])
-
-
-def _world(store: GraphStore) -> None:
-    """One agent batch on the hand graph, then: am-1's manager cancels the draft of
-    APPROVE, am-1 validates ESCALATED, AUTO's message goes out at SENT_AT."""
-    build(store)
-    add_managers(store)
-    hand_over(store, sending=SENDING)
-    draft_id = store.nodes("Draft", {"match_id": APPROVE, "status": "pending"})["draft_id"][0]
-    cancel_draft(store, draft_id, actor="am-3", now=AS_OF, reason="they just bought a rival")
-    decide(store, ESCALATED, "validate", actor="am-1", now=AS_OF)
-    (message,) = store.nodes("OutboxMessage").to_dicts()
-    store.upsert_nodes("OutboxMessage", [{**message, "status": "sent", "sent_at": SENT_AT}])
-    # Inbound before the send, and outbound after it: neither is a reply.
-    _activity(store, "a-before", AS_OF - dt.timedelta(days=1), direction="inbound")
-    _activity(store, "a-ours", SENT_AT + dt.timedelta(hours=1), direction="outbound")
+_world = decided_world
+_activity = activity
 
 
 def _stages(frame: pl.DataFrame, group: str) -> list[int]:

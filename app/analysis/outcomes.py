@@ -9,6 +9,7 @@ a page shows it as text (``app.console.text``), a notebook as a frame.
 - ``funnel``: those rows counted per stage, grouped by AM, capability, routing rule
   or metapath;
 - ``calibration``: how often AMs accept a match, by score band;
+- ``acceptance``: how often AMs accept a match, by AM, capability, rule or metapath;
 - ``learning_versions``: the score model's versions with their held-out metrics;
 - ``team_stats``: per AM the actor may see, queue size, oldest item, decisions per
   week and validate and kill rates.
@@ -72,7 +73,9 @@ def match_outcomes(store: GraphStore, *, ams: Sequence[str] | None = None) -> pl
     ``funnel`` (``decided``, ``drafted``, ``sent``, ``replied``, ``opportunity``).
 
     >>> rows = match_outcomes(store, ams=["am-1"])
-    >>> rows.filter(pl.col("sent")).select("match_id", "replied", "opportunity")
+    >>> sent = rows.filter(pl.col("sent"))
+    >>> sent.select("account_id", "capability", "replied", "opportunity").rows()
+    [('acme', 'Privacy Vault', True, True)]
     """
     matches = _matches(store, ams)
     if matches.is_empty():
@@ -84,7 +87,7 @@ def match_outcomes(store: GraphStore, *, ams: Sequence[str] | None = None) -> pl
     )
     sends = _first_sends(store, ids)
     matches = matches.with_columns(
-        pl.Series("metapaths", [_metapaths(f) for f in matches["features"].to_list()])
+        pl.Series("metapaths", [match_metapaths(f) for f in matches["features"].to_list()])
     )
     frame = (
         matches.join(capabilities, on="capability_id", how="left")
@@ -161,8 +164,9 @@ def funnel(
     to its score (``(none)`` if none did), so the groups of ``metapath`` overlap.
     Groups come largest first. ``ams`` keeps the matches of those AMs only.
 
-    >>> funnel(store, by="rule")
-    shape: (3, 7)  # group, surfaced, decided, drafted, sent, replied, opportunity
+    >>> funnel(store, by="rule").rows()  # group, surfaced, decided, ..., opportunity
+    [('nobody_to_write_to', 1, 1, 0, 0, 0, 0), ('normal_account', 1, 0, 1, 1, 1, 1),
+     ('senior_contact', 1, 1, 1, 0, 0, 1)]
     """
     if by not in GROUPS:
         raise ValueError(f"unknown grouping {by!r} (one of {', '.join(GROUPS)})")
@@ -192,7 +196,9 @@ def funnel_stages(frame: pl.DataFrame) -> pl.DataFrame:
     """A ``funnel`` frame in long form (group, stage, matches) for a chart, stages in
     funnel order.
 
-    >>> funnel_stages(funnel(store, by="am"))
+    >>> funnel_stages(funnel(store, by="am")).select("stage", "matches").rows()
+    [('surfaced', 3), ('decided', 2), ('drafted', 2), ('sent', 1), ('replied', 1),
+     ('opportunity', 2)]
     """
     long = frame.unpivot(
         index="group", on=list(STAGES), variable_name="stage", value_name="matches"
@@ -218,8 +224,8 @@ def calibration(
     edge); every band is listed, ``acceptance_rate`` is null where nothing was
     decided. A calibrated score has rates that rise with the band.
 
-    >>> calibration(store, bands=(0, 0.5, 1))
-    shape: (2, 7)  # band, lower, upper, decided, accepted, rejected, acceptance_rate
+    >>> calibration(store, bands=(0, 0.5, 1)).select("band", "decided", "acceptance_rate").rows()
+    [('0.00-0.50', 1, 1.0), ('0.50-1.00', 1, 0.0)]
     """
     edges = sorted(set(float(b) for b in bands))
     if len(edges) < 2:
@@ -258,6 +264,55 @@ def calibration(
     )
 
 
+def acceptance(
+    store: GraphStore, *, by: GroupBy = "metapath", ams: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """Per group, how the people who decided took the matches: each match counts once,
+    by its latest labelling decision (validate, approve and edit accept it; kill and
+    cancel reject it; a defer says nothing). ``by`` groups as ``funnel`` does
+    (``metapath`` groups overlap: a match counts under each metapath that
+    contributed). ``acceptance_rate`` is accepted over decided; groups with no
+    labelled match are left out; largest first.
+
+    >>> acceptance(store, by="am").rows()
+    [('am-1', 2, 1, 1, 0.5)]
+    """
+    if by not in GROUPS:
+        raise ValueError(f"unknown grouping {by!r} (one of {', '.join(GROUPS)})")
+    labels = _labels(store, ams).select("match_id", "accepted")
+    rows = match_outcomes(store, ams=ams).join(labels, on="match_id", how="inner")
+    column = {"am": "am_id", "capability": "capability", "rule": "rule", "metapath": "metapaths"}
+    if by == "metapath":
+        rows = rows.with_columns(
+            pl.when(pl.col("metapaths").list.len() > 0)
+            .then(pl.col("metapaths"))
+            .otherwise(pl.lit([NO_METAPATH]))
+        ).explode("metapaths")
+    schema = {
+        "group": pl.String,
+        "decided": pl.Int64,
+        "accepted": pl.Int64,
+        "rejected": pl.Int64,
+        "acceptance_rate": pl.Float64,
+    }
+    if rows.is_empty():
+        return pl.DataFrame(schema=schema)
+    return (
+        rows.with_columns(pl.col(column[by]).fill_null("(nobody)").cast(pl.String).alias("group"))
+        .group_by("group")
+        .agg(
+            pl.len().cast(pl.Int64).alias("decided"),
+            pl.col("accepted").sum().cast(pl.Int64).alias("accepted"),
+        )
+        .with_columns(
+            (pl.col("decided") - pl.col("accepted")).alias("rejected"),
+            (pl.col("accepted") / pl.col("decided")).alias("acceptance_rate"),
+        )
+        .sort(["decided", "group"], descending=[True, False])
+        .select(list(schema))
+    )
+
+
 METRICS = ("log_loss", "auc", "accuracy")
 
 
@@ -267,7 +322,8 @@ def learning_versions(store: GraphStore) -> pl.DataFrame:
     this one, on the same held-out decisions) and which one is active. The first row
     is the prior (``prior.yaml``), active when no stored version is.
 
-    >>> learning_versions(store).select("model_id", "active", "auc_before", "auc_after")
+    >>> learning_versions(store).select("model_id", "active", "auc_before", "auc_after").rows()
+    [('prior', True, None, None)]
     """
     stored = model_versions(store)
     schema: dict[str, pl.DataType] = {
@@ -336,7 +392,10 @@ def team_stats(
       (validate, defer, kill), the share that validated and that killed (null
       without any).
 
-    >>> team_stats(store, identify(store, "am-3", action="see", item="team"), now)
+    >>> from app.actors import identify
+    >>> cy = identify(store, "am-3", action="see", item="team")  # am-1's manager
+    >>> team_stats(store, cy, AS_OF).select("am_id", "queue", "decisions", "validated").rows()
+    [('am-3', 0, 1, 0), ('am-1', 2, 2, 1)]
     """
     ams = books(store, actor)
     if not ams:
@@ -407,8 +466,13 @@ def _matches(store: GraphStore, ams: Sequence[str] | None) -> pl.DataFrame:
     return matches.select(*columns, "features").join(owners, on="match_id", how="left")
 
 
-def _metapaths(features: str | None) -> list[str]:
-    """The evidence metapaths that contributed to a match (a count or weight above 0)."""
+def match_metapaths(features: str | None) -> list[str]:
+    """The evidence metapaths that contributed to a match (a count or weight above 0),
+    from its stored ``features``.
+
+    >>> match_metapaths('{"need_evidence": {"n": 2}, "lookalike_wins": {"n": 0}}')
+    ['need_evidence']
+    """
     found = json.loads(features or "{}")
     return sorted(
         name
