@@ -6,11 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 NEO4J_HOME ?= .twoloop/neo4j/dev
 
-.PHONY: help venv system-deps demo console test test-unit check format neo4j-up neo4j-down neo4j-status bench clean
+.PHONY: help venv system-deps demo console notebooks test test-unit check format neo4j-up neo4j-down neo4j-status bench clean
 
 help:
 	@echo "make demo        sample world -> ingest -> match; prints ranked, explained matches"
 	@echo "make console     the AM console (twoloop console) on the configured store and settings"
+	@echo "make notebooks   JupyterLab on the analysts' notebooks (twoloop notebooks) and the configured store"
 	@echo "make test        run the whole suite (starts and stops its own Neo4j)"
 	@echo "make check       ruff + pyright"
 	@echo "make neo4j-up    start the dev Neo4j (URI in $(NEO4J_HOME)/uri); make neo4j-down stops it"
@@ -57,6 +58,9 @@ demo: venv
 
 console: venv
 	$(VENV)/bin/twoloop console $(CONSOLE_ARGS)
+
+notebooks: venv
+	$(VENV)/bin/twoloop notebooks $(NOTEBOOK_ARGS)
 
 test: venv system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -20,7 +20,16 @@ runs them on both stores.
 """
 
 from app.analysis.backtests import backtest_series, cutoffs_between
-from app.analysis.frames import accounts, decisions, drafts, matches, routes, sends
+from app.analysis.frames import (
+    accounts,
+    data_now,
+    decisions,
+    drafts,
+    matches,
+    moment,
+    routes,
+    sends,
+)
 from app.analysis.networks import (
     GraphTooLarge,
     communities,
@@ -67,6 +76,7 @@ __all__ = [
     "calibration",
     "communities",
     "cutoffs_between",
+    "data_now",
     "decisions",
     "drafts",
     "extraction_coverage",
@@ -79,6 +89,7 @@ __all__ = [
     "learning_versions",
     "match_outcomes",
     "matches",
+    "moment",
     "move_network",
     "moved_champions",
     "neighbourhood",

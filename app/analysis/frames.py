@@ -213,6 +213,49 @@ def sends(store: GraphStore, *, ams: Sequence[str] | None = None) -> pl.DataFram
     return _with_match(store, found.drop("account_id"), ams, own_am=True).sort("message_id")
 
 
+def moment(text: str | dt.date | None) -> dt.datetime | None:
+    """A notebook's date parameter as a UTC datetime: an ISO date (the start of that
+    day) or datetime (UTC when it names no zone); None stays None.
+
+    >>> moment("2026-11-20")
+    datetime.datetime(2026, 11, 20, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    if text is None or text == "":
+        return None
+    if isinstance(text, dt.datetime):
+        value = text
+    elif isinstance(text, dt.date):
+        value = dt.datetime(text.year, text.month, text.day)
+    else:
+        try:
+            value = dt.datetime.fromisoformat(str(text).strip())
+        except ValueError:
+            raise ValueError(f"{text!r} is not an ISO date (2026-11-20) or datetime") from None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def data_now(store: GraphStore) -> dt.datetime | None:
+    """The graph's own "now": the latest match, decision or send it records, so an
+    analysis of a sample or a restored backup is as of its data, not the wall clock.
+    None for a graph with none of them.
+
+    >>> data_now(store) == SENT_AT
+    True
+    """
+    latest: list[dt.datetime] = []
+    for label, column in (
+        ("Match", "created_at"),
+        ("Decision", "decided_at"),
+        ("OutboxMessage", "sent_at"),
+    ):
+        frame = store.nodes(label)
+        if frame.height and frame[column].drop_nulls().len():
+            value = frame[column].max()
+            if isinstance(value, dt.datetime):
+                latest.append(value.astimezone(dt.UTC))
+    return max(latest) if latest else None
+
+
 # ---------------------------------------------------------------- the parts
 
 

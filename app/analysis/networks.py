@@ -31,39 +31,88 @@ class GraphTooLarge(TwoloopError):
     exit_code = 2
 
 
+# Reached but not walked through: each links to a large part of the graph.
+HUBS = ("Account", "AccountManager", "Capability", "Industry", "Need", "Technology")
+
+
+# The loops' records about a match (its routes, drafts, decisions, messages):
+# left out of a picture of what the graph knows unless asked for.
+PROCESS = ("Decision", "Draft", "OutboxMessage", "Route", "Task")
+
+
 def neighbourhood(
-    store: GraphStore, label: str, key: str, *, hops: int = 2, max_nodes: int = 300
+    store: GraphStore,
+    label: str,
+    key: str,
+    *,
+    hops: int = 2,
+    max_nodes: int = 300,
+    stop_at: Sequence[str] = HUBS,
+    leave_out: Sequence[str] = PROCESS,
 ) -> nx.MultiDiGraph:
-    """The nodes within ``hops`` of one node and the edges among them; the farthest
-    ring is cut at ``max_nodes`` (``graph.graph["truncated"]`` says so).
+    """The nodes within ``hops`` of one node and the edges among them. Nodes of a
+    ``stop_at`` label (``HUBS`` by default: other accounts, AMs, capabilities,
+    needs, industries, technologies) are shown but not walked through, so two hops
+    from an account reach its people's signals and the needs they indicate, not
+    every account of its AM; the farthest ring is cut at ``max_nodes``
+    (``graph.graph["truncated"]`` says so). Nodes of a ``leave_out`` label are
+    dropped (``PROCESS``: the routes, drafts, decisions and messages about a match).
 
     >>> graph = neighbourhood(store, "Account", "acme", hops=1)
     >>> sorted({data["label"] for _, data in graph.nodes(data=True)})
     ['Account', 'AccountManager', 'Activity', 'Industry', 'Match', 'Opportunity', 'Person',
      'Signal', 'Technology']
+    >>> wide = neighbourhood(store, "Account", "acme", hops=2, stop_at=(), leave_out=())
+    >>> neighbourhood(store, "Account", "acme").number_of_nodes() < wide.number_of_nodes()
+    True
     """
-    sub = store.neighborhood(label, key, hops=hops, max_nodes=max_nodes)
+    sub = store.neighborhood(label, key, hops=hops, max_nodes=max_nodes, stop_at=stop_at)
     graph = sub.to_networkx()
+    graph.remove_nodes_from(
+        [n for n, node_label in graph.nodes(data="label") if node_label in set(leave_out)]
+    )
     graph.graph.update(center=f"{label}:{key}", hops=hops, truncated=sub.truncated)
     return graph
 
 
-def schema_graph(store: GraphStore) -> nx.MultiDiGraph:
+# The product's own records: how the loops run, not what the graph knows.
+BOOKKEEPING = (
+    "CapWindow",
+    "ChangeSet",
+    "IngestRun",
+    "Lease",
+    "LoopRun",
+    "QuarantinedRow",
+    "SavedView",
+    "ScoreModel",
+    "ScoredAccount",
+    "StyleNote",
+    "Suppression",
+)
+
+
+def schema_graph(store: GraphStore, *, bookkeeping: bool = True) -> nx.MultiDiGraph:
     """The schema as a graph: one node per label (``count``: nodes stored) and one
     edge per (source label, type, target label) the registry allows (``count``:
-    edges of that type stored, over all its label pairs).
+    edges of that type stored, over all its label pairs). ``bookkeeping=False``
+    leaves out the labels that record how the loops run (``BOOKKEEPING``).
 
     >>> graph = schema_graph(store)
     >>> graph.nodes["Account"]["count"], graph.has_edge("Person", "Account")
     (4, True)
+    >>> "ChangeSet" in schema_graph(store, bookkeeping=False)
+    False
     """
     counts = store.counts()
     graph = nx.MultiDiGraph()
-    for label in sorted(store.registry.nodes):
+    labels = [n for n in sorted(store.registry.nodes) if bookkeeping or n not in BOOKKEEPING]
+    for label in labels:
         graph.add_node(label, label=label, count=counts.nodes.get(label, 0))
     for rel_type in sorted(store.registry.edges):
         spec = store.registry.edge(rel_type)
         for src, dst in spec.endpoints:
+            if src not in graph or dst not in graph:
+                continue
             graph.add_edge(src, dst, key=rel_type, type=rel_type, count=counts.edges[rel_type])
     return graph
 
@@ -156,6 +205,10 @@ def move_network(
     >>> network = move_network(store)
     >>> list(network.edges(data="weight"))
     [('Account:globex', 'Account:acme', 1)]
+    >>> move_network(store, max_nodes=1)
+    Traceback (most recent call last):
+    ...
+    app.analysis.networks.GraphTooLarge: the job-move network has 2 accounts, ...
     """
     moves = job_moves(store) if moves is None else moves
     accounts = sorted(set(moves["from_account"].to_list()) | set(moves["to_account"].to_list()))

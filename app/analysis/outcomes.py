@@ -66,11 +66,18 @@ OUTCOME_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def match_outcomes(store: GraphStore, *, ams: Sequence[str] | None = None) -> pl.DataFrame:
+def match_outcomes(
+    store: GraphStore,
+    *,
+    ams: Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> pl.DataFrame:
     """One row per stored match (of the AMs in ``ams``, default every match) and what
     became of it: owner, capability, current routing rule, the metapaths that
     contributed evidence, the latest human decision, and the stage flags of
     ``funnel`` (``decided``, ``drafted``, ``sent``, ``replied``, ``opportunity``).
+    ``since``/``until`` keep the matches created in that span.
 
     >>> rows = match_outcomes(store, ams=["am-1"])
     >>> sent = rows.filter(pl.col("sent"))
@@ -78,6 +85,10 @@ def match_outcomes(store: GraphStore, *, ams: Sequence[str] | None = None) -> pl
     [('acme', 'Privacy Vault', True, True)]
     """
     matches = _matches(store, ams)
+    if since is not None:
+        matches = matches.filter(pl.col("created_at") >= since)
+    if until is not None:
+        matches = matches.filter(pl.col("created_at") <= until)
     if matches.is_empty():
         return pl.DataFrame(schema=OUTCOME_SCHEMA)
     ids = matches["match_id"].to_list()
@@ -141,7 +152,12 @@ def match_outcomes(store: GraphStore, *, ams: Sequence[str] | None = None) -> pl
 
 
 def funnel(
-    store: GraphStore, *, by: GroupBy = "am", ams: Sequence[str] | None = None
+    store: GraphStore,
+    *,
+    by: GroupBy = "am",
+    ams: Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> pl.DataFrame:
     """Per group, how many matches reached each stage, in order:
 
@@ -162,7 +178,8 @@ def funnel(
     (its name), ``rule`` (the current route's rule, ``unrouted`` before routing) or
     ``metapath``: a match counts once under every evidence metapath that contributed
     to its score (``(none)`` if none did), so the groups of ``metapath`` overlap.
-    Groups come largest first. ``ams`` keeps the matches of those AMs only.
+    Groups come largest first. ``ams`` keeps the matches of those AMs only,
+    ``since``/``until`` those created in that span.
 
     >>> funnel(store, by="rule").rows()  # group, surfaced, decided, ..., opportunity
     [('nobody_to_write_to', 1, 1, 0, 0, 0, 0), ('normal_account', 1, 0, 1, 1, 1, 1),
@@ -170,7 +187,7 @@ def funnel(
     """
     if by not in GROUPS:
         raise ValueError(f"unknown grouping {by!r} (one of {', '.join(GROUPS)})")
-    rows = match_outcomes(store, ams=ams)
+    rows = match_outcomes(store, ams=ams, since=since, until=until)
     column = {"am": "am_id", "capability": "capability", "rule": "rule", "metapath": "metapaths"}
     group = pl.col(column[by])
     if by == "metapath":
@@ -265,14 +282,20 @@ def calibration(
 
 
 def acceptance(
-    store: GraphStore, *, by: GroupBy = "metapath", ams: Sequence[str] | None = None
+    store: GraphStore,
+    *,
+    by: GroupBy = "metapath",
+    ams: Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> pl.DataFrame:
     """Per group, how the people who decided took the matches: each match counts once,
     by its latest labelling decision (validate, approve and edit accept it; kill and
     cancel reject it; a defer says nothing). ``by`` groups as ``funnel`` does
     (``metapath`` groups overlap: a match counts under each metapath that
     contributed). ``acceptance_rate`` is accepted over decided; groups with no
-    labelled match are left out; largest first.
+    labelled match are left out; largest first. ``since``/``until`` keep the
+    matches created in that span.
 
     >>> acceptance(store, by="am").rows()
     [('am-1', 2, 1, 1, 0.5)]
@@ -280,7 +303,8 @@ def acceptance(
     if by not in GROUPS:
         raise ValueError(f"unknown grouping {by!r} (one of {', '.join(GROUPS)})")
     labels = _labels(store, ams).select("match_id", "accepted")
-    rows = match_outcomes(store, ams=ams).join(labels, on="match_id", how="inner")
+    rows = match_outcomes(store, ams=ams, since=since, until=until)
+    rows = rows.join(labels, on="match_id", how="inner")
     column = {"am": "am_id", "capability": "capability", "rule": "rule", "metapath": "metapaths"}
     if by == "metapath":
         rows = rows.with_columns(

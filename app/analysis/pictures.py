@@ -11,6 +11,7 @@ Examples run on the test suite's hand-built graph (``tests/support/analysis_worl
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -98,13 +99,16 @@ def draw(
     *,
     ax: Axes | None = None,
     title: str | None = None,
-    layout: str = "spring",
+    layout: str | None = None,
     edge_labels: bool = False,
+    color_by: str | None = None,
     seed: int = 7,
 ) -> Figure:
     """A static drawing for reports: nodes coloured by label with their captions,
-    a legend of labels; ``layout`` is ``spring``, ``kamada_kawai``, ``tree`` (top
-    down along edges, for org charts) or ``circular``.
+    a legend of labels; ``layout`` is ``rings`` (a neighbourhood: each hop a ring
+    round its center; the default for one), ``spring`` (the default otherwise),
+    ``kamada_kawai``, ``tree`` (top down along edges, for org charts) or ``circular``.
+    ``color_by`` colours by another node attribute (a community number, say).
 
     >>> fig = draw(org_chart(store, "acme"), layout="tree")
     >>> [t.get_text() for t in fig.axes[0].texts if t.get_text() == "Ann Lee"]
@@ -117,9 +121,14 @@ def draw(
         fig, ax = plt.subplots(figsize=(9, 6.5))
     else:
         fig = cast("Figure", ax.get_figure(root=True))
-    positions = _layout(graph, layout, seed)
-    labels = [str(data.get("label")) for _, data in graph.nodes(data=True)]
-    colors = [COLORS.get(label, OTHER) for label in labels]
+    chosen = layout or ("rings" if graph.graph.get("center") in graph else "spring")
+    positions = _layout(graph, chosen, seed)
+    labels = [str(data.get(color_by or "label")) for _, data in graph.nodes(data=True)]
+    palette: dict[str, Any] = dict(COLORS)
+    if color_by is not None:
+        cycle = list(plt.get_cmap("tab20").colors)  # type: ignore[attr-defined]
+        palette = {v: cycle[i % len(cycle)] for i, v in enumerate(sorted(set(labels)))}
+    colors = [palette.get(label, OTHER) for label in labels]
     nx.draw_networkx_edges(graph, positions, ax=ax, alpha=0.4, arrows=graph.is_directed())
     nx.draw_networkx_nodes(graph, positions, ax=ax, node_color=colors, node_size=260)
     nx.draw_networkx_labels(
@@ -134,8 +143,10 @@ def draw(
         nx.draw_networkx_edge_labels(graph, positions, edge_labels=types, ax=ax, font_size=6)
     ax.legend(
         handles=[
-            Patch(color=COLORS.get(label, OTHER), label=label) for label in sorted(set(labels))
+            Patch(color=palette.get(label, OTHER), label=label)
+            for label in sorted(set(labels))[:20]
         ],
+        title=color_by,
         loc="upper left",
         fontsize=7,
         frameon=False,
@@ -180,14 +191,44 @@ def _layout(graph: nx.Graph, layout: str, seed: int) -> dict[Any, Any]:
     if graph.number_of_nodes() == 0:
         return {}
     if layout == "spring":
-        return nx.spring_layout(graph, seed=seed)
+        spread = 2.5 / max(graph.number_of_nodes(), 1) ** 0.5
+        return nx.spring_layout(graph, seed=seed, k=spread, iterations=200)
     if layout == "kamada_kawai":
         return nx.kamada_kawai_layout(graph)
     if layout == "circular":
         return nx.circular_layout(graph)
     if layout == "tree":
         return _tree_layout(graph)
-    raise ValueError(f"unknown layout {layout!r} (spring, kamada_kawai, tree, circular)")
+    if layout == "rings":
+        return _ring_layout(graph)
+    raise ValueError(f"unknown layout {layout!r} (rings, spring, kamada_kawai, tree, circular)")
+
+
+def _ring_layout(graph: nx.Graph) -> dict[Any, Any]:
+    """The neighbourhood's center in the middle, each hop a ring around it, a ring's
+    nodes grouped by label; falls back to spring without a center."""
+    center = graph.graph.get("center")
+    if center not in graph:
+        return _layout(graph, "spring", 7)
+    distance = nx.single_source_shortest_path_length(graph.to_undirected(as_view=True), center)
+    rings: dict[int, list[Any]] = {}
+    for node in graph.nodes:
+        rings.setdefault(distance.get(node, max(distance.values()) + 1), []).append(node)
+    positions: dict[Any, Any] = {}
+    for hop, members in sorted(rings.items()):
+        members.sort(key=lambda n: (str(graph.nodes[n].get("label")), str(n)))
+        if hop == 0:
+            positions[members[0]] = (0.0, 0.0)
+            continue
+        shell = nx.circular_layout(nx.Graph(members), scale=float(hop), center=(0.0, 0.0))
+        # Alternate rings start half a step round, so spokes do not line up.
+        turn = math.pi / max(len(members), 1) if hop % 2 == 0 else 0.0
+        for node, (x, y) in shell.items():
+            positions[node] = (
+                x * math.cos(turn) - y * math.sin(turn),
+                x * math.sin(turn) + y * math.cos(turn),
+            )
+    return positions
 
 
 def _tree_layout(graph: nx.Graph) -> dict[Any, tuple[float, float]]:

@@ -23,6 +23,7 @@ from app.cli import agent  # noqa: F401
 from app.cli import loop  # noqa: F401
 from app.cli import human  # noqa: F401
 from app.cli import console  # noqa: F401
+from app.cli import notebooks  # noqa: F401
 
 # isort: on
 from app.cli.agent_setup import agent_batch, choose_drafter, email_channel, loop_setup

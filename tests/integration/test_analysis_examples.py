@@ -17,7 +17,7 @@ import pytest
 
 import app.analysis
 from graph_model.store import GraphStore
-from tests.support.analysis_world import analysis_world
+from tests.support.analysis_world import SENT_AT, analysis_world
 from tests.support.hand_graph import AS_OF
 
 matplotlib.use("Agg")
@@ -56,6 +56,7 @@ def test_the_examples_run_on_both_stores(store: GraphStore, name: str) -> None:
         "nx": nx,
         "dt": dt,
         "AS_OF": AS_OF,
+        "SENT_AT": SENT_AT,
     }
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     failures: list[str] = []
