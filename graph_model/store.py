@@ -399,12 +399,20 @@ class GraphStore(ABC):
 
     # -- shared reads
     def neighborhood(
-        self, label: str, key: str, *, hops: int = 1, max_nodes: int = 500
+        self,
+        label: str,
+        key: str,
+        *,
+        hops: int = 1,
+        max_nodes: int = 500,
+        stop_at: Iterable[str] = (),
     ) -> Subgraph:
         """Nodes within ``hops`` of one node, and the edges among them.
 
         Breadth first; when more than ``max_nodes`` are reachable the farthest ring
-        is cut in key order and ``truncated`` is set.
+        is cut in key order and ``truncated`` is set. Nodes of a ``stop_at`` label
+        (other than the start) are kept but not expanded: hubs such as an AM or an
+        industry would otherwise pull in half the graph.
         """
         spec = self.registry.node(label)
         if not 1 <= hops <= MAX_HOPS:
@@ -415,9 +423,12 @@ class GraphStore(ABC):
         frontier = {(label, key)}
         edges: dict[tuple[Any, ...], EdgeRow] = {}
         truncated = False
+        stops = set(stop_at)
         for _ in range(hops):
             grouped: dict[str, list[str]] = defaultdict(list)
             for node_label, node_key in frontier:
+                if node_label in stops and (node_label, node_key) != (label, key):
+                    continue
                 grouped[node_label].append(node_key)
             found: set[tuple[str, str]] = set()
             for node_label in sorted(grouped):

@@ -70,8 +70,9 @@ def run(
 def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
     out = run([*command, "--help"], tmp_path).stdout
     assert "Usage:" in out
-    # console serves pages; it returns no data, so it has no --json.
-    if command and command not in (["graph"], ["ingest"], ["match"], ["loop"], ["console"]):
+    # console and notebooks serve pages; they return no data, so they have no --json.
+    groups = (["graph"], ["ingest"], ["match"], ["loop"], ["console"], ["notebooks"])
+    if command and command not in groups:
         assert "--json" in out
 
 
