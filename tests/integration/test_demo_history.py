@@ -5,6 +5,7 @@ nothing."""
 
 from __future__ import annotations
 
+import json
 import mailbox
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from matching.indicates import choose_extractors, run_extraction
 from matching.run import run_matching
 from routing.policy import load_policy
 from routing.sending import load_sending
+from tests.integration.test_cli import run
 
 SENDING = load_sending()  # the sample's AMs write from northwind.example, as shipped
 STAGES = ["surfaced", "decided", "drafted", "sent", "replied", "opportunity"]
@@ -104,3 +106,27 @@ def test_history_reaches_every_stage_and_a_second_run_changes_nothing(
         "reviewed_weeks": [],
         "already_there": [1, 2, 3, 4],
     }
+
+
+def test_the_demo_command_runs_the_history_twice_to_the_same_graph(tmp_path: Path) -> None:
+    # The command as a user runs it (embedded store, a small world): the history is
+    # labelled simulated, and a second run decides nothing again.
+    args = ["demo", "--history", "2", "--accounts", "80", "--graph", str(tmp_path / "g")]
+    assert "--history" in run(["demo", "--help"], tmp_path).stdout
+    first = json.loads(run([*args, "--json"], tmp_path).stdout)["history"]
+    assert first["simulated"] and first["reviewed_weeks"] == [1, 2]
+    assert first["mail_dir"] == str(Path(".twoloop/demo-mail"))
+    assert (tmp_path / ".twoloop" / "demo-mail" / "new").is_dir()
+    stats = json.loads(
+        run(["graph", "stats", "--json", "--graph", str(tmp_path / "g")], tmp_path).stdout
+    )
+    text = run(args, tmp_path).stdout
+    assert "simulated history" in text and "SIMULATED" in text
+    assert "weeks 1, 2 were already simulated" in text
+    again = json.loads(
+        run(["graph", "stats", "--json", "--graph", str(tmp_path / "g")], tmp_path).stdout
+    )
+    # Ingest runs are a log: each demo run adds its own.
+    for counts in (stats, again):
+        counts["nodes"].pop("IngestRun"), counts["nodes"].pop("ChangeSet")
+    assert again["nodes"] == stats["nodes"] and again["edges"] == stats["edges"]
