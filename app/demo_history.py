@@ -113,9 +113,11 @@ def ground_truth(sample_dir: Path) -> set[tuple[str, str]]:
     return set(frame.select("account_id", "capability_id").iter_rows())
 
 
-def review_volume(seed: int, am_id: str) -> int:
-    """How many items an AM reviews a week: their own habit, 3 to 12."""
-    return 3 + int(chance(seed, "volume", am_id) * 10)
+def review_volume(seed: int, am_id: str, week: int) -> int:
+    """How many items an AM reviews in a week: a habit of their own (3 to 12), give or
+    take two."""
+    habit = 3 + int(chance(seed, "volume", am_id) * 10)
+    return max(1, habit - 2 + int(chance(seed, "week", am_id, str(week)) * 5))
 
 
 def simulate_history(
@@ -146,7 +148,7 @@ def simulate_history(
                 report.already_there.append(week)
             else:
                 edits = _review_week(
-                    store, truth, now=review, seed=seed, sending=sending, edits=edits
+                    store, truth, week=week, now=review, seed=seed, sending=sending, edits=edits
                 )
                 report.reviewed_weeks.append(week)
             for offset in RELAY_AT:
@@ -165,6 +167,7 @@ def _review_week(
     store: GraphStore,
     truth: set[tuple[str, str]],
     *,
+    week: int,
     now: dt.datetime,
     seed: int,
     sending: SendingConfig,
@@ -174,7 +177,7 @@ def _review_week(
     made so far."""
     for am_id in sorted(store.nodes("AccountManager")["am_id"].to_list()):
         queue = queue_frame(store, am_id, now=now).filter(pl.col("kind").is_in(["draft", "match"]))
-        top = queue.head(review_volume(seed, f"{am_id}\x1f{now.date()}"))
+        top = queue.head(review_volume(seed, am_id, week))
         for step, item in enumerate(top.iter_rows(named=True)):
             at = now + dt.timedelta(minutes=5 * step)
             fits = (item["account_id"], item["capability_id"]) in truth
