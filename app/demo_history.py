@@ -22,7 +22,8 @@ learn`` does (a refused refit is reported, never forced).
 
 Deterministic and idempotent: every choice is a hash of the seed and the item, and
 every time is derived from ``start``; a week whose reviews are already stored is
-not reviewed again, sends are once per message (outbox and Maildir), replies and
+not reviewed again (nor an AM who already reviewed theirs, should a run have
+stopped half way), sends are once per message (outbox and Maildir), replies and
 deals have ids derived from their message, and a refit already stored is not
 repeated. The report is read back from the graph, so a second run reports the same.
 """
@@ -50,6 +51,7 @@ from routing.outbox import Relay
 from routing.sending import SendingConfig
 
 WEEK = dt.timedelta(weeks=1)
+DAY = dt.timedelta(days=1)
 NOISE = 0.10  # share of decisions that go the wrong way
 DEFER = 0.10  # share of reviewed matches deferred
 LATE = 0.12  # share of fitting drafts cancelled all the same (bad timing)
@@ -144,12 +146,13 @@ def simulate_history(
         edits = _count(store, "edit", start, end)
         for week in range(1, weeks + 1):
             review = start + week * WEEK + REVIEW_AT
-            if _count(store, None, review, review + dt.timedelta(days=1)):
+            if _count(store, None, review, review + DAY):
                 report.already_there.append(week)
-            else:
-                edits = _review_week(
-                    store, truth, week=week, now=review, seed=seed, sending=sending, edits=edits
-                )
+            # An AM who already reviewed this week (an earlier run) is not asked again.
+            edits = _review_week(
+                store, truth, week=week, now=review, seed=seed, sending=sending, edits=edits
+            )
+            if week not in report.already_there:
                 report.reviewed_weeks.append(week)
             for offset in RELAY_AT:
                 at = review + offset
@@ -176,6 +179,8 @@ def _review_week(
     """Each AM works the top of their queue (drafts and matches); returns the edits
     made so far."""
     for am_id in sorted(store.nodes("AccountManager")["am_id"].to_list()):
+        if _count(store, None, now, now + DAY, actor=am_id):
+            continue
         queue = queue_frame(store, am_id, now=now).filter(pl.col("kind").is_in(["draft", "match"]))
         top = queue.head(review_volume(seed, am_id, week))
         for step, item in enumerate(top.iter_rows(named=True)):
@@ -327,10 +332,20 @@ def _learn(store: GraphStore, *, at: dt.datetime, report: HistoryReport) -> None
         report.learned, report.learned_from = learned.version, learned.labels
 
 
-def _count(store: GraphStore, kind: str | None, since: dt.datetime, until: dt.datetime) -> int:
+def _count(
+    store: GraphStore,
+    kind: str | None,
+    since: dt.datetime,
+    until: dt.datetime,
+    *,
+    actor: str | None = None,
+) -> int:
+    """Decisions (of this kind, by this actor) made in [since, until)."""
     wanted = [Filter("decided_at", "gte", since), Filter("decided_at", "lt", until)]
     if kind:
         wanted.append(Filter("kind", "eq", kind))
+    if actor:
+        wanted.append(Filter("actor", "eq", actor))
     return store.nodes("Decision", wanted).height
 
 
