@@ -78,6 +78,11 @@ def demo(
     the same seed; ingest upserts; matching is scored as of the sample's date; the
     simulated history is seeded and decides nothing twice).
     """
+    if example and history:
+        raise typer.BadParameter(
+            "the simulated history runs on the sample world, not the example graph",
+            param_hint="--history",
+        )
     with _open(graph) as store:
         store.ensure_schema()
         if example:

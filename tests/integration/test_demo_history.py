@@ -113,6 +113,8 @@ def test_the_demo_command_runs_the_history_twice_to_the_same_graph(tmp_path: Pat
     # labelled simulated, and a second run decides nothing again.
     args = ["demo", "--history", "2", "--accounts", "80", "--graph", str(tmp_path / "g")]
     assert "--history" in run(["demo", "--help"], tmp_path).stdout
+    refused = run(["demo", "--example", "--history", "2", *args[-2:]], tmp_path, check=False)
+    assert refused.returncode == 2 and "sample world" in refused.stderr
     first = json.loads(run([*args, "--json"], tmp_path).stdout)["history"]
     assert first["simulated"] and first["reviewed_weeks"] == [1, 2]
     assert first["mail_dir"] == str(Path(".twoloop/demo-mail"))
