@@ -22,6 +22,7 @@ from app.cli.common import (
     console,
 )
 from app.cli.reports import _counts_table, _print_ingest_report, _print_loop, _print_queue
+from app.demo_history import HistoryReport, simulate_history
 from app.example_graph import load_example_graph
 from graph_model.settings import load_settings
 from ingest.config import load_config
@@ -30,9 +31,11 @@ from ingest.sample import AS_OF as SAMPLE_AS_OF
 from ingest.sample import write_sample
 from matching.derived import link_derived
 from matching.indicates import choose_extractors, run_extraction
+from matching.model import load_prior
 from matching.read import top_matches
-from matching.run import run_matching
+from matching.run import Matcher, run_matching
 from routing.policy import DEFAULT_FILE as DEFAULT_POLICY
+from routing.sending import configured_sending
 
 
 @app.command("demo")
@@ -45,15 +48,41 @@ def demo(
     example: Annotated[
         bool, typer.Option("--example", help="Load the tiny hand-built example graph instead.")
     ] = False,
+    history: Annotated[
+        int,
+        typer.Option(
+            "--history",
+            min=0,
+            help="Then simulate this many weeks of the human loop (AMs decide, drafts are "
+            "approved and sent into a Maildir, replies and deals follow, the score is "
+            "refit): a demo world with a past, for the notebooks. 0: none.",
+        ),
+    ] = 0,
+    mail_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--mail-dir",
+            help="With --history: the Maildir the simulated sends go to "
+            "(default: demo-mail beside the sample directory).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Write a sample world, ingest it, extract needs, match, print ranked, explained
     matches for the first AMs' queues, then run one agent-loop batch in dry run and
-    print the routed matches with their reasons.
+    print the routed matches with their reasons. With --history WEEKS, then simulate
+    that many weeks of AMs working their queues (clearly labelled as simulated).
 
     Idempotent: a second run leaves the same graph (the sample is regenerated from
-    the same seed; ingest upserts; matching is scored as of the sample's date).
+    the same seed; ingest upserts; matching is scored as of the sample's date; the
+    simulated history is seeded and decides nothing twice).
     """
+    if example and history:
+        raise typer.BadParameter(
+            "the simulated history runs on the sample world, not the example graph",
+            param_hint="--history",
+        )
     with _open(graph) as store:
         store.ensure_schema()
         if example:
@@ -89,7 +118,10 @@ def demo(
                 extracted.append(run_extraction(store, extractor))
             link_derived(store, extractors=extractors)
             progress.add_task("matching", total=None)
-            matched = run_matching(store, as_of=SAMPLE_AS_OF)
+            # A history refits the score at its end; the demo's matches stay scored with
+            # the prior, so a second run leaves the same graph.
+            matcher = Matcher(store, as_of=SAMPLE_AS_OF, model=load_prior()) if history else None
+            matched = run_matching(store, as_of=SAMPLE_AS_OF, matcher=matcher)
             progress.add_task("agent loop (dry run)", total=None)
             loop = agent_batch(
                 store, policy=DEFAULT_POLICY, now=SAMPLE_AS_OF, am=None, dry_run=True
@@ -99,6 +131,18 @@ def demo(
             stored = agent_batch(
                 store, policy=DEFAULT_POLICY, now=SAMPLE_AS_OF, am=None, dry_run=False, send=False
             )
+            simulated = None
+            if history:
+                progress.add_task(f"simulating {history} weeks of the human loop", total=None)
+                simulated = simulate_history(
+                    store,
+                    sample_dir,
+                    start=SAMPLE_AS_OF,
+                    weeks=history,
+                    seed=7,
+                    sending=configured_sending(settings),
+                    mail_dir=mail_dir,
+                )
         queues = {
             am: top_matches(store, am, limit=3, today=SAMPLE_AS_OF.date())
             for am in sorted(matched.by_am)[:2]
@@ -114,6 +158,7 @@ def demo(
                     "queues": queues,
                     "agent_loop": loop.as_dict(),
                     "stored": _stored(stored),
+                    **({"history": simulated.as_dict()} if simulated else {}),
                     "console": console_command(graph),
                 }
             )
@@ -142,8 +187,37 @@ def demo(
             f"channel): {waiting['awaiting_approval']} drafts wait for approval, "
             f"{waiting['escalated']} escalations and {waiting['tasks']} tasks are in the queues"
         )
+        if simulated:
+            _print_history(simulated)
         console.print("\n[bold]work the queues in the console[/] (dev sign-in, this machine only):")
         console.print(Text(f"  {console_command(graph)}"), soft_wrap=True)
+
+
+def _print_history(report: HistoryReport) -> None:
+    decisions = ", ".join(f"{n} {kind}" for kind, n in report.decisions.items()) or "none"
+    drafts = ", ".join(f"{n} {what}" for what, n in report.drafts.items())
+    console.print(
+        f"\n[bold]simulated history[/] ([yellow]SIMULATED[/]: made up by twoloop demo "
+        f"--history, seed {report.seed}): {report.weeks} weeks from {report.start[:10]} "
+        f"to {report.end[:10]}"
+    )
+    lines = [
+        f"  decisions on matches: {decisions}",
+        f"  drafts: {drafts}",
+        f"  sent: {report.sent} ({report.in_mail_dir} in the Maildir {report.mail_dir}; "
+        f"{report.waiting} still waiting in the outbox)",
+        f"  replies: {report.replies}; opportunities opened: {report.opportunities}",
+        f"  score model: learned {report.learned} from {report.learned_from} decisions"
+        if report.learned
+        else f"  score model: not refit ({report.learn_refused})",
+    ]
+    if report.already_there:
+        lines.append(
+            f"  weeks {', '.join(map(str, report.already_there))} were already simulated "
+            "in this graph: nothing was decided again"
+        )
+    for line in lines:
+        console.print(Text(line), soft_wrap=True)
 
 
 def _stored(report: LoopReport) -> dict[str, int]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
-from email.message import EmailMessage
-from email.utils import formatdate
 from types import TracebackType
 
 from graph_model.errors import TwoloopError
-from routing.channels import Outgoing
+from routing.channels import Outgoing, email_message, message_id_header
+
+__all__ = ["ChannelRejected", "ChannelUnavailable", "SmtpChannel", "message_id_header"]
 
 
 class ChannelUnavailable(TwoloopError):
@@ -30,10 +30,6 @@ class ChannelRejected(TwoloopError):
     """The channel refused the message for good (5xx, bad address)."""
 
     exit_code = 1
-
-
-def message_id_header(message_id: str, from_address: str) -> str:
-    return f"<{message_id}@{from_address.rsplit('@', 1)[-1]}>"
 
 
 class SmtpChannel:
@@ -87,16 +83,8 @@ class SmtpChannel:
         return self._smtp
 
     def send(self, message: Outgoing) -> str:
-        email = EmailMessage()
+        email = email_message(message)
         header = message_id_header(message.message_id, message.from_address)
-        email["Message-ID"] = header
-        email["From"] = message.from_address
-        email["To"] = message.to_address
-        email["Subject"] = message.subject
-        email["Date"] = formatdate(localtime=False)
-        for name, value in message.headers.items():
-            email[name] = value
-        email.set_content(message.body)
         try:
             self._connection().send_message(email)
         except smtplib.SMTPRecipientsRefused as exc:
