@@ -220,7 +220,9 @@ def _ring_layout(graph: nx.Graph) -> dict[Any, Any]:
         if hop == 0:
             positions[members[0]] = (0.0, 0.0)
             continue
-        shell = nx.circular_layout(nx.Graph(members), scale=float(hop), center=(0.0, 0.0))
+        ring = nx.Graph()
+        ring.add_nodes_from(members)
+        shell = nx.circular_layout(ring, scale=float(hop), center=(0.0, 0.0))
         # Alternate rings start half a step round, so spokes do not line up.
         turn = math.pi / max(len(members), 1) if hop % 2 == 0 else 0.0
         for node, (x, y) in shell.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
+from typing import Literal
 from pathlib import Path
 
 import polars as pl
@@ -44,10 +45,13 @@ def policy_whatif(
     *,
     baseline: Policy | None = None,
     am: str | None = None,
+    scope: Literal["waiting", "all"] = "waiting",
 ) -> pl.DataFrame:
-    """One row per current match (of one AM's accounts with ``am``): its action and
-    rule under ``baseline`` (default: the shipped policy) and under ``policy``, the
-    reason the new rule writes, and ``changed``.
+    """One row per match (of one AM's accounts with ``am``): its action and rule under
+    ``baseline`` (default: the shipped policy) and under ``policy``, the reason the
+    new rule writes, and ``changed``. ``scope`` is ``waiting`` (the matches the next
+    batch routes: still proposed) or ``all`` (every stored match, as if routed again
+    today: what the policy would have sent).
 
     >>> text = DEFAULT_FILE.read_text()
     >>> at = text.index("id: open_deal")  # an open deal: auto_send instead of approve
@@ -55,9 +59,20 @@ def policy_whatif(
     >>> frame = policy_whatif(store, policy_from_text(deals_send))
     >>> frame.select("account_id", "capability_id", "action_before", "action_after").rows()
     [('acme', 'vault', 'approve', 'auto_send')]
+    >>> policy_whatif(store, load_policy(), scope="all").height  # the decided ones too
+    3
     """
     baseline = baseline or load_policy(DEFAULT_FILE)
-    frame = routing_frame(store, current_matches(store, am=am))
+    if scope == "waiting":
+        chosen = current_matches(store, am=am)
+    elif scope == "all":
+        chosen = store.nodes("Match")
+        if am is not None:
+            owned = store.edges("ASSIGNED_TO", touching=[am], side="target", label="AccountManager")
+            chosen = chosen.filter(pl.col("match_id").is_in(owned["src"].implode()))
+    else:
+        raise ValueError(f"unknown scope {scope!r} (waiting or all)")
+    frame = routing_frame(store, chosen)
     schema = {
         "match_id": pl.String,
         "account_id": pl.String,

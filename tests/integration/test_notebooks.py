@@ -49,7 +49,7 @@ FIGURES = REPO / "docs" / "notebooks"
 TIMEOUT = 300
 WORLD_ACCOUNTS = "120"
 TWOLOOP = [sys.executable, "-m", "app.cli"]
-HISTORY: list[str] = []  # TEMP
+HISTORY = ["--history", "4"]
 
 
 def test_the_notebooks_and_their_parameters() -> None:
