@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 

@@ -254,5 +254,3 @@ def test_every_readme_command_runs(tmp_path: Path, neo4j_store: object, neo4j_ur
         assert proc.returncode == 0, f"{command}: {proc.stderr}"
         if "--json" in args:
             json.loads(proc.stdout)
-
-
