@@ -74,7 +74,7 @@ def visualization(graph: nx.Graph, *, size_by_degree: bool = True) -> Visualizat
                 "id": str(node),
                 "caption": caption(str(node), data),
                 "color": COLORS.get(str(data.get("label")), OTHER),
-                "size": (8 + 3 * min(degree.get(node, 0), 10)) if size_by_degree else 10,
+                "size": (18 + 3 * min(degree.get(node, 0), 10)) if size_by_degree else 20,
                 "properties": {"label": data.get("label"), "key": data.get("key")},
             }
         )
