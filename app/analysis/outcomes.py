@@ -185,28 +185,13 @@ def funnel(
     [('nobody_to_write_to', 1, 1, 0, 0, 0, 0), ('normal_account', 1, 0, 1, 1, 1, 1),
      ('senior_contact', 1, 1, 1, 0, 0, 1)]
     """
-    if by not in GROUPS:
-        raise ValueError(f"unknown grouping {by!r} (one of {', '.join(GROUPS)})")
-    rows = match_outcomes(store, ams=ams, since=since, until=until)
-    column = {"am": "am_id", "capability": "capability", "rule": "rule", "metapath": "metapaths"}
-    group = pl.col(column[by])
-    if by == "metapath":
-        rows = rows.with_columns(
-            pl.when(pl.col("metapaths").list.len() > 0)
-            .then(pl.col("metapaths"))
-            .otherwise(pl.lit([NO_METAPATH]))
-        ).explode("metapaths")
+    rows = _grouped(match_outcomes(store, ams=ams, since=since, until=until), by)
     counts = [pl.len().alias("surfaced").cast(pl.Int64)] + [
         pl.col(stage).sum().cast(pl.Int64).alias(stage) for stage in STAGES[1:]
     ]
     if rows.is_empty():
         return pl.DataFrame(schema={"group": pl.String, **dict.fromkeys(STAGES, pl.Int64)})
-    return (
-        rows.with_columns(group.fill_null("(nobody)").cast(pl.String).alias("group"))
-        .group_by("group")
-        .agg(counts)
-        .sort(["surfaced", "group"], descending=[True, False])
-    )
+    return rows.group_by("group").agg(counts).sort(["surfaced", "group"], descending=[True, False])
 
 
 def funnel_stages(frame: pl.DataFrame) -> pl.DataFrame:
@@ -300,18 +285,9 @@ def acceptance(
     >>> acceptance(store, by="am").rows()
     [('am-1', 2, 1, 1, 0.5)]
     """
-    if by not in GROUPS:
-        raise ValueError(f"unknown grouping {by!r} (one of {', '.join(GROUPS)})")
     labels = _labels(store, ams).select("match_id", "accepted")
     rows = match_outcomes(store, ams=ams, since=since, until=until)
-    rows = rows.join(labels, on="match_id", how="inner")
-    column = {"am": "am_id", "capability": "capability", "rule": "rule", "metapath": "metapaths"}
-    if by == "metapath":
-        rows = rows.with_columns(
-            pl.when(pl.col("metapaths").list.len() > 0)
-            .then(pl.col("metapaths"))
-            .otherwise(pl.lit([NO_METAPATH]))
-        ).explode("metapaths")
+    rows = _grouped(rows.join(labels, on="match_id", how="inner"), by)
     schema = {
         "group": pl.String,
         "decided": pl.Int64,
@@ -322,8 +298,7 @@ def acceptance(
     if rows.is_empty():
         return pl.DataFrame(schema=schema)
     return (
-        rows.with_columns(pl.col(column[by]).fill_null("(nobody)").cast(pl.String).alias("group"))
-        .group_by("group")
+        rows.group_by("group")
         .agg(
             pl.len().cast(pl.Int64).alias("decided"),
             pl.col("accepted").sum().cast(pl.Int64).alias("accepted"),
@@ -475,6 +450,23 @@ def team_stats(
 
 
 # ---------------------------------------------------------------- the parts
+
+
+def _grouped(rows: pl.DataFrame, by: str) -> pl.DataFrame:
+    """``match_outcomes`` rows with a ``group`` column for ``by``; by metapath, one row
+    per (match, contributing metapath)."""
+    if by not in GROUPS:
+        raise ValueError(f"unknown grouping {by!r} (one of {', '.join(GROUPS)})")
+    column = {"am": "am_id", "capability": "capability", "rule": "rule", "metapath": "metapaths"}
+    if by == "metapath":
+        rows = rows.with_columns(
+            pl.when(pl.col("metapaths").list.len() > 0)
+            .then(pl.col("metapaths"))
+            .otherwise(pl.lit([NO_METAPATH]))
+        ).explode("metapaths")
+    return rows.with_columns(
+        pl.col(column[by]).fill_null("(nobody)").cast(pl.String).alias("group")
+    )
 
 
 def _matches(store: GraphStore, ams: Sequence[str] | None) -> pl.DataFrame:

@@ -31,14 +31,9 @@ def findings(
     """
     signals = _signals(store, since, until)
     # Every finding, joined to the signals in the span: one read, however many signals.
-    edges = store.edges("INDICATES")
-    frame = edges.select(
-        pl.col("src").alias("signal_id"),
-        pl.col("dst").alias("need_id"),
-        "extractor",
-        pl.col("confidence").cast(pl.Float64),
-        "evidence",
-    ).join(signals.select("signal_id", "kind", "source", "occurred_at"), on="signal_id")
+    frame = _indicates(store.edges("INDICATES")).join(
+        signals.select("signal_id", "kind", "source", "occurred_at"), on="signal_id"
+    )
     return frame.sort(["signal_id", "need_id", "extractor"])
 
 
@@ -181,13 +176,8 @@ def killed_evidence(store: GraphStore, *, ams: Sequence[str] | None = None) -> p
             ).select("account_id", pl.col("dst").alias("signal_id")),
         ]
     ).unique()
-    indicates = store.edges("INDICATES", touching=signal_of["signal_id"].unique(), side="source")
-    indicates = indicates.select(
-        pl.col("src").alias("signal_id"),
-        pl.col("dst").alias("need_id"),
-        "extractor",
-        pl.col("confidence").cast(pl.Float64),
-        "evidence",
+    indicates = _indicates(
+        store.edges("INDICATES", touching=signal_of["signal_id"].unique(), side="source")
     )
     return (
         killed.select("match_id", "account_id", "capability_id", "am_id", "reason")
@@ -210,4 +200,15 @@ def _signals(
     frame = store.nodes("Signal", where or None)
     return frame.select(
         "signal_id", pl.col("kind").cast(pl.String), "source", "occurred_at", "read_by"
+    )
+
+
+def _indicates(edges: pl.DataFrame) -> pl.DataFrame:
+    """INDICATES edges as findings: signal_id, need_id, extractor, confidence, evidence."""
+    return edges.select(
+        pl.col("src").alias("signal_id"),
+        pl.col("dst").alias("need_id"),
+        "extractor",
+        pl.col("confidence").cast(pl.Float64),
+        "evidence",
     )

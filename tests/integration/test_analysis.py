@@ -22,6 +22,7 @@ from tests.support.analysis_world import (
     SENT_AT,
     activity,
     decided_world,
+    open_deal,
 )
 from tests.support.hand_graph import AS_OF, build
 
@@ -43,19 +44,7 @@ def test_the_funnel_by_am_rule_capability_and_metapath(store: GraphStore) -> Non
     # A reply logged without a direction: an email whose subject starts with "Re:".
     _activity(store, "a-reply", SENT_AT + dt.timedelta(days=1), subject="RE: your note")
     # A deal for acme opened after the matches; globex's old win is not an outcome.
-    store.upsert_nodes(
-        "Opportunity",
-        [
-            {
-                "opportunity_id": "o-new",
-                "name": "Acme vault",
-                "stage": "Discovery",
-                "status": "open",
-                "created_at": AS_OF + dt.timedelta(days=2),
-            }
-        ],
-    )
-    store.upsert_edges("FOR", [{"src_label": "Opportunity", "src": "o-new", "dst": "acme"}])
+    open_deal(store)
 
     by_am = analysis.funnel(store, by="am")
     assert by_am["group"].to_list() == ["am-1"]

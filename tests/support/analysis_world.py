@@ -51,6 +51,11 @@ def analysis_world(store: GraphStore) -> None:
     """``decided_world``, then acme replies and opens a deal: every funnel stage."""
     decided_world(store)
     activity(store, "a-reply", SENT_AT + dt.timedelta(days=1), subject="RE: your note")
+    open_deal(store)
+
+
+def open_deal(store: GraphStore) -> None:
+    """A deal for acme opened two days after the matches."""
     store.upsert_nodes(
         "Opportunity",
         [
