@@ -30,7 +30,9 @@ from typing import Any
 
 import nbformat
 
+from graph_model import connect
 from graph_model.errors import TwoloopError
+from graph_model.settings import load_settings
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 PARAMETERS_TAG = "parameters"
@@ -99,6 +101,8 @@ class RunResult:
 
 def notebook_paths(directory: Path = NOTEBOOK_DIR) -> list[Path]:
     """The notebooks in ``directory``, by name."""
+    if not directory.is_dir():
+        raise NotebookError(f"{directory} is not a directory of notebooks")
     return sorted(p for p in directory.glob("*.ipynb") if not p.name.startswith("."))
 
 
@@ -126,6 +130,8 @@ def describe(path: Path) -> NotebookInfo:
         if lines and lines[0].startswith("#"):
             title = lines[0].lstrip("#").strip()
             question = next((line for line in lines[1:] if not line.startswith("#")), "")
+            # The first sentence of the opening paragraph, without its markdown.
+            question = question.replace("**", "").split("? ")[0].rstrip("?") + "?"
             break
     return NotebookInfo(path.stem, path, title, question, tuple(parameters(notebook, path)))
 
@@ -188,6 +194,28 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def store_location(uri: str) -> str:
+    """``uri`` as a kernel anywhere can open it: an embedded store's path made
+    absolute (a kernel runs in another directory); a Neo4j URI as it is."""
+    scheme, sep, rest = uri.partition("://")
+    if sep and scheme.lower() != "file":
+        return uri
+    return str(Path(rest if sep else uri).expanduser().absolute())
+
+
+def kernel_environment(graph: str) -> dict[str, str]:
+    """The environment a notebook kernel gets: this process's, the store as
+    ``TWOLOOP_GRAPH_URI``, this checkout importable, and no ``MPLBACKEND`` (a
+    library that set it to Agg in this process would keep every chart out of the
+    notebook: the kernel picks its inline backend itself)."""
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["TWOLOOP_GRAPH_URI"] = store_location(graph)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(NOTEBOOK_DIR.parent), env.get("PYTHONPATH", "")) if p
+    )
+    return env
+
+
 def run(
     name: str,
     *,
@@ -195,12 +223,17 @@ def run(
     out: Path,
     graph: str | None = None,
     html: bool = True,
+    code: bool = False,
     timeout: int = DEFAULT_TIMEOUT,
     directory: Path = NOTEBOOK_DIR,
+    cwd: Path | None = None,
 ) -> RunResult:
-    """Execute one notebook with ``values`` (and ``store_uri=graph`` when given),
-    saving charts under ``out/<name>/`` when the notebook has a ``figures_dir``
-    parameter; writes ``out/<name>.ipynb`` and, with ``html``, ``out/<name>.html``."""
+    """Execute one notebook with ``values`` on the store ``graph`` (default: the
+    configured one), saving charts under ``out/<name>/`` when the notebook has a
+    ``figures_dir`` parameter; writes ``out/<name>.ipynb`` and, with ``html``,
+    ``out/<name>.html`` (the code cells shown only with ``code``). The kernel runs
+    in ``cwd`` (default: this process's directory), so relative paths given as
+    parameters mean what they mean where the command was run."""
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -209,18 +242,17 @@ def run(
     notebook = _read(path)
     known = {p.name for p in parameters(notebook, path)}
     given = dict(values or {})
-    if graph is not None and "store_uri" in known:
-        given.setdefault("store_uri", graph)
-    figures = out / path.stem
+    out = out.expanduser().absolute()
+    store = store_location(graph or load_settings().graph_uri)
+    # A store that cannot be opened says so here, not from inside a kernel.
+    connect(store).close()
+    if "store_uri" in known:
+        given.setdefault("store_uri", store)
     if "figures_dir" in known:
-        given.setdefault("figures_dir", str(figures))
+        given.setdefault("figures_dir", str(out / path.stem))
     inject(notebook, path, given)
     out.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    # The kernel imports twoloop from this checkout whatever directory it runs in.
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(NOTEBOOK_DIR.parent), env.get("PYTHONPATH", "")) if p
-    )
+    env = kernel_environment(store)
     # IPC sockets in a private directory, not TCP ports: a report's kernel is local.
     sockets = Path(tempfile.mkdtemp(prefix="twoloop-kernel-"))
     manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / "kernel"))
@@ -229,7 +261,7 @@ def run(
         km=manager,
         timeout=timeout,
         kernel_name="python3",
-        resources={"metadata": {"path": str(out)}},
+        resources={"metadata": {"path": str((cwd or Path.cwd()).absolute())}},
     )
     started = dt.datetime.now(dt.UTC)
     target = out / f"{path.stem}.ipynb"
@@ -252,16 +284,22 @@ def run(
     page = None
     if html:
         page = out / f"{path.stem}.html"
-        page.write_text(export_html(notebook), encoding="utf-8")
-    saved = sorted(Path(given["figures_dir"]).glob("*.png")) if given.get("figures_dir") else []
+        title = describe(path).title
+        page.write_text(export_html(notebook, title=title, code=code), encoding="utf-8")
+    figures = given.get("figures_dir")
+    saved = sorted(Path(str(figures)).expanduser().absolute().glob("*.png")) if figures else []
     return RunResult(path.stem, target, page, saved, given, seconds)
 
 
-def export_html(notebook: Any) -> str:
-    """The executed notebook as one HTML page (images embedded)."""
+def export_html(notebook: Any, *, title: str = "twoloop report", code: bool = False) -> str:
+    """The executed notebook as one HTML page titled ``title`` (images embedded; the
+    code cells left out unless ``code``: a report shows its text, tables and charts)."""
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="lab", embed_images=True).from_notebook_node(notebook)
+    exporter = HTMLExporter(template_name="lab", embed_images=True, exclude_input=not code)
+    exporter.exclude_input_prompt = not code
+    exporter.exclude_output_prompt = not code
+    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
     return body
 
 

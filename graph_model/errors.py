@@ -100,10 +100,10 @@ class StoreError(TwoloopError):
 class UnsupportedStoreURI(StoreError):
     exit_code = 2
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, *, why: str | None = None) -> None:
         self.uri = uri
         super().__init__(
-            f"cannot open graph store {uri!r}",
+            f"cannot open graph store {uri!r}" + (f": {why}" if why else ""),
             hint="use neo4j://, neo4j+s://, bolt://, bolt+s:// for Neo4j or a directory path "
             "for the embedded store",
             uri=uri,

@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import networkx as nx
@@ -567,5 +568,8 @@ def connect(uri: str | None = None, *, settings: Settings | None = None) -> Grap
     if not sep or scheme.lower() == "file":
         from graph_model.embedded import EmbeddedStore
 
-        return EmbeddedStore(rest if sep else target, settings=settings, registry=REGISTRY)
+        path = Path(rest if sep else target).expanduser()
+        if path.exists() and not path.is_dir():
+            raise UnsupportedStoreURI(target, why=f"{path} is a file, not a store directory")
+        return EmbeddedStore(path, settings=settings, registry=REGISTRY)
     raise UnsupportedStoreURI(target)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -18,10 +17,12 @@ from app.notebooks import (
     NOTEBOOK_DIR,
     NotebookError,
     describe,
+    kernel_environment,
     lab_command,
     notebook_paths,
     parse_value,
     run,
+    store_location,
 )
 from graph_model import connect
 from graph_model.settings import load_settings
@@ -58,8 +59,7 @@ def notebooks_command(
     `twoloop demo` fills)."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = load_settings()
-    uri = graph or settings.graph_uri
+    uri = store_location(graph or load_settings().graph_uri)
     with connect(uri) as store:
         empty = store.counts().nodes.get("Match", 0) == 0
     if empty:
@@ -71,7 +71,7 @@ def notebooks_command(
             ),
             soft_wrap=True,
         )
-    env = {**os.environ, "TWOLOOP_GRAPH_URI": uri}
+    env = kernel_environment(uri)
     console.print(
         Text(f"JupyterLab on {directory} (graph {uri}); stop it with Ctrl-C"), soft_wrap=True
     )
@@ -125,6 +125,9 @@ def run_command(
     ] = Path(".twoloop/reports"),
     graph: GraphOption = None,
     html: Annotated[bool, typer.Option("--html/--no-html", help="Also export HTML.")] = True,
+    code: Annotated[
+        bool, typer.Option("--code/--no-code", help="Show the code cells in the HTML report.")
+    ] = False,
     timeout: Annotated[
         int, typer.Option("--timeout", min=1, help="Seconds one cell may take.")
     ] = DEFAULT_TIMEOUT,
@@ -152,6 +155,7 @@ def run_command(
             out=out,
             graph=graph,
             html=html,
+            code=code,
             timeout=timeout,
             directory=directory,
         )

@@ -146,15 +146,15 @@ def test_the_notebook_runs_on_the_store(
 def test_a_scheduled_run_for_one_am_from_the_command_line(tmp_path: Path) -> None:
     """``twoloop notebooks run`` with parameters keeps the executed copy and the HTML;
     a cell that raises exits 1 naming the cell; an unknown notebook exits 2."""
-    graph = str(tmp_path / "graph")
+    graph = tmp_path / "graph"
     demo = subprocess.run(
-        [*TWOLOOP, "demo", "--example", "--graph", graph, "--json"],
+        [*TWOLOOP, "demo", "--example", "--graph", str(graph), "--json"],
         capture_output=True,
         text=True,
         cwd=REPO,
     )
     assert demo.returncode == 0, demo.stderr
-    out = tmp_path / "reports"
+    # Relative paths mean what they mean where the command runs, not in --out.
     proc = subprocess.run(
         [
             *TWOLOOP,
@@ -162,13 +162,13 @@ def test_a_scheduled_run_for_one_am_from_the_command_line(tmp_path: Path) -> Non
             "run",
             "graph_tour",
             "--graph",
-            graph,
+            "graph",
             "-p",
             "hops=1",
             "-p",
             "account=acc-acme",
             "--out",
-            str(out),
+            "reports",
             "--json",
         ],
         capture_output=True,
@@ -177,16 +177,36 @@ def test_a_scheduled_run_for_one_am_from_the_command_line(tmp_path: Path) -> Non
         timeout=TIMEOUT,
     )
     assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "reports"
     report = json.loads(proc.stdout)
     assert report["parameters"] == {
         "hops": 1,
         "account": "acc-acme",
-        "store_uri": graph,
+        "store_uri": str(graph),
         "figures_dir": str(out / "graph_tour"),
     }
-    assert Path(report["html"]).exists() and Path(report["notebook"]).exists()
+    assert [Path(p).name for p in report["figures"]] == [
+        "counts.png",
+        "neighbourhood.png",
+        "schema.png",
+    ]
+    assert all(Path(p).parent == out / "graph_tour" for p in report["figures"])
     executed = nbformat.read(report["notebook"], as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    # The charts are in the report itself, not only in the PNGs (the twoloop command
+    # imports streamlit, which sets MPLBACKEND=Agg: a kernel that inherits it draws
+    # nothing inline).
+    shown = [
+        o
+        for c in executed.cells
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
+    assert len(shown) >= len(report["figures"])
+    html = Path(report["html"]).read_text()
+    assert html.count("data:image/png;base64") >= len(report["figures"])
+    assert "<title>A tour of the graph</title>" in html
+    assert "store = connect(store_uri)" not in html  # the code stays out of the report
 
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -207,6 +227,16 @@ def test_a_scheduled_run_for_one_am_from_the_command_line(tmp_path: Path) -> Non
         cwd=tmp_path,
     )
     assert missing.returncode == 2 and "no notebook 'nope'" in missing.stderr
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a store")
+    wrong = subprocess.run(
+        [*TWOLOOP, "notebooks", "run", "graph_tour", "--graph", str(a_file)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert wrong.returncode == 2
+    assert "is a file, not a store directory" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
 def _free_port() -> int:
