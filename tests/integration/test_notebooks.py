@@ -197,10 +197,7 @@ def test_a_scheduled_run_for_one_am_from_the_command_line(tmp_path: Path) -> Non
     # imports streamlit, which sets MPLBACKEND=Agg: a kernel that inherits it draws
     # nothing inline).
     shown = [
-        o
-        for c in executed.cells
-        for o in c.get("outputs", [])
-        if "image/png" in o.get("data", {})
+        o for c in executed.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})
     ]
     assert len(shown) >= len(report["figures"])
     html = Path(report["html"]).read_text()
