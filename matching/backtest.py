@@ -144,9 +144,12 @@ def backtest(
     metapaths: Sequence[Metapath] | None = None,
     model: ScoreModelSpec | None = None,
     batch_size: int = DEFAULT_BATCH,
+    validations: bool = True,
 ) -> BacktestReport:
     """Rank as of ``cutoff`` and score against what was won (or validated) within
-    ``horizon`` after it (see the module doc). Reads only."""
+    ``horizon`` after it (see the module doc). Reads only. ``validations=False``
+    counts won deals only: an AM validates what twoloop showed them, so validations
+    favour twoloop; wins are the measure it did not choose."""
     if cutoff.tzinfo is None:
         raise ValueError("cutoff needs a time zone")
     cutoff = cutoff.astimezone(dt.UTC)
@@ -182,7 +185,7 @@ def backtest(
         .join(gated_accounts.unique(), on="account_id", how="anti")
         .join(owners, on="account_id", how="inner")
     )
-    relevant = relevant_pairs(store, cutoff, cutoff + horizon)
+    relevant = relevant_pairs(store, cutoff, cutoff + horizon, validations=validations)
     relevant_set = set(relevant.select(KEY).iter_rows())
     candidate_pairs = set(candidates.select(KEY).iter_rows())
     twoloop_scores = {
@@ -227,9 +230,12 @@ def backtest(
     return report
 
 
-def relevant_pairs(store: GraphStore, after: dt.datetime, until: dt.datetime) -> pl.DataFrame:
+def relevant_pairs(
+    store: GraphStore, after: dt.datetime, until: dt.datetime, *, validations: bool = True
+) -> pl.DataFrame:
     """(account_id, capability_id) won within ``(after, until]`` (a deal's close date)
-    or validated then (a ``validate`` decision on the pair's match)."""
+    or, with ``validations``, validated then (a ``validate`` decision on the pair's
+    match)."""
     schema = {"account_id": pl.String, "capability_id": pl.String}
     won = store.nodes("Opportunity", {"status": "won"}).filter(
         (pl.col("close_date") > after.date()) & (pl.col("close_date") <= until.date())
@@ -247,7 +253,7 @@ def relevant_pairs(store: GraphStore, after: dt.datetime, until: dt.datetime) ->
     decided = store.nodes("Decision", {"kind": "validate"}).filter(
         (pl.col("decided_at") > after) & (pl.col("decided_at") <= until)
     )
-    if decided.height:
+    if validations and decided.height:
         on = store.edges(
             "DECIDED_ON", touching=decided["decision_id"].to_list(), side="source"
         ).filter(pl.col("dst_label") == "Match")

@@ -43,24 +43,29 @@ def backtest_series(
     cutoffs: Sequence[dt.datetime],
     *,
     horizon: dt.timedelta,
+    validations: bool = True,
     progress: Callable[[dt.datetime], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Backtest at each cut-off. Returns ``(summary, per_am)``: ``summary`` has one row
     per cut-off and method with the mean hit@5 and NDCG@10 over the AMs that had
     something to find, and the counts (accounts, candidates, relevant); ``per_am``
-    one row per cut-off, AM and method. ``progress`` is called with each cut-off
-    before it runs (a progress bar in a notebook).
+    one row per cut-off, AM and method. ``validations=False`` counts won deals only
+    (validations favour twoloop: AMs validate what it showed them). ``progress`` is
+    called with each cut-off before it runs (a progress bar in a notebook).
 
     >>> cutoff, horizon = AS_OF - dt.timedelta(days=40), dt.timedelta(days=60)
     >>> summary, per_am = backtest_series(store, [cutoff], horizon=horizon)
     >>> summary.select("method", "relevant", "ndcg10").rows()
     [('twoloop', 1, 1.0), ('popularity', 1, 1.0)]
+    >>> wins, _ = backtest_series(store, [cutoff], horizon=horizon, validations=False)
+    >>> wins["relevant"].to_list()  # the one found was a validation, not a win
+    [0, 0]
     """
     summary_rows, am_rows = [], []
     for cutoff in cutoffs:
         if progress is not None:
             progress(cutoff)
-        report = backtest(store, cutoff=cutoff, horizon=horizon)
+        report = backtest(store, cutoff=cutoff, horizon=horizon, validations=validations)
         summary_rows += _summary(report, cutoff)
         for am in report.ams:
             for method in METHODS:

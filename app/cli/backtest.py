@@ -31,6 +31,14 @@ def backtest_command(
             help="How long after the cut-off a win (or a validate decision) counts: 90d, 12w.",
         ),
     ] = "90d",
+    wins_only: Annotated[
+        bool,
+        typer.Option(
+            "--wins-only",
+            help="Count won deals only, not validate decisions (AMs validate what twoloop "
+            "showed them, so validations favour twoloop).",
+        ),
+    ] = False,
     graph: GraphOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -49,7 +57,7 @@ def backtest_command(
         raise typer.BadParameter(str(exc), param_hint="--horizon") from None
     with _open(graph) as store, _progress(json_output) as progress:
         progress.add_task(f"ranking as of {when.date()}", total=None)
-        report = backtest(store, cutoff=when, horizon=span)
+        report = backtest(store, cutoff=when, horizon=span, validations=not wins_only)
     if json_output:
         _print_json({"graph": store.uri, **report.as_dict()})
         return

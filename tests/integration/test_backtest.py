@@ -98,6 +98,13 @@ def test_a_validation_after_the_cutoff_is_relevant_and_nothing_is_written(
     (am1,) = [r for r in report.ams if r.am_id == "am-1"]
     # acme's hiring and Ann's post are the strongest evidence as of the cut-off.
     assert am1.twoloop == {"hit5": 1.0, "ndcg10": 1.0}
+    # Counting wins only, the validation is not something to find.
+    wins_only = relevant_pairs(store, cutoff, cutoff + dt.timedelta(days=30), validations=False)
+    assert wins_only.is_empty()
+    assert (
+        backtest(store, cutoff=cutoff, horizon=dt.timedelta(days=30), validations=False).relevant
+        == 0
+    )
 
 
 def test_the_command_on_the_crm_export_and_the_sample_world(tmp_path: Path) -> None:
