@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from app.analysis.outcomes import match_metapaths
-from graph_model.store import Filter, GraphStore
+from graph_model.store import Filter, GraphStore, NotFound
 from matching.owners import account_owners
 from routing.route import current_routes
 
@@ -213,12 +213,54 @@ def sends(store: GraphStore, *, ams: Sequence[str] | None = None) -> pl.DataFram
     return _with_match(store, found.drop("account_id"), ams, own_am=True).sort("message_id")
 
 
-def moment(text: str | dt.date | None) -> dt.datetime | None:
+def known_am(store: GraphStore, am: str | None) -> str | None:
+    """``am`` when it is an AccountManager in the graph (None stays None), else a
+    ``NotFound`` naming some AMs that are: a notebook's ``am`` parameter is checked
+    before anything is computed for nobody.
+
+    >>> known_am(store, "am-1")
+    'am-1'
+    >>> known_am(store, "am-9")
+    Traceback (most recent call last):
+    ...
+    graph_model.store.NotFound: no AccountManager 'am-9' in the graph...
+    """
+    if am is None or am == "":
+        return None
+    if store.get_nodes("AccountManager", [am], fields=["full_name"]).height:
+        return am
+    some = store.nodes("AccountManager", limit=8)["am_id"].to_list()
+    raise NotFound(
+        f"no AccountManager {am!r} in the graph",
+        hint="AMs: " + ", ".join(some) + (", ..." if len(some) == 8 else ""),
+    )
+
+
+def known_account(store: GraphStore, account: str | None) -> str | None:
+    """``account`` when it is an Account in the graph (None stays None), else a
+    ``NotFound`` naming it.
+
+    >>> known_account(store, "acme")
+    'acme'
+    """
+    if account is None or account == "":
+        return None
+    if store.get_nodes("Account", [account], fields=["name"]).height:
+        return account
+    raise NotFound(f"no Account {account!r} in the graph", hint="account ids, not names")
+
+
+def moment(text: str | dt.date | None, *, name: str = "date") -> dt.datetime | None:
     """A notebook's date parameter as a UTC datetime: an ISO date (the start of that
-    day) or datetime (UTC when it names no zone); None stays None.
+    day) or datetime (UTC when it names no zone); None stays None. A value that is
+    neither raises ``ValueError`` naming the parameter (``name``).
 
     >>> moment("2026-11-20")
     datetime.datetime(2026, 11, 20, 0, 0, tzinfo=datetime.timezone.utc)
+    >>> moment("yesterday", name="since")
+    Traceback (most recent call last):
+    ...
+    ValueError: since='yesterday' is not an ISO date (2026-11-20) or datetime
     """
     if text is None or text == "":
         return None
@@ -230,7 +272,9 @@ def moment(text: str | dt.date | None) -> dt.datetime | None:
         try:
             value = dt.datetime.fromisoformat(str(text).strip())
         except ValueError:
-            raise ValueError(f"{text!r} is not an ISO date (2026-11-20) or datetime") from None
+            raise ValueError(
+                f"{name}={text!r} is not an ISO date (2026-11-20) or datetime"
+            ) from None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 

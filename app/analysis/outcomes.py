@@ -216,6 +216,8 @@ def calibration(
     bands: Sequence[float] = DEFAULT_BANDS,
     *,
     ams: Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> pl.DataFrame:
     """How often people accept a match, by the score they saw.
 
@@ -224,7 +226,8 @@ def calibration(
     one stored on that decision (what the AM saw), else the match's. Bands are
     ``[lower, upper)`` from consecutive ``bands`` (the last one includes its upper
     edge); every band is listed, ``acceptance_rate`` is null where nothing was
-    decided. A calibrated score has rates that rise with the band.
+    decided. A calibrated score has rates that rise with the band. ``since``/``until``
+    keep the decisions made in that span.
 
     >>> calibration(store, bands=(0, 0.5, 1)).select("band", "decided", "acceptance_rate").rows()
     [('0.00-0.50', 1, 1.0), ('0.50-1.00', 1, 0.0)]
@@ -232,7 +235,7 @@ def calibration(
     edges = sorted(set(float(b) for b in bands))
     if len(edges) < 2:
         raise ValueError("calibration needs at least two band edges, e.g. (0, 0.5, 1)")
-    labels = _labels(store, ams)
+    labels = _labels(store, ams, since, until)
     lowers, uppers = edges[:-1], edges[1:]
     names = [f"{lo:.2f}-{hi:.2f}" for lo, hi in zip(lowers, uppers, strict=True)]
     bands_frame = pl.DataFrame(
@@ -280,14 +283,13 @@ def acceptance(
     (``metapath`` groups overlap: a match counts under each metapath that
     contributed). ``acceptance_rate`` is accepted over decided; groups with no
     labelled match are left out; largest first. ``since``/``until`` keep the
-    matches created in that span.
+    decisions made in that span (whenever the match was surfaced).
 
     >>> acceptance(store, by="am").rows()
     [('am-1', 2, 1, 1, 0.5)]
     """
-    labels = _labels(store, ams).select("match_id", "accepted")
-    rows = match_outcomes(store, ams=ams, since=since, until=until)
-    rows = _grouped(rows.join(labels, on="match_id", how="inner"), by)
+    labels = _labels(store, ams, since, until).select("match_id", "accepted")
+    rows = _grouped(match_outcomes(store, ams=ams).join(labels, on="match_id"), by)
     schema = {
         "group": pl.String,
         "decided": pl.Int64,
@@ -537,9 +539,19 @@ def _latest_decisions(store: GraphStore, ids: list[str]) -> pl.DataFrame:
     )
 
 
-def _labels(store: GraphStore, ams: Sequence[str] | None) -> pl.DataFrame:
-    """match_id, score, accepted: each match's latest labelling decision."""
+def _labels(
+    store: GraphStore,
+    ams: Sequence[str] | None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> pl.DataFrame:
+    """match_id, score, accepted: each match's latest labelling decision (of those
+    made within ``since``/``until``)."""
     found = _decided_on_matches(store, [*POSITIVE, *NEGATIVE])
+    if since is not None:
+        found = found.filter(pl.col("decided_at") >= since)
+    if until is not None:
+        found = found.filter(pl.col("decided_at") <= until)
     if ams is not None:
         owned = _matches(store, ams)["match_id"]
         found = found.filter(pl.col("match_id").is_in(owned.implode()))
