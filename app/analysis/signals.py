@@ -84,7 +84,8 @@ def extractor_agreement(store: GraphStore) -> pl.DataFrame:
     """For each pair of extractors, over the (signal, need) findings: how many both
     found, how many only one did, and the Jaccard overlap. Each extractor is compared
     on the signals both of them read (``read_by``), so a newer extractor is not blamed
-    for signals it never saw.
+    for signals it never saw (an extractor no signal records as a reader, such as
+    the rules extractor, reads them all).
 
     >>> extractor_agreement(store).rows()
     [('claude:test', 'rules', 1, 0, 1, 0.5)]
@@ -107,12 +108,15 @@ def extractor_agreement(store: GraphStore) -> pl.DataFrame:
         e: set(found.filter(pl.col("extractor") == e).select("signal_id", "need_id").iter_rows())
         for e in extractors
     }
+    # An extractor no signal records in read_by (the rules extractor: it rereads every
+    # signal on each run) is taken to have read them all.
+    tracked = set().union(*read_by.values()) if read_by else set()
     rows = []
     for a, b in combinations(extractors, 2):
-        # A signal counts when both read it; stores that predate read_by count every one.
+        # A signal counts when both read it.
         def seen(pair: tuple[str, str], a: str = a, b: str = b) -> bool:
-            readers = read_by.get(pair[0]) or {a, b}
-            return a in readers and b in readers
+            readers = read_by.get(pair[0], set())
+            return all(e not in tracked or e in readers for e in (a, b))
 
         in_a = {p for p in pairs[a] if seen(p)}
         in_b = {p for p in pairs[b] if seen(p)}

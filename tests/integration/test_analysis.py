@@ -145,3 +145,20 @@ def test_team_stats_for_a_manager(store: GraphStore) -> None:
     assert alone["am_id"].to_list() == ["am-2"] and alone["queue"].to_list() == [0]
     director = analysis.team_stats(store, identify(store, "am-4", action="x", item="y"), now)
     assert director["am_id"].to_list() == ["am-4", "am-1", "am-3"]
+
+
+def test_extractors_agree_on_what_both_read(store: GraphStore) -> None:
+    """The rules extractor rereads every signal and records none in ``read_by``; an
+    extractor that records what it read (paraphrase) is compared with it there."""
+    build(store)
+    signal = store.get_node("Signal", "s-hiring")
+    store.upsert_nodes("Signal", [{**signal, "read_by": ["paraphrase"]}])
+    store.upsert_edges(
+        "INDICATES",
+        [{"src": "s-hiring", "dst": "pipe", "extractor": "paraphrase", "confidence": 0.7}],
+    )
+    rows = {
+        (a, b): (both, only_a, only_b)
+        for a, b, both, only_a, only_b, _ in analysis.extractor_agreement(store).rows()
+    }
+    assert rows[("paraphrase", "rules")] == (1, 0, 0)
