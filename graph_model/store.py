@@ -366,8 +366,11 @@ class GraphStore(ABC):
         where: Mapping[str, Any] | Sequence[Filter] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> pl.DataFrame:
-        """Nodes of a label matching every filter, sorted by key."""
+        """Nodes of a label matching every filter, sorted by key; with ``fields``, only
+        those properties (and the key), for scans that do not need a node's large ones
+        (a signal's text, a match's explanation)."""
 
     @abstractmethod
     def edges(

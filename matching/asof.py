@@ -43,6 +43,7 @@ from graph_model.store import (
     WriteOp,
     filters_to_polars,
     resolve_filters,
+    wanted_fields,
 )
 
 # Node label -> the property from which a node of it is known.
@@ -176,16 +177,20 @@ class AsOfStore(GraphStore):
         where: Mapping[str, Any] | Sequence[Filter] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         if label in KNOWN_FROM:  # pushed down: the store filters on the date itself
             filters = resolve_filters(self.registry.node(label), where)
             known = Filter(KNOWN_FROM[label], "lte", self.as_of)
-            return self.inner.nodes(label, [*filters, known], limit=limit)
+            return self.inner.nodes(label, [*filters, known], limit=limit, fields=fields)
         if label != OPPORTUNITY:
-            return self.inner.nodes(label, where, limit=limit)
+            return self.inner.nodes(label, where, limit=limit, fields=fields)
         # A deal's status as of then is not the stored one: filter after the rule.
-        filters = resolve_filters(self.registry.node(label), where)
+        spec = self.registry.node(label)
+        filters = resolve_filters(spec, where)
         found = self._known(label, self.inner.nodes(label)).filter(filters_to_polars(filters))
+        if fields is not None:
+            found = found.select(wanted_fields(spec, fields))
         return found if limit is None else found.head(limit)
 
     # -- edges
