@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from app import analysis
+from app.analysis import pictures
 from app.analysis.networks import DEFAULT_MAX_NODES
 from graph_model.errors import GraphTooLarge
 from graph_model.store import GraphStore
@@ -60,6 +61,9 @@ def test_networkx_projections_stay_bounded_on_a_large_world(store: GraphStore) -
     # Narrowed below the bound, it is built.
     network = analysis.move_network(store, moves.head(100))
     assert network.number_of_nodes() == 200
+    # A drawing of more nodes than anyone can read is refused before any layout.
+    with pytest.raises(GraphTooLarge, match="a drawing of 600 nodes"):
+        pictures.draw(analysis.move_network(store, moves.head(300)))
 
     # An org chart is one account's people, however many accounts there are.
     assert analysis.org_chart(store, "hub").number_of_nodes() == STAFF
