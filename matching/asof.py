@@ -121,8 +121,19 @@ class AsOfStore(GraphStore):
         # view (few, unless the as-of time is far back), so an edge read needs no
         # lookup of its ends.
         self._later: dict[str, frozenset[str]] = {}
+        # The same keys as one polars list, built once: an edge read filters with it,
+        # and sorting a million later signals on every read cost a backtest minutes.
+        self._later_list: dict[str, pl.Series] = {}
 
     # -- nodes
+
+    def _later_keys(self, label: str) -> pl.Series | None:
+        """``later(label)`` as a one-row list Series for ``is_in``; None when empty."""
+        if label not in self._later_list:
+            gone = self.later(label)
+            self._later_list[label] = pl.Series(sorted(gone), dtype=pl.String).implode()
+        found = self._later_list[label]
+        return found if self.later(label) else None
 
     def _known(self, label: str, frame: pl.DataFrame) -> pl.DataFrame:
         if label == OPPORTUNITY:
@@ -232,10 +243,10 @@ class AsOfStore(GraphStore):
             for timed in labels:
                 if timed != OPPORTUNITY and timed not in KNOWN_FROM:
                     continue
-                gone = self.later(timed)
-                if gone and frame.height:
+                gone = self._later_keys(timed)
+                if gone is not None and frame.height:
                     frame = frame.filter(
-                        ~((pl.col(f"{end}_label") == timed) & pl.col(end).is_in(sorted(gone)))
+                        ~((pl.col(f"{end}_label") == timed) & pl.col(end).is_in(gone))
                     )
         return frame
 
