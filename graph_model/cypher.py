@@ -269,8 +269,15 @@ class Cypher:
         return self._match_keys(spec) + " RETURN n." + self.key(spec) + " AS k"
 
     def nodes_where(
-        self, spec: NodeSpec, filters: Sequence[Filter], limited: bool
+        self,
+        spec: NodeSpec,
+        filters: Sequence[Filter],
+        limited: bool,
+        fields: Sequence[str] | None = None,
     ) -> LiteralString:
+        """Nodes matching every filter as one record: ``rows``, a list of [field, ...]
+        in the order of ``fields`` (default: ``spec.fields``), checked against the
+        registry."""
         conds: list[LiteralString] = []
         for i, f in enumerate(filters):
             col = "n." + self.prop(spec.fields, f.field)
@@ -291,7 +298,8 @@ class Cypher:
         tail: LiteralString = (
             " WITH n ORDER BY n." + self.key(spec) + " LIMIT $limit" if limited else ""
         )
-        columns = ", ".join(self.column("n", spec.fields, name) for name in spec.fields)
+        names = list(spec.fields) if fields is None else list(fields)
+        columns = ", ".join(self.column("n", spec.fields, name) for name in names)
         return (
             "MATCH (n:"
             + self.label(spec.label)

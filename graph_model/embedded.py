@@ -400,12 +400,16 @@ class EmbeddedStore(GraphStore):
         where: Mapping[str, Any] | Sequence[Filter] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         spec = self.registry.node(label)
         filters = resolve_filters(spec, where)
+        columns = None if fields is None else wanted_fields(spec, fields)
         frame = self._node_frame(label)
         if filters:
             frame = frame.filter(filters_to_polars(filters))
+        if columns is not None:
+            frame = frame.select(columns)
         return frame.head(limit) if limit is not None else frame
 
     @_snapshot

@@ -363,6 +363,13 @@ class GuardedEdit(DecisionRejected):
         )
 
 
+class GraphTooLarge(TwoloopError):
+    """A projection into memory (networkx) would hold more nodes than the caller
+    allowed: refused rather than loading the whole graph by accident."""
+
+    exit_code = 2
+
+
 class TooFewLabels(TwoloopError):
     """Not enough validated and killed matches to refit the score."""
 

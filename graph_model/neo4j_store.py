@@ -335,14 +335,17 @@ class Neo4jStore(GraphStore):
         where: Mapping[str, Any] | Sequence[Filter] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         spec = self.registry.node(label)
         filters = resolve_filters(spec, where)
+        names = wanted_fields(spec, fields)
         params: dict[str, Any] = {f"p{i}": _param(f.value) for i, f in enumerate(filters)}
         if limit is not None:
             params["limit"] = int(limit)
-        query = self.cypher.nodes_where(spec, filters, limited=limit is not None)
-        schema = spec.frame_schema()
+        query = self.cypher.nodes_where(spec, filters, limited=limit is not None, fields=names)
+        full = spec.frame_schema()
+        schema = {name: full[name] for name in names}
         return _sorted([self._read_rows(query, schema, **params)], schema, list(spec.identity))
 
     def edges(

@@ -29,7 +29,13 @@ from typing import Any, Literal
 import networkx as nx
 import polars as pl
 
-from graph_model.errors import SchemaError, StoreError, UnsupportedStoreURI, WriteConflict
+from graph_model.errors import (
+    GraphTooLarge,
+    SchemaError,
+    StoreError,
+    UnsupportedStoreURI,
+    WriteConflict,
+)
 from graph_model.schema import REGISTRY, EdgeSpec, NodeSpec, SchemaRegistry
 from graph_model.settings import Settings, load_settings
 from graph_model.validation import Records, validate_edges, validate_nodes
@@ -361,8 +367,11 @@ class GraphStore(ABC):
         where: Mapping[str, Any] | Sequence[Filter] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> pl.DataFrame:
-        """Nodes of a label matching every filter, sorted by key."""
+        """Nodes of a label matching every filter, sorted by key; with ``fields``, only
+        those properties (and the key), for scans that do not need a node's large ones
+        (a signal's text, a match's explanation)."""
 
     @abstractmethod
     def edges(
@@ -461,12 +470,24 @@ class GraphStore(ABC):
         max_nodes: int = 500,
     ) -> nx.MultiDiGraph:
         """Project a subgraph for analysts: the neighborhood of ``around`` (label, key),
-        or every node of ``labels`` with the ``rel_types`` edges among them."""
+        or every node of ``labels`` with the ``rel_types`` edges among them. Either is
+        bounded by ``max_nodes``: a neighborhood is cut, and labels holding more nodes
+        than that raise ``GraphTooLarge`` before anything is read."""
         if around is not None:
             return self.neighborhood(
                 around[0], around[1], hops=hops, max_nodes=max_nodes
             ).to_networkx()
         wanted_labels = list(labels) if labels is not None else sorted(self.registry.nodes)
+        counts = self.counts().nodes
+        size = sum(counts.get(node_label, 0) for node_label in wanted_labels)
+        if size > max_nodes:
+            raise GraphTooLarge(
+                f"labels {', '.join(wanted_labels)} hold {size:,} nodes, more than "
+                f"max_nodes={max_nodes:,}",
+                hint="project a neighborhood (around=...), fewer labels, or raise max_nodes",
+                nodes=size,
+                max_nodes=max_nodes,
+            )
         wanted_types = list(rel_types) if rel_types is not None else sorted(self.registry.edges)
         nodes: dict[tuple[str, str], dict[str, Any]] = {}
         for node_label in wanted_labels:

@@ -43,6 +43,7 @@ from graph_model.store import (
     WriteOp,
     filters_to_polars,
     resolve_filters,
+    wanted_fields,
 )
 
 # Node label -> the property from which a node of it is known.
@@ -120,8 +121,19 @@ class AsOfStore(GraphStore):
         # view (few, unless the as-of time is far back), so an edge read needs no
         # lookup of its ends.
         self._later: dict[str, frozenset[str]] = {}
+        # The same keys as one polars list, built once: an edge read filters with it,
+        # and sorting a million later signals on every read cost a backtest minutes.
+        self._later_list: dict[str, pl.Series] = {}
 
     # -- nodes
+
+    def _later_keys(self, label: str) -> pl.Series | None:
+        """``later(label)`` as a one-row list Series for ``is_in``; None when empty."""
+        if label not in self._later_list:
+            gone = self.later(label)
+            self._later_list[label] = pl.Series(sorted(gone), dtype=pl.String).implode()
+        found = self._later_list[label]
+        return found if self.later(label) else None
 
     def _known(self, label: str, frame: pl.DataFrame) -> pl.DataFrame:
         if label == OPPORTUNITY:
@@ -176,16 +188,20 @@ class AsOfStore(GraphStore):
         where: Mapping[str, Any] | Sequence[Filter] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         if label in KNOWN_FROM:  # pushed down: the store filters on the date itself
             filters = resolve_filters(self.registry.node(label), where)
             known = Filter(KNOWN_FROM[label], "lte", self.as_of)
-            return self.inner.nodes(label, [*filters, known], limit=limit)
+            return self.inner.nodes(label, [*filters, known], limit=limit, fields=fields)
         if label != OPPORTUNITY:
-            return self.inner.nodes(label, where, limit=limit)
+            return self.inner.nodes(label, where, limit=limit, fields=fields)
         # A deal's status as of then is not the stored one: filter after the rule.
-        filters = resolve_filters(self.registry.node(label), where)
+        spec = self.registry.node(label)
+        filters = resolve_filters(spec, where)
         found = self._known(label, self.inner.nodes(label)).filter(filters_to_polars(filters))
+        if fields is not None:
+            found = found.select(wanted_fields(spec, fields))
         return found if limit is None else found.head(limit)
 
     # -- edges
@@ -227,10 +243,10 @@ class AsOfStore(GraphStore):
             for timed in labels:
                 if timed != OPPORTUNITY and timed not in KNOWN_FROM:
                     continue
-                gone = self.later(timed)
-                if gone and frame.height:
+                gone = self._later_keys(timed)
+                if gone is not None and frame.height:
                     frame = frame.filter(
-                        ~((pl.col(f"{end}_label") == timed) & pl.col(end).is_in(sorted(gone)))
+                        ~((pl.col(f"{end}_label") == timed) & pl.col(end).is_in(gone))
                     )
         return frame
 

@@ -292,7 +292,8 @@ def data_now(store: GraphStore) -> dt.datetime | None:
         ("Decision", "decided_at"),
         ("OutboxMessage", "sent_at"),
     ):
-        frame = store.nodes(label)
+        # One column, not every match's explanation and features.
+        frame = store.nodes(label, fields=[column])
         if frame.height and frame[column].drop_nulls().len():
             value = frame[column].max()
             if isinstance(value, dt.datetime):

@@ -18,17 +18,26 @@ from typing import Any
 import networkx as nx
 import polars as pl
 
-from graph_model.errors import TwoloopError
+from graph_model.errors import GraphTooLarge
 from graph_model.store import GraphStore
 from matching.owners import account_owners
 
 DEFAULT_MAX_NODES = 5_000
 
 
-class GraphTooLarge(TwoloopError):
-    """A projection would hold more nodes than the caller allowed."""
-
-    exit_code = 2
+__all__ = [
+    "DEFAULT_MAX_NODES",
+    "HUBS",
+    "PROCESS",
+    "GraphTooLarge",
+    "communities",
+    "job_moves",
+    "move_network",
+    "moved_champions",
+    "neighbourhood",
+    "org_chart",
+    "schema_graph",
+]
 
 
 # Reached but not walked through: each links to a large part of the graph.
@@ -208,7 +217,7 @@ def move_network(
     >>> move_network(store, max_nodes=1)
     Traceback (most recent call last):
     ...
-    app.analysis.networks.GraphTooLarge: the job-move network has 2 accounts, ...
+    graph_model.errors.GraphTooLarge: the job-move network has 2 accounts, ...
     """
     moves = job_moves(store) if moves is None else moves
     accounts = sorted(set(moves["from_account"].to_list()) | set(moves["to_account"].to_list()))
@@ -217,6 +226,8 @@ def move_network(
             f"the job-move network has {len(accounts):,} accounts, more than max_nodes="
             f"{max_nodes:,}",
             hint="filter the moves first (job_moves(store).filter(...)) or raise max_nodes",
+            nodes=len(accounts),
+            max_nodes=max_nodes,
         )
     names = store.names("Account", accounts)
     network = nx.DiGraph()

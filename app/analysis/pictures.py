@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import networkx as nx
 
+from graph_model.errors import GraphTooLarge
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -40,6 +42,8 @@ COLORS: dict[str, str] = {
 OTHER = "#c7c7c7"
 CAPTION_FIELDS = ("name", "full_name", "title", "kind", "action", "status")
 CAPTION_LIMIT = 28
+# More nodes than this make captions unreadable, and networkx needs scipy to lay them out.
+MAX_DRAWN = 499
 
 
 def caption(node: str, data: dict[str, Any]) -> str:
@@ -103,12 +107,16 @@ def draw(
     edge_labels: bool = False,
     color_by: str | None = None,
     seed: int = 7,
+    max_nodes: int = MAX_DRAWN,
 ) -> Figure:
     """A static drawing for reports: nodes coloured by label with their captions,
     a legend of labels; ``layout`` is ``rings`` (a neighbourhood: each hop a ring
     round its center; the default for one), ``spring`` (the default otherwise),
     ``kamada_kawai``, ``tree`` (top down along edges, for org charts) or ``circular``.
-    ``color_by`` colours by another node attribute (a community number, say).
+    ``color_by`` colours by another node attribute (a community number, say). A
+    graph of more than ``max_nodes`` raises ``GraphTooLarge``: its captions would be
+    unreadable (and networkx lays out 500 nodes or more only with scipy); draw a
+    subgraph.
 
     >>> fig = draw(org_chart(store, "acme"), layout="tree")
     >>> [t.get_text() for t in fig.axes[0].texts if t.get_text() == "Ann Lee"]
@@ -117,6 +125,13 @@ def draw(
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
+    if graph.number_of_nodes() > max_nodes:
+        raise GraphTooLarge(
+            f"a drawing of {graph.number_of_nodes():,} nodes, more than max_nodes={max_nodes}",
+            hint="draw a subgraph: the busiest nodes, one community, a neighbourhood",
+            nodes=graph.number_of_nodes(),
+            max_nodes=max_nodes,
+        )
     if ax is None:
         fig, ax = plt.subplots(figsize=(9, 6.5))
     else:

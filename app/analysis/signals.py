@@ -201,7 +201,10 @@ def _signals(
         where.append(Filter("occurred_at", "gte", since))
     if until is not None:
         where.append(Filter("occurred_at", "lte", until))
-    frame = store.nodes("Signal", where or None)
+    # Not the signals' text: a 100k-account graph holds millions of them.
+    frame = store.nodes(
+        "Signal", where or None, fields=["kind", "source", "occurred_at", "read_by"]
+    )
     return frame.select(
         "signal_id", pl.col("kind").cast(pl.String), "source", "occurred_at", "read_by"
     )

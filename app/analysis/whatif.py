@@ -20,6 +20,9 @@ from graph_model.store import GraphStore
 from routing.context import current_matches, routed, routing_frame
 from routing.policy import DEFAULT_FILE, Policy, load_policy
 
+# The Match properties routing_frame reads.
+MATCH_FIELDS = ("account_id", "capability_id", "score", "status", "weak", "features")
+
 # Actions that put an item in front of a person: the AM's workload.
 PERSON_ACTIONS = ("approve", "escalate")
 
@@ -66,7 +69,8 @@ def policy_whatif(
     if scope == "waiting":
         chosen = current_matches(store, am=am)
     elif scope == "all":
-        chosen = store.nodes("Match")
+        # What routing looks at, not each match's explanation and evidence.
+        chosen = store.nodes("Match", fields=MATCH_FIELDS)
         if am is not None:
             owned = store.edges("ASSIGNED_TO", touching=[am], side="target", label="AccountManager")
             chosen = chosen.filter(pl.col("match_id").is_in(owned["src"].implode()))

@@ -77,6 +77,10 @@ def test_a_deal_won_later_neither_gates_nor_counts_as_a_win(store: GraphStore) -
     assert ("initech", "ingest") not in _reached(then["open_deal"])
     opportunities = as_of_view(store, BEFORE_WINS).nodes("Opportunity", {"status": "won"})
     assert opportunities["opportunity_id"].to_list() == ["o1"]
+    # A narrower read applies the same rule: o5 was still open then.
+    narrow = as_of_view(store, BEFORE_WINS).nodes("Opportunity", fields=["status"])
+    assert narrow.columns == ["opportunity_id", "status"]
+    assert narrow.filter(pl.col("opportunity_id") == "o5")["status"].to_list() == ["open"]
 
 
 def test_a_loss_recorded_later_does_not_gate(store: GraphStore) -> None:
@@ -96,6 +100,9 @@ def test_a_later_signal_is_not_evidence(store: GraphStore) -> None:
     assert ("acme", "ingest") in _reached(then["buyer_priority"])
     view = as_of_view(store, ago(20))
     assert view.edges("EMITTED", ["acme"], side="source")["dst"].to_list() == ["s-old"]
+    known = view.nodes("Signal", fields=["kind"])
+    assert known.columns == ["signal_id", "kind"]
+    assert known["signal_id"].to_list() == view.nodes("Signal")["signal_id"].to_list()
     assert view.edges("INDICATES")["src"].unique().to_list() == ["s-post"]
 
 

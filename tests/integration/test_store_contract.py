@@ -544,6 +544,22 @@ def test_get_nodes_reads_only_the_fields_asked_for(store: GraphStore) -> None:
         store.get_nodes("Account", ["a1"], fields=["nope"])
 
 
+def test_nodes_reads_only_the_fields_asked_for(store: GraphStore) -> None:
+    store.upsert_nodes("Account", _accounts("a3", "a1", tier="A", employees=10))
+    store.upsert_nodes("Account", _accounts("a2", tier="B", employees=99))
+    some = store.nodes("Account", fields=["name", "tier"])
+    assert some.columns == ["account_id", "name", "tier"]
+    full = store.nodes("Account")
+    assert_frame_equal(some, full.select("account_id", "name", "tier"))
+    # Filters may name a field that is not read; limit applies in key order.
+    big = store.nodes("Account", [Filter("employees", "gt", 50)], fields=["tier"])
+    assert big.rows() == [("a2", "B")]
+    assert store.nodes("Account", {"tier": "A"}, fields=["tier"], limit=1).rows() == [("a1", "A")]
+    assert store.nodes("Account", fields=[]).columns == ["account_id"]
+    with pytest.raises(SchemaError, match="no property nope"):
+        store.nodes("Account", fields=["nope"])
+
+
 def test_names_maps_keys_to_a_display_field(store: GraphStore) -> None:
     store.upsert_nodes("Account", _accounts("a1", "a2"))
     assert store.names("Account", ["a2", "a1", "a1", None, "", "nope"]) == {
