@@ -49,9 +49,16 @@ MAX_DRAWN = 499
 def caption(node: str, data: dict[str, Any]) -> str:
     """What a node is called in a picture: its name, else a title or kind, else its key.
 
+    A match is called by what it offers and its score.
+
     >>> caption("Person:ann", {"label": "Person", "full_name": "Ann Lee"})
     'Ann Lee'
+    >>> caption("Match:m-1", {"label": "Match", "capability_id": "vault", "score": 0.734})
+    'vault 0.73'
     """
+    if data.get("label") == "Match" and data.get("capability_id"):
+        score = data.get("score")
+        return f"{data['capability_id']}" + (f" {score:.2f}" if score is not None else "")
     for field in CAPTION_FIELDS:
         value = data.get(field)
         if isinstance(value, str) and value.strip():
@@ -156,11 +163,12 @@ def draw(
     if edge_labels:
         types = {(s, d): plain(str(t)) for s, d, t in graph.edges(data="type") if t}
         nx.draw_networkx_edge_labels(graph, positions, edge_labels=types, ax=ax, font_size=6)
+    # One legend entry per colour: labels without a colour of their own are "other".
+    entries = {label: palette[label] for label in sorted(set(labels)) if label in palette}
+    if len(entries) < len(set(labels)):
+        entries["other"] = OTHER
     ax.legend(
-        handles=[
-            Patch(color=palette.get(label, OTHER), label=label)
-            for label in sorted(set(labels))[:20]
-        ],
+        handles=[Patch(color=color, label=label) for label, color in list(entries.items())[:20]],
         title=color_by,
         loc="upper left",
         fontsize=7,

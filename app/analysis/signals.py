@@ -20,16 +20,18 @@ def findings(
     *,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    accounts: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """One row per (signal, need, extractor) an extractor found: the signal's kind,
     source and date, the need, the confidence and the verbatim evidence sentence.
-    ``since``/``until`` bound the signal's ``occurred_at``.
+    ``since``/``until`` bound the signal's ``occurred_at``; ``accounts`` keeps the
+    signals of those accounts and of the people who work there (an AM's book).
 
     >>> findings(store).select("signal_id", "need_id", "extractor").rows()
     [('s-hiring', 'pipe', 'claude:test'), ('s-hiring', 'pipe', 'rules'),
      ('s-post', 'pipe', 'rules')]
     """
-    signals = _signals(store, since, until)
+    signals = _signals(store, since, until, accounts)
     # Every finding, joined to the signals in the span: one read, however many signals.
     frame = _indicates(store.edges("INDICATES")).join(
         signals.select("signal_id", "kind", "source", "occurred_at"), on="signal_id"
@@ -42,17 +44,21 @@ def extraction_coverage(
     *,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    accounts: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Per signal kind and source: how many signals there are, how many some
     extractor has read (``read``), how many revealed at least one need
     (``with_need``), the share of read ones that did (``coverage``), and the findings
-    per extractor (``by_<extractor>``), largest kinds first.
+    per extractor (``by_<extractor>``), largest kinds first. ``since``, ``until`` and
+    ``accounts`` choose the signals as ``findings`` does.
 
     >>> extraction_coverage(store).select("kind", "signals", "with_need", "by_rules").rows()
     [('hiring', 1, 1, 1), ('news', 1, 0, 0), ('social_post', 1, 1, 1)]
+    >>> extraction_coverage(store, accounts=["globex"])["signals"].sum()
+    0
     """
-    signals = _signals(store, since, until)
-    found = findings(store, since=since, until=until)
+    signals = _signals(store, since, until, accounts)
+    found = findings(store, since=since, until=until, accounts=accounts)
     with_need = found.select("signal_id").unique().with_columns(pl.lit(True).alias("__need"))
     frame = signals.join(with_need, on="signal_id", how="left").with_columns(
         pl.col("source").fill_null("(unknown)"),
@@ -127,11 +133,18 @@ def extractor_agreement(store: GraphStore) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def killed_evidence(store: GraphStore, *, ams: Sequence[str] | None = None) -> pl.DataFrame:
+def killed_evidence(
+    store: GraphStore,
+    *,
+    ams: Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> pl.DataFrame:
     """The sentences behind the matches people killed: per killed match, each signal
     of its account whose need the capability addresses, with the extractor's
-    sentence, and the reason the AM gave for the kill. Where a kill keeps coming back
-    to one phrasing, an extractor is reading it wrongly.
+    sentence, and the reason the AM gave for the kill (kills made within
+    ``since``/``until``). Where a kill keeps coming back to one phrasing, an
+    extractor is reading it wrongly.
 
     >>> killed = killed_evidence(store)
     >>> killed.select("capability_id", "signal_id", "extractor", "reason").rows()
@@ -141,7 +154,7 @@ def killed_evidence(store: GraphStore, *, ams: Sequence[str] | None = None) -> p
     """
     from app.analysis.frames import decisions
 
-    killed = decisions(store, ams=ams).filter(
+    killed = decisions(store, ams=ams, since=since, until=until).filter(
         pl.col("kind").is_in(["kill", "cancel"]) & pl.col("match_id").is_not_null()
     )
     killed = killed.sort("decided_at").unique("match_id", keep="last")
@@ -162,24 +175,7 @@ def killed_evidence(store: GraphStore, *, ams: Sequence[str] | None = None) -> p
     addresses = store.edges(
         "ADDRESSES", touching=killed["capability_id"].unique(), side="source"
     ).select(pl.col("src").alias("capability_id"), pl.col("dst").alias("need_id"))
-    emitted = store.edges(
-        "EMITTED", touching=killed["account_id"].unique(), side="source", label="Account"
-    )
-    # Signals the account's people emitted count too.
-    staff = store.edges(
-        "WORKS_AT", touching=killed["account_id"].unique(), side="target", label="Account"
-    )
-    by_people = store.edges(
-        "EMITTED", touching=staff["src"].unique(), side="source", label="Person"
-    )
-    signal_of = pl.concat(
-        [
-            emitted.select(pl.col("src").alias("account_id"), pl.col("dst").alias("signal_id")),
-            by_people.join(
-                staff.select(pl.col("src"), pl.col("dst").alias("account_id")), on="src"
-            ).select("account_id", pl.col("dst").alias("signal_id")),
-        ]
-    ).unique()
+    signal_of = signals_of(store, killed["account_id"].unique().to_list())
     indicates = _indicates(
         store.edges("INDICATES", touching=signal_of["signal_id"].unique(), side="source")
     )
@@ -193,8 +189,33 @@ def killed_evidence(store: GraphStore, *, ams: Sequence[str] | None = None) -> p
     )
 
 
+def signals_of(store: GraphStore, accounts: Sequence[str]) -> pl.DataFrame:
+    """account_id, signal_id: the signals these accounts emitted, and those the
+    people who work there emitted.
+
+    >>> signals_of(store, ["acme"]).sort("signal_id")["signal_id"].to_list()
+    ['s-hiring', 's-old', 's-post']
+    """
+    emitted = store.edges("EMITTED", touching=list(accounts), side="source", label="Account")
+    staff = store.edges("WORKS_AT", touching=list(accounts), side="target", label="Account")
+    by_people = store.edges(
+        "EMITTED", touching=staff["src"].unique(), side="source", label="Person"
+    )
+    return pl.concat(
+        [
+            emitted.select(pl.col("src").alias("account_id"), pl.col("dst").alias("signal_id")),
+            by_people.join(
+                staff.select(pl.col("src"), pl.col("dst").alias("account_id")), on="src"
+            ).select("account_id", pl.col("dst").alias("signal_id")),
+        ]
+    ).unique()
+
+
 def _signals(
-    store: GraphStore, since: dt.datetime | None, until: dt.datetime | None
+    store: GraphStore,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    accounts: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     where: list[Filter] = []
     if since is not None:
@@ -205,6 +226,9 @@ def _signals(
     frame = store.nodes(
         "Signal", where or None, fields=["kind", "source", "occurred_at", "read_by"]
     )
+    if accounts is not None:
+        theirs = signals_of(store, accounts)["signal_id"].unique()
+        frame = frame.filter(pl.col("signal_id").is_in(theirs.implode()))
     return frame.select(
         "signal_id", pl.col("kind").cast(pl.String), "source", "occurred_at", "read_by"
     )

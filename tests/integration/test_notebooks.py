@@ -224,6 +224,23 @@ def test_a_scheduled_run_for_one_am_from_the_command_line(tmp_path: Path) -> Non
         cwd=tmp_path,
     )
     assert missing.returncode == 2 and "no notebook 'nope'" in missing.stderr
+    nobody = subprocess.run(
+        [*TWOLOOP, "notebooks", "run", "match_quality", "--graph", str(graph), "-p", "am=nobody"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+    )
+    assert nobody.returncode == 1
+    assert "NotFound: no AccountManager 'nobody' in the graph" in nobody.stderr
+    bad_date = subprocess.run(
+        [*TWOLOOP, "notebooks", "run", "match_quality", "--graph", str(graph), "-p", "since=soon"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+    )
+    assert "since='soon' is not an ISO date" in bad_date.stderr
     a_file = tmp_path / "a-file"
     a_file.write_text("not a store")
     wrong = subprocess.run(
@@ -292,3 +309,21 @@ def test_twoloop_notebooks_opens_jupyterlab_on_the_notebooks(
     ) as response:
         specs = json.load(response)
     assert "python3" in specs["kernelspecs"]
+
+
+def test_the_readme_analysis_example_runs(world: str, tmp_path: Path) -> None:
+    """The README's analysis API block runs as written on the demo world."""
+    text = (REPO / "README.md").read_text()
+    start = text.index("```python\nimport datetime as dt\n\nfrom app import analysis")
+    block = text[start + len("```python\n") : text.index("```", start + 10)]
+    script = tmp_path / "readme_api.py"
+    script.write_text(block)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "TWOLOOP_GRAPH_URI": world, "PYTHONPATH": str(REPO)},
+        timeout=TIMEOUT,
+    )
+    assert proc.returncode == 0, proc.stderr
