@@ -272,7 +272,7 @@ def main() -> int:
     parser.add_argument("--notebook", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    only = list(args.only or NOTEBOOKS)
+    only: list[str] = list(args.only or NOTEBOOKS)
 
     if args.notebook:
         print(json.dumps(one_notebook(args.notebook, args.uri, args.out, args.timeout)))
