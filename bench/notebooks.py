@@ -290,9 +290,10 @@ def main() -> int:
     t = time.perf_counter()
     prepared, info = prepare(args.work_dir, args.accounts)
     progress(f"prepared graph {prepared} ({time.perf_counter() - t:.0f}s)")
-    kinds = ["embedded", "neo4j-bulk"] if args.store in ("both", "neo4j") else [args.store]
-    if args.store == "neo4j-bulk":
-        kinds = ["neo4j-bulk"]
+    # Neo4j is always a fresh bulk import of the prepared graph.
+    kinds = {"both": ["embedded", "neo4j-bulk"], "embedded": ["embedded"]}.get(
+        args.store, ["neo4j-bulk"]
+    )
     child_args = ["--prepared", str(prepared.absolute()), "--timeout", str(args.timeout)]
     for name in only:
         child_args += ["--only", name]
