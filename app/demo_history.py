@@ -43,7 +43,7 @@ from app.decisions import decide
 from app.human_loop import approve_draft, cancel_draft, edit_draft
 from app.queue import queue_frame
 from graph_model.errors import DecisionConflict, GuardedEdit, TooFewLabels
-from graph_model.store import Filter, GraphStore
+from graph_model.store import Filter, GraphStore, NotFound
 from matching.learn import learn
 from matching.model import model_versions
 from routing.channels.maildir import MaildirChannel
@@ -219,8 +219,10 @@ def _review_week(
                         reason=reason,
                         reason_code=code,
                     )
-            except DecisionConflict:
-                continue  # decided meanwhile (by someone else, or an earlier run)
+            except (DecisionConflict, NotFound):
+                # Decided meanwhile (by someone else, or an earlier run), or the item's
+                # match is gone: a later match run (twoloop run) replaced it.
+                continue
     return edits
 
 
