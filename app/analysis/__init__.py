@@ -6,7 +6,8 @@ file path.
 - ``frames``: accounts, matches, routes, decisions, drafts and sends, with their
   joins made (names, owners, the match a draft or decision is about);
 - ``outcomes``: what became of the matches (``match_outcomes``, ``funnel``),
-  acceptance by score band (``calibration``), score-model versions, team stats;
+  acceptance by group and by score band (``acceptance``, ``calibration``);
+- ``versions``: the score model's versions; ``team``: the team page's numbers;
 - ``signals``: extraction findings and coverage, extractor against extractor, the
   sentences behind killed matches;
 - ``networks``: neighbourhoods, the schema, org charts, job moves, moved champions
@@ -49,9 +50,7 @@ from app.analysis.outcomes import (
     calibration,
     funnel,
     funnel_stages,
-    learning_versions,
     match_outcomes,
-    team_stats,
 )
 from app.analysis.signals import (
     extraction_coverage,
@@ -59,6 +58,8 @@ from app.analysis.signals import (
     findings,
     killed_evidence,
 )
+from app.analysis.team import team_stats
+from app.analysis.versions import learning_versions
 from app.analysis.whatif import (
     action_changes,
     policy_from_text,
