@@ -12,6 +12,7 @@ from itertools import combinations
 
 import polars as pl
 
+from app.analysis.frames import decisions
 from graph_model.store import Filter, GraphStore
 
 
@@ -152,8 +153,6 @@ def killed_evidence(
      ('ingest', 's-hiring', 'rules', 'they just bought a rival'),
      ('ingest', 's-post', 'rules', 'they just bought a rival')]
     """
-    from app.analysis.frames import decisions
-
     killed = decisions(store, ams=ams, since=since, until=until).filter(
         pl.col("kind").is_in(["kill", "cancel"]) & pl.col("match_id").is_not_null()
     )
