@@ -61,6 +61,12 @@ class ActivityKind(StrEnum):
     call = "call"
     meeting = "meeting"
     note = "note"
+    # A social-network connection: a request we sent (outbound) or one accepted or
+    # received (inbound).
+    connection = "connection"
+    # An introduction: someone (a person INVOLVED who works elsewhere) referred the
+    # account or person to us.
+    referral = "referral"
 
 
 class Direction(StrEnum):
@@ -122,6 +128,10 @@ class EscalationKind(StrEnum):
     contract_amendment = "contract_amendment"
     legal_review = "legal_review"
     opt_out = "opt_out"
+    # A play asks the AM to read what it found before anything is automated.
+    review = "review"
+    # A contact replied with interest: a person answers, with the thread.
+    reply = "reply"
 
 
 class EscalationStatus(StrEnum):
@@ -143,6 +153,33 @@ class ChannelKind(StrEnum):
     email = "email"
     webhook = "webhook"
     task = "task"
+
+
+class ReplyClass(StrEnum):
+    """What an inbound reply says (``routing.replies``)."""
+
+    interested = "interested"
+    not_now = "not_now"
+    question = "question"
+    out_of_office = "out_of_office"
+    unsubscribe = "unsubscribe"
+    wrong_person = "wrong_person"
+    other = "other"  # none of the above: a person reads it
+
+
+class ReplyStatus(StrEnum):
+    open = "open"  # waits for the AM to read it
+    handled = "handled"  # the AM dealt with it, or nothing is left to do (out of office)
+
+
+class PlayRunStatus(StrEnum):
+    """Where a play run is (``routing.plays``)."""
+
+    active = "active"  # its next step runs on the next tick
+    waiting = "waiting"  # a wait step: until ``wait_until``
+    needs_am = "needs_am"  # waits for a person (a draft to approve, an escalation, a read)
+    done = "done"  # every step ran
+    stopped = "stopped"  # a stop condition held, or the AM cancelled it
 
 
 class TaskStatus(StrEnum):
@@ -301,6 +338,12 @@ class Activity(NodeModel):
     direction: Direction | None = None
     subject: str | None = None
     summary: str | None = None
+    # An email's Message-ID and the ids it answers (In-Reply-To, then References),
+    # as the mailbox or the CRM export gives them, for threading replies.
+    message_id: str | None = None
+    in_reply_to: list[str] = Field(default_factory=list)
+    # Who wrote it (an inbound email's From address).
+    from_address: str | None = None
 
 
 @node_type("Match", key="match_id", indexed=("batch_id", "status", "account_id"))
@@ -388,6 +431,13 @@ class Draft(NodeModel):
     # The draft as first written, kept when an AM edits it (style memory learns the diff).
     original_body: str | None = None
     updated_at: AwareDatetime | None = None
+    # What it is: a first ``outreach`` email, a ``follow_up`` in the thread of an
+    # earlier send (``follows``: that outbox message), or a suggested social
+    # ``comment`` (never emailed: approving it gives the AM a task to post it).
+    purpose: str = "outreach"
+    follows: str | None = None
+    # The play run that asked for it (``routing.plays``), if any.
+    play_run_id: str | None = None
 
 
 @node_type("Escalation", key="escalation_id", indexed=("status", "account_id", "am_id"))
@@ -454,6 +504,91 @@ class OutboxMessage(NodeModel):
     note: str | None = None
 
 
+@node_type("Reply", key="reply_id", indexed=("status", "am_id", "account_id", "thread_id"))
+class Reply(NodeModel):
+    """An inbound email that answers one of our sends, attached to its thread by
+    Message-ID, with what it says (``routing.replies``). Its text is untrusted."""
+
+    reply_id: Key
+    message_id: str
+    # The outbox message it answers (the thread), and who and what that was about.
+    thread_id: str
+    account_id: str
+    am_id: str
+    match_id: str | None = None
+    person_id: str | None = None
+    # The Activity the reply was stored as (so gates and triggers see it too).
+    activity_id: str
+    from_address: str | None = None
+    subject: str | None = None
+    body: str = ""
+    received_at: AwareDatetime
+    # Where it was read: "imap:<host>/<mailbox>" or "crm:<ingest source>".
+    source: str
+    classification: ReplyClass
+    # "rules" or "claude:<model>", how sure, and why in a few words.
+    classifier: str
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    rationale: str = ""
+    # What twoloop did about it (suppressed the address, escalated, stopped runs).
+    actions: list[str] = Field(default_factory=list)
+    status: ReplyStatus = ReplyStatus.open
+    handled_at: AwareDatetime | None = None
+    handled_by: str | None = None
+
+
+@node_type("PlayRun", key="run_id", indexed=("status", "am_id", "account_id", "play_id"))
+class PlayRun(NodeModel):
+    """One play fired for one subject (an account, a person, or a match's contact),
+    and where its steps are (``routing.plays``)."""
+
+    run_id: Key
+    play_id: str
+    # The plays file's digest when it fired.
+    plays: str
+    account_id: str
+    am_id: str
+    person_id: str | None = None
+    match_id: str | None = None
+    # "account:<id>", "person:<id>" or "contact:<match>/<person>": one run at a time each.
+    subject: str
+    # The events that made it fire ("signal:<id>", "activity:<id>", "reply:<id>",
+    # "decision:<id>", "send:<id>"), oldest first.
+    events: list[str] = Field(default_factory=list)
+    fired_at: AwareDatetime
+    # Why it fired, in words (the play's reason filled in).
+    reason: str
+    status: PlayRunStatus = PlayRunStatus.active
+    # The next step to run (0-based), and what the run waits for.
+    step: int = Field(default=0, ge=0)
+    wait_until: AwareDatetime | None = None
+    waiting_for: str | None = None
+    stopped_reason: str | None = None
+    # The steps run so far, with what each made (JSON list).
+    log: str = "[]"
+    updated_at: AwareDatetime
+
+
+@node_type("Research", key="research_id", indexed=("account_id", "am_id"))
+class Research(NodeModel):
+    """A research summary for the AM about an account: statements, each citing the
+    signals, deals and people in the graph it rests on (``drafting.research``)."""
+
+    research_id: Key
+    account_id: str
+    am_id: str
+    match_id: str | None = None
+    play_run_id: str | None = None
+    # "offline" or "claude:<model>".
+    writer: str
+    created_at: AwareDatetime
+    # JSON list of {"text", "cites": ["signal:<id>", "opportunity:<id>", "person:<id>", ...]}.
+    statements: str = "[]"
+    # Every statement cites something that is in the graph, and says nothing more.
+    grounded: bool = False
+    violations: list[str] = Field(default_factory=list)
+
+
 @node_type("Task", key="task_id", indexed=("status", "am_id"))
 class Task(NodeModel):
     """Something only a person can do (voice note, LinkedIn message, call), created
@@ -467,6 +602,7 @@ class Task(NodeModel):
     body: str = ""
     match_id: str | None = None
     escalation_id: str | None = None
+    play_run_id: str | None = None
     status: TaskStatus = TaskStatus.open
     created_at: AwareDatetime
     done_at: AwareDatetime | None = None
@@ -863,6 +999,8 @@ class DraftedFor(EdgeModel):
         ("Decision", "Escalation"),
         ("Decision", "Task"),
         ("Decision", "OutboxMessage"),
+        ("Decision", "PlayRun"),
+        ("Decision", "Reply"),
     ],
 )
 class DecidedOn(EdgeModel):
@@ -882,10 +1020,25 @@ class Escalates(EdgeModel):
 
 @edge_type(
     "TRIGGERED_BY",
-    endpoints=[("Escalation", "Signal"), ("Escalation", "Activity"), ("Escalation", "Match")],
+    endpoints=[
+        ("Escalation", "Signal"),
+        ("Escalation", "Activity"),
+        ("Escalation", "Match"),
+        ("Escalation", "Reply"),
+        ("PlayRun", "Signal"),
+        ("PlayRun", "Activity"),
+        ("PlayRun", "Reply"),
+        ("PlayRun", "Decision"),
+        ("PlayRun", "OutboxMessage"),
+    ],
 )
 class TriggeredBy(EdgeModel):
-    """What raised the escalation."""
+    """What raised the escalation, or made the play fire."""
+
+
+@edge_type("ANSWERS", endpoints=[("Reply", "OutboxMessage")])
+class Answers(EdgeModel):
+    """The sent message a reply answers (its thread)."""
 
 
 @edge_type("QUEUED_FROM", endpoints=[("OutboxMessage", "Draft")])
