@@ -124,6 +124,11 @@ class Settings(BaseSettings):
         description="Slack-compatible incoming webhook for alerts to people (escalations, "
         "voice-note requests); unset means alerts only land in the queue.",
     )
+    plays_file: str | None = Field(
+        default=None,
+        description="The plays file (event-triggered motions: twoloop plays); unset means "
+        "the shipped routing/plays.yaml, `off` runs no plays.",
+    )
     sending_config: str | None = Field(
         default=None,
         description="The send-time rules file (from domains, caps, quiet hours, footer); "

@@ -1025,6 +1025,15 @@ class Escalates(EdgeModel):
         ("Escalation", "Activity"),
         ("Escalation", "Match"),
         ("Escalation", "Reply"),
+    ],
+)
+class TriggeredBy(EdgeModel):
+    """What raised the escalation."""
+
+
+@edge_type(
+    "FIRED_BY",
+    endpoints=[
         ("PlayRun", "Signal"),
         ("PlayRun", "Activity"),
         ("PlayRun", "Reply"),
@@ -1032,8 +1041,8 @@ class Escalates(EdgeModel):
         ("PlayRun", "OutboxMessage"),
     ],
 )
-class TriggeredBy(EdgeModel):
-    """What raised the escalation, or made the play fire."""
+class FiredBy(EdgeModel):
+    """The events that made a play fire (the run's ``events``)."""
 
 
 @edge_type("ANSWERS", endpoints=[("Reply", "OutboxMessage")])

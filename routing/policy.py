@@ -92,8 +92,10 @@ ROUTING_FIELDS: dict[str, RoutingField] = {
 }
 
 _CONDITION = re.compile(
-    r"^(?P<field>[a-z][a-z0-9_]*)\s*(?P<op>==|!=|>=|<=|>|<|in)\s*(?P<value>.+)$"
+    r"^(?P<field>[a-z][a-z0-9_]*)\s*(?P<op>==|!=|>=|<=|>|<|in\b|contains\b|matches\b)"
+    r"\s*(?P<value>.+)$"
 )
+TEXT_OPS = ("contains", "matches")
 _PLACEHOLDER = re.compile(r"\{(?P<field>[a-z][a-z0-9_]*)\}")
 
 
@@ -109,6 +111,10 @@ class Condition:
             return False
         if self.op == "in":
             return bool(have in self.value)
+        if self.op == "contains":
+            return str(self.value).lower() in str(have).lower()
+        if self.op == "matches":
+            return re.search(str(self.value), str(have), re.IGNORECASE) is not None
         if self.op == "==":
             return bool(have == self.value)
         if self.op == "!=":
@@ -256,7 +262,7 @@ def load_policy(path: Path = DEFAULT_FILE) -> Policy:
             raise fail(f"duplicate rule id {entry.id!r}{built_in}")
         seen.add(entry.id)
         kind = _kind(entry, fail)
-        conditions = tuple(_condition(text, fail) for text in entry.when)
+        conditions = tuple(parse_condition(text, ROUTING_FIELDS, fail) for text in entry.when)
         for m in _PLACEHOLDER.finditer(entry.reason):
             if m["field"] not in ROUTING_FIELDS:
                 raise fail(
@@ -302,17 +308,34 @@ def _kind(entry: _RuleEntry, fail: Any) -> str | None:
     return None
 
 
-def _condition(text: str, fail: Any) -> Condition:
-    m = _CONDITION.match(text.strip())
-    if not m:
-        raise fail(f"condition {text!r}: expected 'field OP value' (OP: == != >= <= > < in)")
+def parse_condition(
+    text: str, fields: Mapping[str, RoutingField], fail: Any, *, text_ops: bool = False
+) -> Condition:
+    """One ``field OP value`` condition over ``fields``; with ``text_ops``, string
+    fields also take ``contains`` (a case-insensitive substring) and ``matches`` (a
+    case-insensitive regular expression)."""
+    ops = "== != >= <= > < in" + (" contains matches" if text_ops else "")
+    m = _CONDITION.match(str(text).strip())
+    if not m or (m["op"] in TEXT_OPS and not text_ops):
+        raise fail(f"condition {text!r}: expected 'field OP value' (OP: {ops})")
     name, op, raw = m["field"], m["op"], m["value"].strip()
-    spec = ROUTING_FIELDS.get(name)
+    spec = fields.get(name)
     if spec is None:
         raise fail(
             f"condition {text!r}: unknown field {name!r}",
-            hint="fields: " + ", ".join(sorted(ROUTING_FIELDS)),
+            hint="fields: " + ", ".join(sorted(fields)),
         )
+    if op in TEXT_OPS:
+        if spec.kind != "str" or spec.choices:
+            kind = f"one of {', '.join(spec.choices)}" if spec.choices else spec.kind
+            raise fail(f"condition {text!r}: {name} is {kind}; {op} reads free text")
+        raw = raw.strip().strip("'\"")
+        if op == "matches":
+            try:
+                re.compile(raw)
+            except re.error as exc:
+                raise fail(f"condition {text!r}: not a regular expression ({exc})") from None
+        return Condition(name, op, raw)
     if op == "in":
         items = [v.strip() for v in raw.strip("[]").split(",") if v.strip()]
         if not raw.startswith("[") or not items:

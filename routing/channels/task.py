@@ -9,7 +9,14 @@ from typing import Any
 
 from graph_model.store import WriteBatch
 
-TASK_KINDS = ("voice_note", "linkedin_message", "call", "research", "custom_message")
+TASK_KINDS = (
+    "voice_note",
+    "linkedin_message",
+    "call",
+    "research",
+    "custom_message",
+    "post_comment",
+)
 
 
 def task_id(kind: str, subject_id: str) -> str:
@@ -27,13 +34,14 @@ def add_task(
     now: dt.datetime,
     match_id: str | None = None,
     escalation_id: str | None = None,
+    play_run_id: str | None = None,
 ) -> dict[str, Any]:
     """Queue a task for the AM in ``write``; its id is derived from what it is about,
     so adding it again changes nothing."""
     if kind not in TASK_KINDS:
         raise ValueError(f"unknown task kind {kind!r}")
     record = {
-        "task_id": task_id(kind, escalation_id or match_id or account_id),
+        "task_id": task_id(kind, play_run_id or escalation_id or match_id or account_id),
         "am_id": am_id,
         "account_id": account_id,
         "kind": kind,
@@ -41,6 +49,7 @@ def add_task(
         "body": body,
         "match_id": match_id,
         "escalation_id": escalation_id,
+        "play_run_id": play_run_id,
         "status": "open",
         "created_at": now,
     }
