@@ -48,6 +48,7 @@ from graph_model.errors import (
     WriteConflict,
 )
 from graph_model.store import Filter, GraphStore, NotFound, WriteBatch
+from routing.channels.task import add_task
 from routing.outbox import release_draft
 from routing.sending import SendingConfig
 
@@ -252,7 +253,12 @@ def _decide_draft(
     match = found.row(0, named=True)
     decision_id = _decision_id(draft_id, kind)
     new_status = {"approve": "approved", "edit": "edited", "cancel": "cancelled"}[kind]
-    match_status = "killed" if kind == "cancel" else "validated"
+    # A first-touch draft's decision is the match's (and a label for learning); a
+    # play's follow-up or suggested comment is about that message only.
+    first_touch = (draft.get("purpose") or "outreach") == "outreach"
+    match_status = (
+        ("killed" if kind == "cancel" else "validated") if first_touch else match["status"]
+    )
     updated = dict(draft)
     confirmed: list[str] = []
     if kind == "edit":
@@ -278,11 +284,28 @@ def _decide_draft(
     teaches = kind == "edit" and acting.role == "am"
     notes = _style_notes(store, draft, updated, style_writer) if teaches else []
     message: dict[str, Any] | None = None
+    task: dict[str, Any] | None = None
     with _conflict_on_draft(store, draft_id), store.batch() as write:
-        write.expect("Match", match["match_id"], "status", [*OPEN_MATCH, "validated"])
+        if first_touch:
+            write.expect("Match", match["match_id"], "status", [*OPEN_MATCH, "validated"])
         if kind == "cancel":
             write.expect("Draft", draft_id, "status", ["pending"])
             write.upsert_nodes("Draft", [{**updated, "status": new_status, "updated_at": now}])
+        elif draft.get("purpose") == "comment":
+            # A suggested comment is posted by the AM: approving it gives them the task.
+            write.expect("Draft", draft_id, "status", ["pending"])
+            write.upsert_nodes("Draft", [{**updated, "status": new_status, "updated_at": now}])
+            task = add_task(
+                write,
+                kind="post_comment",
+                am_id=draft["am_id"],
+                account_id=match["account_id"],
+                title=f"Post your comment: {updated['subject']}",
+                body=updated["body"],
+                now=now,
+                match_id=match["match_id"],
+                play_run_id=draft.get("play_run_id") or draft_id,
+            )
         else:
             assert sending is not None
             message = release_draft(
@@ -301,7 +324,9 @@ def _decide_draft(
             kind,
             acting,
             now=now,
-            on=[("Draft", draft_id), ("Match", match["match_id"])],
+            on=[("Draft", draft_id), ("Match", match["match_id"])]
+            if first_touch
+            else [("Draft", draft_id)],
             reason=reason,
             reason_code=reason_code,
             features=match["features"],
@@ -309,7 +334,8 @@ def _decide_draft(
             model_version=match["model_version"],
             confirmed_findings=confirmed,
         )
-        write.upsert_nodes("Match", [{**match, "status": match_status}])
+        if first_touch:
+            write.upsert_nodes("Match", [{**match, "status": match_status}])
         if notes:
             record_style(write, store, draft["am_id"], notes, now=now)
     return {
@@ -320,6 +346,7 @@ def _decide_draft(
         "match_id": match["match_id"],
         "match_status": match_status,
         "message_id": message["message_id"] if message else None,
+        "task_id": task["task_id"] if task else None,
         "confirmed_findings": confirmed,
         **_by(acting, now),
     }

@@ -15,7 +15,9 @@ Steps (each idempotent, each committing its own work):
    scored with the active model; ``full=True`` rescores every account.
 5. ``handoff``: routes, drafts, releases to the outbox, escalations and tasks
    (``twoloop run`` without its relay; its trigger check finds nothing new).
-6. ``relay``: sends what is due (skipped without an SMTP server).
+6. ``plays``: one tick of the plays (``twoloop plays run``): what recent events
+   fire, and every open run advanced (skipped when plays are off).
+7. ``relay``: sends what is due (skipped without an SMTP server).
 
 The run is a ``LoopRun`` node, updated after every step with the step's status,
 counts, error and seconds. It stops at the first failed step and exits with that
@@ -44,7 +46,7 @@ from drafting.model import Drafter
 from drafting.offline import OfflineDrafter
 from graph_model.errors import IngestFailed, TwoloopError
 from graph_model.locks import job_lock
-from graph_model.settings import load_settings
+from graph_model.settings import Settings, load_settings
 from graph_model.store import GraphStore
 from ingest.config import IngestConfig
 from ingest.pipeline import Ingestor, run_summary_line
@@ -57,10 +59,12 @@ from matching.run import Matcher, run_matching
 from routing.channels import Channel
 from routing.escalation import TriggerBook, detect_escalations
 from routing.outbox import Relay
+from routing.play_runs import run_plays
+from routing.plays import PlayBook
 from routing.policy import Policy, load_policy
 from routing.sending import SendingConfig, load_sending
 
-STEPS = ("ingest", "extract", "triggers", "match", "handoff", "relay")
+STEPS = ("ingest", "extract", "triggers", "match", "handoff", "plays", "relay")
 StepStatus = Literal["ok", "failed", "skipped"]
 
 
@@ -119,6 +123,8 @@ class LoopSetup:
     channel: Channel | None = None
     alerts: Channel | None = None
     triggers: TriggerBook | None = None
+    plays: PlayBook | None = None
+    settings: Settings | None = None
 
     @classmethod
     def offline(cls, config: IngestConfig | None = None) -> LoopSetup:
@@ -166,6 +172,7 @@ def run_loop(
             "triggers": lambda: _triggers(store, setup, now),
             "match": lambda: _match(store, setup, now, full),
             "handoff": lambda: _handoff(store, setup, now),
+            "plays": lambda: _plays(store, setup, now),
             "relay": lambda: _relay(store, setup, now, report.run_id),
         }
         for name in STEPS:
@@ -293,6 +300,30 @@ def _handoff(store: GraphStore, setup: LoopSetup, now: dt.datetime) -> dict[str,
         "tasks": loop.tasks,
         "alerts": loop.alerts,
         "drafter": loop.drafter,
+    }
+
+
+def _plays(store: GraphStore, setup: LoopSetup, now: dt.datetime) -> dict[str, Any] | str:
+    if setup.plays is None:
+        return "plays are off (TWOLOOP_PLAYS_FILE=off)"
+    report = run_plays(
+        store,
+        setup.plays,
+        now=now,
+        sending=setup.sending,
+        min_personalization=setup.min_personalization,
+        settings=setup.settings,
+    )
+    return {
+        "fired": sum(report.fired.values()),
+        "advanced": report.advanced,
+        "stopped": sum(report.stopped.values()),
+        "research": report.research,
+        "drafts": report.drafts,
+        "sent": report.sent,
+        "tasks": report.tasks,
+        "escalations": report.escalations,
+        "open_runs": report.status,
     }
 
 

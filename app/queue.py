@@ -7,11 +7,17 @@ One row per item:
   route (action, rule, reason) or ``unrouted`` before the agent loop ran;
 - ``draft``: a draft waiting for approval;
 - ``escalation``: an open escalation, with its question;
-- ``task``: an open task (voice note, LinkedIn, call, research);
-- ``unconfirmed_send``: a message a relay could not confirm.
+- ``task``: an open task (voice note, LinkedIn, call, research, post a comment);
+- ``unconfirmed_send``: a message a relay could not confirm;
+- ``reply``: a reply to one of our sends that waits for the AM, with what it says;
+- ``play``: a play run the AM should know about: one that waits (a follow-up in
+  N business days unless they reply) or left them something to read (a research
+  summary, an alert). Drafts, escalations and tasks a play made show as
+  themselves, with the play as their rule and its reason.
 
 Best first means: what blocks automation or a send comes first (escalations,
-unconfirmed sends), then drafts and tasks, then matches by score; within a
+unconfirmed sends), then replies, drafts and tasks, then plays, then matches by
+score; within a
 kind, oldest first except matches (highest score first). Each item has an age
 and a stale flag (``TWOLOOP_CONSOLE_STALE_DAYS``).
 
@@ -34,7 +40,7 @@ from graph_model.errors import DecisionRejected
 from graph_model.store import Filter, GraphStore
 from routing.route import current_routes
 
-KINDS = ("escalation", "unconfirmed_send", "draft", "task", "match")
+KINDS = ("escalation", "unconfirmed_send", "reply", "draft", "task", "play", "match")
 _KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
 STATUSES = ("open", "deferred", "validated", "killed")
 _MATCH_FIELDS = (
@@ -392,13 +398,32 @@ def _open_items(store: GraphStore, ams: list[str]) -> pl.DataFrame:
         ).alias("what"),
         pl.coalesce("claimed_at", "created_at").alias("since"),
     )
+    replies = waiting("Reply", "open").select(
+        pl.col("reply_id").alias("item"),
+        pl.lit("reply").alias("kind"),
+        "am_id",
+        "match_id",
+        "account_id",
+        pl.concat_str(pl.lit("reply:"), pl.col("classification").cast(pl.String)).alias("action"),
+        pl.lit("reply").alias("rule"),
+        pl.concat_str(
+            pl.lit("replied: "),
+            pl.col("classification").cast(pl.String).str.replace_all("_", " "),
+            pl.when(pl.col("rationale") != "")
+            .then(pl.concat_str(pl.lit(" ("), pl.col("rationale"), pl.lit(")")))
+            .otherwise(pl.lit("")),
+        ).alias("reason"),
+        "status",
+        pl.col("subject").fill_null("(no subject)").alias("what"),
+        pl.col("received_at").alias("since"),
+    )
     parts = [
         part.with_columns(
             pl.col("status").cast(pl.String), pl.col("since").dt.convert_time_zone("UTC")
         )
-        for part in (drafts, escalations, tasks, sends)
+        for part in (drafts, escalations, tasks, sends, replies, _play_runs(store, mine))
     ]
-    items = pl.concat(parts, how="vertical_relaxed")
+    items = _with_plays(store, pl.concat(parts, how="vertical_relaxed"))
     linked = items["match_id"].drop_nulls().unique()
     matches = store.get_nodes(
         "Match", linked, fields=["account_id", "capability_id", "score", "weak"]
@@ -421,6 +446,76 @@ def _open_items(store: GraphStore, ams: list[str]) -> pl.DataFrame:
         "status",
         "what",
         "since",
+    )
+
+
+def _play_runs(store: GraphStore, mine: Filter) -> pl.DataFrame:
+    """Play runs that wait on time, or left the AM something to read."""
+    runs = store.nodes("PlayRun", [mine, Filter("status", "in", ["waiting", "needs_am"])])
+    runs = runs.filter((pl.col("status") == "waiting") | (pl.col("waiting_for") == "read"))
+    whats = []
+    for r in runs.iter_rows(named=True):
+        log = json.loads(r["log"] or "[]")
+        if r["status"] == "waiting":
+            whats.append(f"next step on {r['wait_until']:%a %d %b}, unless a stop condition holds")
+        else:
+            said = [e.get("text", "") for e in log if e["kind"] == "alert"]
+            research = [e for e in log if e["kind"] == "research"]
+            whats.append(
+                " ".join(said) or ("a research summary to read" if research else "done: read it")
+            )
+    return runs.select(
+        pl.col("run_id").alias("item"),
+        pl.lit("play").alias("kind"),
+        "am_id",
+        "match_id",
+        "account_id",
+        pl.when(pl.col("status") == "waiting")
+        .then(pl.lit("play:wait"))
+        .otherwise(pl.lit("play:read"))
+        .alias("action"),
+        pl.concat_str(pl.lit("play:"), pl.col("play_id")).alias("rule"),
+        "reason",
+        "status",
+        pl.Series("what", whats, dtype=pl.String),
+        pl.col("fired_at").alias("since"),
+    )
+
+
+def _with_plays(store: GraphStore, items: pl.DataFrame) -> pl.DataFrame:
+    """Drafts, escalations and tasks a play made: the play is their rule, its reason
+    theirs (the item's own words stay in ``what``)."""
+    if items.is_empty():
+        return items
+    run_ids: dict[str, str] = {}
+    drafts = items.filter(pl.col("kind") == "draft")["item"].to_list()
+    tasks = items.filter(pl.col("kind") == "task")["item"].to_list()
+    escalations = items.filter(pl.col("kind") == "escalation")["item"].to_list()
+    for label, keys, prop in (
+        ("Draft", drafts, "play_run_id"),
+        ("Task", tasks, "play_run_id"),
+        ("Escalation", escalations, "trigger"),
+    ):
+        if not keys:
+            continue
+        rows = store.get_nodes(label, keys, fields=[prop])
+        key = store.registry.node(label).key
+        for item, value in zip(rows[key].to_list(), rows[prop].to_list(), strict=True):
+            if value and (prop != "trigger" or value.startswith("play:")):
+                run_ids[item] = value.removeprefix("play:")
+    if not run_ids:
+        return items
+    runs = store.get_nodes("PlayRun", sorted(set(run_ids.values())), fields=["play_id", "reason"])
+    by_run = {r["run_id"]: r for r in runs.iter_rows(named=True)}
+    rule = {i: "play:" + by_run[r]["play_id"] for i, r in run_ids.items() if r in by_run}
+    reason = {i: by_run[r]["reason"] for i, r in run_ids.items() if r in by_run}
+    return items.with_columns(
+        pl.col("item")
+        .replace_strict(rule, default=pl.col("rule"), return_dtype=pl.String)
+        .alias("rule"),
+        pl.col("item")
+        .replace_strict(reason, default=pl.col("reason"), return_dtype=pl.String)
+        .alias("reason"),
     )
 
 

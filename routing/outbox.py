@@ -29,7 +29,7 @@ import polars as pl
 
 from graph_model.errors import TwoloopError, WriteConflict
 from graph_model.store import Filter, GraphStore, WriteBatch
-from routing.channels import Channel, Outgoing
+from routing.channels import Channel, Outgoing, message_id_header
 from routing.escalation import open_escalations
 from routing.guardrails import (
     DAY,
@@ -86,6 +86,10 @@ def release_draft(
         )
     mid = message_id(draft["draft_id"])
     body, headers = compliance(draft["body"], mid, config)
+    if draft.get("follows"):
+        # A follow-up goes in the thread of the message it follows.
+        earlier = message_id_header(draft["follows"], draft["from_address"])
+        headers.update({"In-Reply-To": earlier, "References": earlier})
     if expect_status is not None:
         write.expect("Draft", draft["draft_id"], "status", list(expect_status))
     write.upsert_nodes("Draft", [{**draft, "status": status, "updated_at": now}])

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-
-from drafting.followup import comment_draft, follow_up_draft
+from drafting.followups import comment_draft, follow_up_draft
 from drafting.research import render_research, write_research
+
 from graph_model.errors import WriteConflict
 from graph_model.settings import Settings
 from graph_model.store import Filter, GraphStore
@@ -364,6 +364,7 @@ def _draft(
             now=ctx.now,
             play_run_id=run["run_id"],
             settings=ctx.settings,
+            link_domains=ctx.sending.link_domains,
         )
     sent = next(
         (e.split(":", 1)[1] for e in reversed(run["events"]) if e.startswith("send:")), None
@@ -378,6 +379,7 @@ def _draft(
         play_run_id=run["run_id"],
         number=number,
         settings=ctx.settings,
+        link_domains=ctx.sending.link_domains,
     )
 
 

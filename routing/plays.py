@@ -44,6 +44,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from graph_model.errors import ConfigFileInvalid
+from graph_model.settings import Settings
 from graph_model.vocabulary import (
     ActivityKind,
     DecisionKind,
@@ -360,6 +361,17 @@ _PER_SOURCES = {
     "person": {"signal", "activity", "reply", "send"},
     "contact": {"reply", "send"},
 }
+
+
+def configured_plays(path: Path | None, settings: Settings) -> PlayBook | None:
+    """The plays file given, else the configured one (``TWOLOOP_PLAYS_FILE``, else
+    the shipped one); None when the setting is ``off``."""
+    if path is not None:
+        return load_plays(path)
+    setting = settings.plays_file
+    if setting and setting.strip().lower() == "off":
+        return None
+    return load_plays(Path(setting) if setting else DEFAULT_FILE)
 
 
 def load_plays(path: Path = DEFAULT_FILE) -> PlayBook:

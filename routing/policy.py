@@ -248,7 +248,13 @@ class _PolicyFile(BaseModel):
 
 def load_policy(path: Path = DEFAULT_FILE) -> Policy:
     """Read and check a policy file; every problem names the file, the rule and why."""
-    data = validate(_PolicyFile, read_yaml(path), str(path))
+    return policy_from_data(read_yaml(path), str(path), digest_of=path.read_bytes())
+
+
+def policy_from_data(raw: Any, path: str, *, digest_of: bytes | None = None) -> Policy:
+    """Check a policy given as data (a file's contents, or a model's proposal) the way
+    ``load_policy`` checks a file; ``path`` names it in errors."""
+    data = validate(_PolicyFile, raw, path)
     rules: list[Rule] = list(BUILT_IN_RULES)
     seen: set[str] = {r.id for r in BUILT_IN_RULES}
     for i, entry in enumerate(data.rules):
@@ -285,7 +291,8 @@ def load_policy(path: Path = DEFAULT_FILE) -> Policy:
             "the last rule must have no conditions (the default), so every match gets an action",
             hint="add a last rule without `when`, e.g. escalate: a person decides",
         )
-    digest = "sha1:" + hashlib.sha1(path.read_bytes()).hexdigest()[:16]
+    body = digest_of if digest_of is not None else repr(raw).encode()
+    digest = "sha1:" + hashlib.sha1(body).hexdigest()[:16]
     return Policy(str(path), tuple(rules), digest)
 
 

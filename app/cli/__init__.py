@@ -20,6 +20,7 @@ from app.cli import learn  # noqa: F401
 from app.cli import backtest  # noqa: F401
 from app.cli import policy  # noqa: F401
 from app.cli import plays  # noqa: F401
+from app.cli import workflows  # noqa: F401
 from app.cli import agent  # noqa: F401
 from app.cli import loop  # noqa: F401
 from app.cli import human  # noqa: F401

@@ -16,6 +16,7 @@ from ingest.config import load_config
 from matching.indicates import choose_extractors
 from routing.channels.smtp import SmtpChannel
 from routing.channels.webhook import WebhookChannel
+from routing.plays import configured_plays
 from routing.policy import load_policy
 from routing.sending import configured_sending
 
@@ -88,4 +89,6 @@ def loop_setup(policy: Path, config: Path | None) -> LoopSetup:
         config=load_config(config) if config else None,
         channel=email_channel(settings),
         alerts=WebhookChannel(settings.alert_webhook_url) if settings.alert_webhook_url else None,
+        plays=configured_plays(None, settings),
+        settings=settings,
     )

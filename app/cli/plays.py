@@ -27,14 +27,7 @@ from app.play_decisions import PlayDecision
 from graph_model.settings import load_settings
 from graph_model.store import Filter
 from routing.play_fire import simulate_plays
-from routing.plays import (
-    DEFAULT_FILE,
-    EVENT_FIELDS,
-    STEP_KINDS,
-    SUBJECT_FIELDS,
-    PlayBook,
-    load_plays,
-)
+from routing.plays import EVENT_FIELDS, STEP_KINDS, SUBJECT_FIELDS, PlayBook, configured_plays
 
 plays_app = typer.Typer(
     help="Plays: motions that react to what happens (check, simulate, run, list, read, cancel).",
@@ -52,18 +45,8 @@ PlaysOption = Annotated[
 ]
 
 
-def configured_plays(path: Path | None) -> PlayBook | None:
-    """The plays file given, else the configured one; None when plays are off."""
-    if path is not None:
-        return load_plays(path)
-    setting = load_settings().plays_file
-    if setting and setting.strip().lower() == "off":
-        return None
-    return load_plays(Path(setting) if setting else DEFAULT_FILE)
-
-
 def _book(path: Path | None) -> PlayBook:
-    book = configured_plays(path)
+    book = configured_plays(path, load_settings())
     if book is None:
         console.print("plays are off (TWOLOOP_PLAYS_FILE=off); give --plays FILE to use one")
         raise typer.Exit(0)
