@@ -6,7 +6,8 @@ acting, every statement citing the signals, deals and people it rests on.
 offline), checks every statement, and stores one Research node:
 
 - offline composition names only what the graph holds (kinds, dates, names,
-  statuses), never a signal's words, in four parts: what is happening, who
+  statuses, and a match's own evidence sentence, which quotes the span its
+  extractor found), never a signal's title or text, in four parts: what is happening, who
   matters, what we could offer, what to watch out for (an open deal, a recent
   loss, an open escalation, a do-not-contact person). An account with thin
   evidence gets a statement saying so, not an invented reason to call.
@@ -43,7 +44,7 @@ from drafting.account_evidence import (
 )
 from drafting.guard import DISCOUNT, FORWARD, PRICE, PROMISE
 from drafting.links import find_links
-from graph_model.errors import ModelError
+from graph_model.errors import DecisionRejected, ModelError
 from graph_model.settings import Settings, load_settings
 from graph_model.store import GraphStore
 
@@ -268,7 +269,7 @@ def check_statements(
     for i, statement in enumerate(statements, start=1):
         problem = _problem(statement, known, evidence.dates, vendor)
         if problem:
-            violations.append(f"statement {i} dropped: {problem}")
+            violations.append(f"statement {i}: {problem}")
         else:
             kept.append(statement)
     return kept, violations
@@ -350,6 +351,13 @@ def write_research(
     existing = store.get_nodes("Research", [rid])
     if existing.height:
         return existing.row(0, named=True)
+    if match_id is not None:
+        match = store.get_node("Match", match_id, hint="give a Match id")
+        if match["account_id"] != account_id:
+            raise DecisionRejected(
+                f"match {match_id} is for account {match['account_id']}, not {account_id}",
+                hint="give a match of this account, or none",
+            )
     evidence = account_evidence(store, account_id, am_id=am_id, now=now, match_id=match_id)
     settings = settings or load_settings()
     writer, note = _writer(settings)
