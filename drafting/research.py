@@ -199,7 +199,7 @@ class OfflineResearcher:
         # What we could offer.
         for m in evidence.matches[:MATCHES_STATED]:
             why = f": {m.evidence[0]}" if m.evidence else ""
-            weak = " (thin evidence)" if m.weak else ""
+            weak = ", thin evidence" if m.weak else ""
             out.append(
                 Statement(
                     text=f"We could offer {m.capability} (score {m.score:.2f}{weak}){why}",
