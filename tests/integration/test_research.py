@@ -150,7 +150,8 @@ def test_an_account_with_thin_evidence_says_so(store: GraphStore) -> None:
     assert row["grounded"]
     assert {c for s in statements for c in s["cites"]} == {"account:umbrella"}
     text = " ".join(s["text"] for s in statements)
-    assert "thin" in text and "No signals from Umbrella" in text and "No contacts" in text
+    assert "The evidence on Umbrella is thin" in text
+    assert "No signals from Umbrella" in text and "No contacts" in text
     assert "could offer" not in text
 
 
