@@ -10,15 +10,13 @@ checks the answer afterwards.
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import anthropic
-from pydantic import ValidationError
 
-from drafting.claude import TOOL_NAME, draft_prompt, tool_schema
+from drafting.claude import draft_prompt, parse_draft, tool_schema
 from drafting.followups import CommentRequest, FollowUpRequest
 from drafting.model import DraftContent, DraftRequest
-from graph_model.errors import ModelAnswerInvalid, ModelRejected
+from graph_model.errors import ModelRejected
 from graph_model.settings import Settings
 from matching.claude_extractor import claude_client, forced_tool_call
 
@@ -114,7 +112,7 @@ class ClaudeFollowUps:
         self.client = client or claude_client(settings)
 
     def _call(self, system: str, request: DraftRequest, prompt: str) -> DraftContent:
-        answer: dict[str, Any] = forced_tool_call(
+        answer = forced_tool_call(
             self.client,
             model=self.model,
             system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
@@ -123,19 +121,7 @@ class ClaudeFollowUps:
             max_tokens=MAX_TOKENS,
             model_setting="TWOLOOP_CLAUDE_DRAFT_MODEL",
         )
-        try:
-            content = DraftContent.model_validate(answer)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise ModelAnswerInvalid(
-                f"Claude's {TOOL_NAME} answer does not fit at {where}: {err['msg']}"
-            ) from None
-        return DraftContent(
-            subject=html.unescape(content.subject),
-            body=html.unescape(content.body),
-            claims=[c.model_copy(update={"text": html.unescape(c.text)}) for c in content.claims],
-        )
+        return parse_draft(answer)
 
     def follow_up(self, request: FollowUpRequest) -> DraftContent:
         return self._call(FOLLOW_UP_PROMPT, request.request, follow_up_prompt(request))

@@ -26,7 +26,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -288,6 +288,21 @@ def _drafter(settings: Settings) -> FollowUpDrafter | None:
     return ClaudeFollowUps(settings)
 
 
+def _written(
+    settings: Settings | None,
+    write: Callable[[FollowUpDrafter], DraftContent],
+    offline: DraftContent,
+) -> tuple[DraftContent, str]:
+    """Claude's draft when a key is set and it answers, else the offline one."""
+    drafter = _drafter(settings or load_settings())
+    if drafter is not None:
+        try:
+            return write(drafter), drafter.name
+        except ModelError:
+            pass
+    return offline, OFFLINE
+
+
 def _store_draft(
     store: GraphStore,
     request: DraftRequest,
@@ -335,15 +350,9 @@ def follow_up_draft(
     if existing.height:
         return existing.row(0, named=True)
     request = follow_up_request(store, match_id=match_id, follows=follows, number=number)
-    drafter = _drafter(settings or load_settings())
-    content, name = None, OFFLINE
-    if drafter is not None:
-        try:
-            content, name = drafter.follow_up(request), drafter.name
-        except ModelError:
-            content = None
-    if content is None:
-        content, name = OfflineFollowUps().follow_up(request), OFFLINE
+    content, name = _written(
+        settings, lambda d: d.follow_up(request), OfflineFollowUps().follow_up(request)
+    )
     # The thread's subject is code's, whatever the model wrote.
     content = content.model_copy(update={"subject": request.subject})
     return _store_draft(
@@ -378,15 +387,9 @@ def comment_draft(
     if existing.height:
         return existing.row(0, named=True)
     request = comment_request(store, match_id=match_id, signal_id=signal_id)
-    drafter = _drafter(settings or load_settings())
-    content, name = None, OFFLINE
-    if drafter is not None:
-        try:
-            content, name = drafter.comment(request), drafter.name
-        except ModelError:
-            content = None
-    if content is None:
-        content, name = OfflineFollowUps().comment(request), OFFLINE
+    content, name = _written(
+        settings, lambda d: d.comment(request), OfflineFollowUps().comment(request)
+    )
     content = content.model_copy(update={"subject": _comment_subject(request.request.evidence[0])})
     return _store_draft(
         store,
