@@ -16,7 +16,7 @@ from graph_model.settings import Settings
 from graph_model.store import GraphStore
 from matching.run import pair_id
 from tests.support.hand_graph import AS_OF, ago, build, hand_over
-from tests.support.messages_api import Answer, Failure, messages_server
+from tests.support.messages_api import Answer, Failure, claude_settings, messages_server
 
 MATCH = pair_id("acme", "ingest")
 POISON = (
@@ -30,12 +30,7 @@ def _offline() -> Settings:
 
 
 def _claude(url: str) -> Settings:
-    return Settings(
-        anthropic_api_key="test-key",
-        anthropic_base_url=url,
-        claude_draft_model="claude-test-drafter",
-        claude_max_retries=0,
-    )
+    return claude_settings(url, "claude-test-drafter")
 
 
 def _world(store: GraphStore, *, sent_days_ago: float = 20, status: str = "sent") -> None:

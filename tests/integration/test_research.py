@@ -27,7 +27,7 @@ from graph_model.settings import Settings
 from graph_model.store import GraphStore
 from matching.run import pair_id
 from tests.support.hand_graph import AS_OF, ago, build, hand_over
-from tests.support.messages_api import Answer, Failure, messages_server
+from tests.support.messages_api import Answer, Failure, claude_settings, messages_server
 
 LABELS = {
     "signal": "Signal",
@@ -50,12 +50,7 @@ def _offline() -> Settings:
 
 
 def _claude(url: str) -> Settings:
-    return Settings(
-        anthropic_api_key="test-key",
-        anthropic_base_url=url,
-        claude_draft_model="claude-test-research",
-        claude_max_retries=0,
-    )
+    return claude_settings(url, "claude-test-research")
 
 
 def _world(store: GraphStore) -> None:
