@@ -174,10 +174,16 @@ def _match_request(store: GraphStore, match_id: str, am_id: str | None = None) -
 
 
 def follow_up_request(
-    store: GraphStore, *, match_id: str, follows: str, number: int = 1
+    store: GraphStore,
+    *,
+    match_id: str,
+    follows: str,
+    number: int = 1,
+    now: dt.datetime | None = None,
 ) -> FollowUpRequest:
     """The follow-up's request: the earlier send's person, AM and addresses, and at
-    most one piece of evidence dated after that send."""
+    most one piece of evidence dated after that send (and not after ``now``: a play
+    in a simulation runs in the past)."""
     earlier = store.get_node("OutboxMessage", follows, hint="give the earlier send's message id")
     if earlier["match_id"] != match_id:
         raise DecisionRejected(
@@ -210,10 +216,11 @@ def follow_up_request(
     )
     sent_at = earlier.get("sent_at") or earlier["created_at"]
     said = earlier["body"].lower()
+    latest = (now or dt.datetime.now(dt.UTC)).date().isoformat()
     new = [
         e
         for e in request.evidence
-        if e.facts.get("signal_date", "") > sent_at.date().isoformat()
+        if sent_at.date().isoformat() < e.facts.get("signal_date", "") <= latest
         and (evidence_sentence(e, request) or e.sentence).lower() not in said
     ]
     new.sort(key=lambda e: (e.metapath not in FOREGROUND, int(e.id[1:])))
@@ -349,7 +356,7 @@ def follow_up_draft(
     existing = store.get_nodes("Draft", [did])
     if existing.height:
         return existing.row(0, named=True)
-    request = follow_up_request(store, match_id=match_id, follows=follows, number=number)
+    request = follow_up_request(store, match_id=match_id, follows=follows, number=number, now=now)
     content, name = _written(
         settings, lambda d: d.follow_up(request), OfflineFollowUps().follow_up(request)
     )

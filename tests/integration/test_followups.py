@@ -84,9 +84,17 @@ def test_a_follow_up_stays_in_the_thread_and_adds_one_new_piece_of_evidence(
     assert edges["dst"].to_list() == [MATCH]
 
 
-def test_without_new_evidence_a_follow_up_is_a_brief_bump(store: GraphStore) -> None:
-    _world(store, sent_days_ago=5)
-    row = follow_up_draft(store, match_id=MATCH, follows="msg-1", now=AS_OF, settings=_offline())
+@pytest.mark.parametrize(
+    ("sent_days_ago", "now_days_ago"), [(5, 0), (20, 15)], ids=["nothing-since", "not-yet-known"]
+)
+def test_without_new_evidence_a_follow_up_is_a_brief_bump(
+    store: GraphStore, sent_days_ago: float, now_days_ago: float
+) -> None:
+    # Sent after the hiring signal; or drafted before the signal was known (as of then).
+    _world(store, sent_days_ago=sent_days_ago)
+    row = follow_up_draft(
+        store, match_id=MATCH, follows="msg-1", now=ago(now_days_ago), settings=_offline()
+    )
     assert "back to the top of your inbox" in row["body"]
     claims = json.loads(row["claims"])
     assert len(claims) == 1 and claims[0]["text"] in row["body"] and row["grounded"]
@@ -223,3 +231,21 @@ def test_an_injected_post_reaches_claude_only_quoted_and_the_obedient_comment_is
     assert row["to_address"] is None
     found = " ".join(row["violations"])
     assert "attacker.example" in found and "BCC" in found
+
+
+def test_a_crm_name_carrying_a_link_holds_the_follow_up(store: GraphStore) -> None:
+    _world(store)
+    store.upsert_nodes(
+        "Person",
+        [
+            {
+                "person_id": "ann",
+                "full_name": "Ann Lee (see ann-deals.example)",
+                "email": "ann@acme.example",
+                "title": "Head of Data",
+            }
+        ],
+    )
+    row = follow_up_draft(store, match_id=MATCH, follows="msg-1", now=AS_OF, settings=_offline())
+    assert row["status"] == "pending" and row["violations"] == []
+    assert any("the contact name" in h and "ann-deals.example" in h for h in row["holds"])
