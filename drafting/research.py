@@ -5,9 +5,10 @@ acting, every statement citing the signals, deals and people it rests on.
 (``drafting.account_evidence``), has it written (by Claude when a key is set, else
 offline), checks every statement, and stores one Research node:
 
-- offline composition names only what the graph holds (kinds, dates, names,
-  statuses, and a match's own evidence sentence, which quotes the span its
-  extractor found), never a signal's title or text, in four parts: what is happening, who
+- offline composition names what the graph holds (kinds, dates, names,
+  statuses, a match's own evidence sentence, and a signal's title or first
+  sentence, quoted, unless it carries a link, an address, markup, a price or a
+  date), in four parts: what is happening, who
   matters, what we could offer, what to watch out for (an open deal, a recent
   loss, an open escalation, a do-not-contact person). An account with thin
   evidence gets a statement saying so, not an invented reason to call.
@@ -43,7 +44,7 @@ from drafting.account_evidence import (
     account_evidence,
 )
 from drafting.guard import DISCOUNT, FORWARD, PRICE, PROMISE
-from drafting.links import find_links
+from drafting.links import carried, find_links
 from graph_model.errors import DecisionRejected, ModelError
 from graph_model.settings import Settings, load_settings
 from graph_model.store import GraphStore
@@ -53,6 +54,7 @@ RECENT_LOSS_DAYS = 365
 SIGNALS_STATED = 3
 PEOPLE_STATED = 3
 MATCHES_STATED = 2
+GIST_CHARS = 100
 PHONE = re.compile(r"(?<![\w.-])\+?\(?\d[\d ().-]{7,}\d(?![\w-])")
 _CHECKS = (
     ("a forward, copy or BCC instruction", FORWARD),
@@ -101,18 +103,38 @@ _DID = {
 }
 
 
+def _gist(s: SignalFact) -> str:
+    """The signal's title (or its first sentence), quoted, when it is short prose: an
+    untrusted text that carries a link, an address, markup, a price or a date is left
+    out, so the statement stands without it."""
+    text = " ".join(
+        (s.title or re.split(r"(?<=[.!?])\s", s.excerpt.strip(), maxsplit=1)[0]).split()
+    )
+    text = text.rstrip(".")
+    if len(text) > GIST_CHARS:
+        text = text[:GIST_CHARS].rsplit(" ", 1)[0] + "..."
+    if not text or '"' in text or carried(text) or _carries(text, vendor=set(), dates=set()):
+        return ""
+    return f': "{text}"'
+
+
 def _signal_statement(s: SignalFact, account: str) -> Statement:
     about = f" about {_join([n.lower() for n in s.needs])}" if s.needs else ""
     when = s.date.isoformat()
     if s.person_id and s.person_name:
-        did = _DID.get(s.kind, f"had a {_kind(s.kind)} signal")
+        did = _DID.get(s.kind, f"had {_a(_kind(s.kind))} signal")
         return Statement(
-            text=f"On {when} {s.person_name} of {account} {did}{about}.",
+            text=f"On {when} {s.person_name} of {account} {did}{about}{_gist(s)}.",
             cites=[s.cite, f"person:{s.person_id}"],
         )
     return Statement(
-        text=f"On {when} {account} had a {_kind(s.kind)} signal{about}.", cites=[s.cite]
+        text=f"On {when} {account} had {_a(_kind(s.kind))} signal{about}{_gist(s)}.",
+        cites=[s.cite],
     )
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 def _deal_statement(d: DealFact, account: str, now: dt.datetime) -> Statement | None:
@@ -283,18 +305,24 @@ def _problem(
     unknown = [c for c in statement.cites if c not in known]
     if unknown:
         return f"it cites what the evidence does not hold: {', '.join(unknown)}"
-    for found in find_links(statement.text):
+    held = set().union(*(dates.get(c, frozenset()) for c in statement.cites))
+    return _carries(statement.text, vendor=vendor, dates=held)
+
+
+def _carries(text: str, *, vendor: set[str], dates: set[str]) -> str | None:
+    """What ``text`` must not carry: a link, an address, a phone number, a price, a
+    discount, a promise, a forward instruction, or a date other than ``dates``."""
+    for found in find_links(text):
         if found.kind == "email address":
             return f"an email address: {found.text}"
         if found.host is None or found.host not in vendor:
             return f"a link: {found.host or found.text}"
-    undated = ISO_DATE.sub(" ", statement.text)  # a date is not a phone number
+    undated = ISO_DATE.sub(" ", text)  # a date is not a phone number
     for name, pattern in _CHECKS:
         hit = pattern.search(undated)
         if hit:
             return f"{name}: {hit.group(0).strip()!r}"
-    held = set().union(*(dates.get(c, frozenset()) for c in statement.cites))
-    stray = [d for d in ISO_DATE.findall(statement.text) if d not in held]
+    stray = [d for d in ISO_DATE.findall(text) if d not in dates]
     if stray:
         return f"a date none of its cites holds: {', '.join(stray)}"
     return None

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
+from drafting import research
 from drafting.account_evidence import account_evidence
 from drafting.claude_research import TOOL_NAME, research_prompt
 from drafting.research import (
@@ -124,9 +125,40 @@ def test_every_statement_cites_what_is_in_the_graph_and_says_what_it_holds(
     assert "Watch out: an open deal, Initech vault" in initech
     assert "Watch out: we lost Initech vault (lost)" in initech
     assert "Dan Wu is marked do not contact" in initech
-    # A signal's own words reach an offline summary only as the match's explanation
-    # quotes them (the span the extractor found), never its title or text.
-    assert "Help us end pipeline failures" not in texts and "Acme is hiring" not in texts
+    # A signal's title is quoted as its gist.
+    assert (
+        'On 2026-11-10 Acme had a hiring signal about pipeline reliability: "Acme is hiring".'
+        in [s["text"] for s in acme]
+    )
+
+
+def test_an_offline_summary_leaves_out_a_title_that_carries_a_link_or_a_price(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(research, "SIGNALS_STATED", 10)
+    _world(store)
+    titles = {
+        "s-link": "Acme news: see acme-offers.example/now",
+        "s-price": "Acme pays $40 per seat",
+        "s-date": "Acme results of 2026-07-01",
+        "s-plain": "Acme opens a Berlin office. More to come",
+    }
+    store.upsert_nodes(
+        "Signal",
+        [
+            {"signal_id": i, "kind": "news", "occurred_at": ago(2), "source": "n", "title": t}
+            for i, t in titles.items()
+        ],
+    )
+    store.upsert_edges(
+        "EMITTED", [{"src_label": "Account", "src": "acme", "dst": i} for i in titles]
+    )
+    row = write_research(store, account_id="acme", am_id="am-1", now=AS_OF, settings=_offline())
+    assert row["grounded"] and row["violations"] == []
+    said = {s["cites"][0]: s["text"] for s in _statements(row)}
+    for i in ("s-link", "s-price", "s-date"):
+        assert said[f"signal:{i}"] == "On 2026-11-18 Acme had a news signal.", said
+    assert said["signal:s-plain"].endswith(': "Acme opens a Berlin office. More to come".')
 
 
 def test_the_summary_reads_the_graph_as_of_its_time(store: GraphStore) -> None:
