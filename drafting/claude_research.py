@@ -27,6 +27,7 @@ from matching.claude_extractor import claude_client, forced_tool_call
 
 TOOL_NAME = "write_research"
 MAX_TOKENS = 1500
+MAX_STATEMENTS = 10
 
 SYSTEM_PROMPT = """You brief an account manager (AM) on one account before they act: \
 what is happening there, who matters, what we could offer, and what to watch out for \
@@ -62,6 +63,7 @@ def tool_schema(cites: list[str]) -> dict[str, Any]:
     props = schema["$defs"]["Statement"]["properties"]
     props["cites"]["items"] = {"type": "string", "enum": cites}
     props["cites"]["minItems"] = 1
+    schema["properties"]["statements"]["maxItems"] = MAX_STATEMENTS
     return {
         "name": TOOL_NAME,
         "description": "Record the research summary: statements with the ids they cite.",

@@ -55,13 +55,13 @@ SIGNALS_STATED = 3
 PEOPLE_STATED = 3
 MATCHES_STATED = 2
 GIST_CHARS = 100
+PHONE_DIGITS = 9
 PHONE = re.compile(r"(?<![\w.-])\+?\(?\d[\d ().-]{7,}\d(?![\w-])")
 _CHECKS = (
     ("a forward, copy or BCC instruction", FORWARD),
     ("a price", PRICE),
     ("a discount or free offer", DISCOUNT),
     ("a contract promise", PROMISE),
-    ("a phone number", PHONE),
 )
 
 
@@ -322,6 +322,10 @@ def _carries(text: str, *, vendor: set[str], dates: set[str]) -> str | None:
         hit = pattern.search(undated)
         if hit:
             return f"{name}: {hit.group(0).strip()!r}"
+    for hit in PHONE.finditer(undated):
+        # Nine digits or more: "2025-2026" and "0.77" are not phone numbers.
+        if sum(c.isdigit() for c in hit.group(0)) >= PHONE_DIGITS:
+            return f"a phone number: {hit.group(0).strip()!r}"
     stray = [d for d in ISO_DATE.findall(text) if d not in dates]
     if stray:
         return f"a date none of its cites holds: {', '.join(stray)}"
