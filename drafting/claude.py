@@ -116,20 +116,26 @@ class ClaudeDrafter:
             max_tokens=MAX_TOKENS,
             model_setting="TWOLOOP_CLAUDE_DRAFT_MODEL",
         )
-        try:
-            content = DraftContent.model_validate(answer)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise ModelAnswerInvalid(
-                f"Claude's draft does not fit the Draft schema at {where}: {err['msg']}"
-            ) from None
-        # The model saw escaped text; the draft is plain text.
-        return DraftContent(
-            subject=html.unescape(content.subject),
-            body=html.unescape(content.body),
-            claims=[c.model_copy(update={"text": html.unescape(c.text)}) for c in content.claims],
-        )
+        return parse_draft(answer)
+
+
+def parse_draft(answer: dict[str, Any]) -> DraftContent:
+    """A ``write_draft`` answer as plain-text ``DraftContent`` (``ModelAnswerInvalid``
+    when it does not fit)."""
+    try:
+        content = DraftContent.model_validate(answer)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ModelAnswerInvalid(
+            f"Claude's draft does not fit the Draft schema at {where}: {err['msg']}"
+        ) from None
+    # The model saw escaped text; the draft is plain text.
+    return DraftContent(
+        subject=html.unescape(content.subject),
+        body=html.unescape(content.body),
+        claims=[c.model_copy(update={"text": html.unescape(c.text)}) for c in content.claims],
+    )
 
 
 STYLE_TOOL = "record_style_notes"

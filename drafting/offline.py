@@ -35,6 +35,11 @@ def _sentence(item: EvidenceItem, request: DraftRequest) -> str | None:
     return None
 
 
+def evidence_sentence(item: EvidenceItem, request: DraftRequest) -> str | None:
+    """The sentence the offline drafter says about one evidence item (None: nothing)."""
+    return _sentence(item, request)
+
+
 class OfflineDrafter:
     name = NAME
 

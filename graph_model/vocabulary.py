@@ -587,6 +587,8 @@ class Research(NodeModel):
     # Every statement cites something that is in the graph, and says nothing more.
     grounded: bool = False
     violations: list[str] = Field(default_factory=list)
+    # Why it was written offline (no key, or Claude failed, or nothing it wrote passed).
+    note: str | None = None
 
 
 @node_type("Task", key="task_id", indexed=("status", "am_id"))

@@ -61,6 +61,7 @@ def run(
         ["loop", "runs"],
         ["console"],
         ["reassign"],
+        ["research"],
         ["notebooks"],
         ["notebooks", "list"],
         ["notebooks", "run"],

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from graph_model.settings import Settings
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -55,6 +57,16 @@ def tool_message(request: dict[str, Any], tool_input: dict[str, Any]) -> dict[st
             "cache_read_input_tokens": 0,
         },
     }
+
+
+def claude_settings(url: str, model: str) -> Settings:
+    """Settings that send Claude requests to a local server, with no retries."""
+    return Settings(
+        anthropic_api_key="test-key",
+        anthropic_base_url=url,
+        claude_draft_model=model,
+        claude_max_retries=0,
+    )
 
 
 @contextmanager
