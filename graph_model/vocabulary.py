@@ -556,8 +556,10 @@ class PlayRun(NodeModel):
     # "decision:<id>", "send:<id>"), oldest first.
     events: list[str] = Field(default_factory=list)
     fired_at: AwareDatetime
-    # Why it fired, in words (the play's reason filled in).
+    # Why it fired, in words (the play's reason filled in), and the names its steps'
+    # texts fill in, as they were when it fired (JSON: placeholder -> value).
     reason: str
+    names: str = "{}"
     status: PlayRunStatus = PlayRunStatus.active
     # The next step to run (0-based), and what the run waits for.
     step: int = Field(default=0, ge=0)

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+
 from drafting.followups import comment_draft, follow_up_draft
 from drafting.research import render_research, write_research
-
 from graph_model.errors import WriteConflict
 from graph_model.settings import Settings
 from graph_model.store import Filter, GraphStore
@@ -37,7 +37,7 @@ from routing.channels.task import add_task
 from routing.handoff import handoff_packet
 from routing.outbox import release_draft
 from routing.play_fire import OPEN_RUN, Fire, add_business_days, find_fires
-from routing.plays import Play, PlayBook, Step, fill
+from routing.plays import PLACEHOLDERS, Play, PlayBook, Step, fill
 from routing.sending import SendingConfig
 
 
@@ -124,6 +124,10 @@ def _store_fires(store: GraphStore, book: PlayBook, fires: list[Fire], now: dt.d
                     "events": f.events,
                     "fired_at": f.at,
                     "reason": f.reason,
+                    "names": json.dumps(
+                        {k: f.values.get(k) for k in PLACEHOLDERS if f.values.get(k) is not None},
+                        default=str,
+                    ),
                     "status": "active",
                     "step": 0,
                     "log": "[]",
@@ -220,10 +224,11 @@ def _values(store: GraphStore, run: dict[str, Any]) -> dict[str, Any]:
                 match["capability_id"][0]
             )
     return {
+        **json.loads(run.get("names") or "{}"),
         "account": account.get(run["account_id"], run["account_id"]),
         "person": person.get(run.get("person_id") or ""),
         "am": am.get(run["am_id"], run["am_id"]),
-        "capability": capability,
+        "capability": capability or json.loads(run.get("names") or "{}").get("capability"),
         "play": run["play_id"],
         "reason": run["reason"],
     }

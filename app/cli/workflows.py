@@ -191,9 +191,15 @@ def _simulation(
 def _show(result: dict[str, Any]) -> None:
     console.print(result["summary"], markup=False)
     for r in result["refused"]:
-        console.print(f"[yellow]not done[/]: {r['instruction']}: {r['reason']}", highlight=False)
+        console.print(
+            f"[yellow]not done[/]: {r['instruction']}: {r['reason']}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for e in result["errors"]:
-        console.print(f"[red]refused[/]: {e['instruction']}: {e['reason']}", highlight=False)
+        console.print(
+            f"[red]refused[/]: {e['instruction']}: {e['reason']}", highlight=False, soft_wrap=True
+        )
     for name, diff in result["diff"].items():
         if diff:
             console.print(f"\n{name}:", markup=False)

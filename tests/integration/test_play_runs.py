@@ -134,7 +134,7 @@ def test_a_referral_from_the_network_asks_the_am_to_write_the_first_message(
     eid = run["waiting_for"].split(":", 1)[1]
     escalation = world.get_node("Escalation", eid)
     assert escalation["kind"] == "custom_message" and escalation["blocking"]
-    assert escalation["question"].startswith("Rita Ray referred Dan")
+    assert escalation["question"].startswith("Rita Ray referred Ivy Nolan at Initech")
     assert "Write the first message yourself" in escalation["question"]
     (row,) = [r for r in queue(world, "am-2") if r["item"] == eid]
     assert row["reason"] == "Rita Ray, who you have worked with, referred Initech"

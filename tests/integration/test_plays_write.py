@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from graph_model import connect
+from graph_model.errors import ModelAnswerInvalid
 from routing.play_fire import simulate_plays
 from routing.plays import DEFAULT_FILE as SHIPPED_PLAYS
 from routing.plays import load_plays
@@ -232,5 +233,6 @@ def test_what_the_model_would_not_encode_is_shown_with_its_reason(
 def test_an_answer_outside_the_schema_is_an_error_not_a_write(tmp_path: Path, graph: str) -> None:
     with messages_server(_proposal(plays="all of them")) as server:
         code, out = _write(tmp_path, graph, server.url, "--yes")
-    assert code == 5, out
+    assert code == ModelAnswerInvalid.exit_code == 1, out
+    assert "Claude's proposal does not fit: plays" in out
     assert not (tmp_path / "out").exists()

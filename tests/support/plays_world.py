@@ -6,7 +6,7 @@ On top of ``hand_graph`` handed over as of ``AS_OF`` (Friday 2026-11-20, noon):
   Bob (its CEO) accepted a connection request; Ann posted about pipeline failures
   (a need ``ingest`` addresses). The message to Cat (auto-sent) went out at AS_OF.
 - globex is Tier B and visited the pricing page twice too (the play wants Tier A).
-- initech (am-2's) was referred by Rita (at globex), who was on a call with am-2
+- initech (am-2's): Rita (at globex) referred Ivy there; Rita was on a call with am-2
   in the spring; umbrella was referred by a stranger (not in anyone's network).
 """
 
@@ -86,9 +86,12 @@ def plays_world(store: GraphStore) -> None:
             [
                 {"person_id": "rita", "full_name": "Rita Ray", "email": "rita@globex.example"},
                 {"person_id": "stan", "full_name": "Stan Gere", "email": "stan@elsewhere.example"},
+                {"person_id": "ivy", "full_name": "Ivy Nolan", "email": "ivy@initech.example"},
             ],
         )
-        write.upsert_edges("WORKS_AT", [{"src": "rita", "dst": "globex"}])
+        write.upsert_edges(
+            "WORKS_AT", [{"src": "rita", "dst": "globex"}, {"src": "ivy", "dst": "initech"}]
+        )
         activities = [
             (
                 "x-rita",
@@ -105,7 +108,7 @@ def plays_world(store: GraphStore) -> None:
                 "inbound",
                 ago(1),
                 "initech",
-                [("Person", "rita"), ("Person", "dan")],
+                [("Person", "rita"), ("Person", "ivy")],
             ),
             ("ref2", "referral", "inbound", ago(1), "umbrella", [("Person", "stan")]),
         ]
