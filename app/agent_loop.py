@@ -341,7 +341,10 @@ def _escalate_match(
             ],
         )
         write.upsert_edges("ESCALATES", [{"src": eid, "dst": account_id}])
-        write.upsert_edges("TRIGGERED_BY", [{"src": eid, "dst_label": "Match", "dst": match_id}])
+        write.upsert_edges(
+            "TRIGGERED_BY",
+            [{"src_label": "Escalation", "src": eid, "dst_label": "Match", "dst": match_id}],
+        )
         if am_id:
             write.upsert_edges(
                 "ASSIGNED_TO", [{"src_label": "Escalation", "src": eid, "dst": am_id}]

@@ -372,7 +372,12 @@ def detect_escalations(
         write.upsert_edges(
             "TRIGGERED_BY",
             [
-                {"src": r["escalation_id"], "dst_label": r["_source_label"], "dst": r["_source_id"]}
+                {
+                    "src_label": "Escalation",
+                    "src": r["escalation_id"],
+                    "dst_label": r["_source_label"],
+                    "dst": r["_source_id"],
+                }
                 for r in rows
             ],
         )
