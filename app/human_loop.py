@@ -617,3 +617,61 @@ def _finish_task(
             f"task {task_id} was finished meanwhile; nothing was changed"
         ) from None
     return {"task_id": task_id, "status": "done", "decision_id": decision_id, **_by(acting, now)}
+
+
+# ---------------------------------------------------------------- replies
+
+
+def handle_reply(
+    store: GraphStore,
+    reply_id: str,
+    *,
+    actor: str | Actor,
+    now: dt.datetime,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Mark an inbound reply (``routing.replies``) handled: the AM read it and dealt
+    with it. A Decision (kind resolve) DECIDED_ON the Reply records who, in what right
+    and for whom; the owner is the AM of the thread. Handling it twice is a conflict."""
+    if not isinstance(actor, Actor):
+        actor = identify(store, actor, action="handle", item=reply_id)
+    row = store.get_node("Reply", reply_id, hint="twoloop replies list shows them")
+    acting = act_on(store, actor, action="handle", item=reply_id, owner=row["am_id"])
+    if row["status"] != "open":
+        raise DecisionConflict(_handled_text(row))
+    decision_id = _decision_id(reply_id, "resolve")
+    reason = (note or "").strip() or None
+    try:
+        with store.batch() as write:
+            write.expect("Reply", reply_id, "status", ["open"])
+            write.upsert_nodes(
+                "Reply",
+                [{**row, "status": "handled", "handled_at": now, "handled_by": acting.actor}],
+            )
+            _decision(
+                write,
+                decision_id,
+                "resolve",
+                acting,
+                now=now,
+                on=[("Reply", reply_id)],
+                reason=reason,
+            )
+    except WriteConflict:
+        raise DecisionConflict(_handled_text(store.get_node("Reply", reply_id))) from None
+    return {
+        "reply_id": reply_id,
+        "account_id": row["account_id"],
+        "classification": row["classification"],
+        "status": "handled",
+        "decision_id": decision_id,
+        **_by(acting, now),
+    }
+
+
+def _handled_text(row: dict[str, Any]) -> str:
+    when = f" at {row['handled_at']:%Y-%m-%d %H:%M} UTC" if row.get("handled_at") else ""
+    return (
+        f"reply {row['reply_id']} is already {row['status']} by "
+        f"{row.get('handled_by') or 'someone'}{when}; nothing was changed"
+    )
