@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -19,6 +22,7 @@ import pytest
 
 from app.agent_loop import run_agent_loop
 from app.human_loop import handle_reply
+from app.loop import LoopSetup, run_loop
 from app.replies import ReplySetup, read_replies
 from drafting.offline import OfflineDrafter
 from graph_model.errors import DecisionConflict, MailboxError, NotAuthorized
@@ -42,6 +46,7 @@ SENDING = load_sending().model_copy(
     update={"from_domains": ["vendor.example"], "link_domains": ["vendor.example"]}
 )
 LATER = AS_OF + dt.timedelta(days=1)
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -311,7 +316,7 @@ def test_a_crm_export_row_with_in_reply_to_threads_the_same_way(
 
 
 def _claude(url: str) -> ClaudeReplyClassifier:
-    settings = Settings(anthropic_api_key="test-key", anthropic_base_url=url, claude_max_retries=0)  # type: ignore[call-arg]
+    settings = Settings(anthropic_api_key="test-key", anthropic_base_url=url, claude_max_retries=0)
     return ClaudeReplyClassifier(settings)
 
 
@@ -416,3 +421,67 @@ def test_a_reply_anthropic_error_maps_to_a_fallback(
         result = _read(store, imap, classifier=_claude(api.url))
     assert "ModelRejected" in result["fallbacks"][0]
     assert result["by_class"] == {"wrong_person": 1}
+
+
+# ------------------------------------------------------------------ loop and CLI
+
+
+def test_the_scheduled_loop_reads_replies_before_it_routes(
+    store: GraphStore, smtp: SmtpServer, imap: ImapServer
+) -> None:
+    sent = _sent(store, smtp)
+    imap.append(reply_mail(sent["header"], "Unsubscribe"))
+    setup = LoopSetup.offline()
+    setup.replies = ReplySetup(mailbox=_mailbox(imap))
+    report = run_loop(store, setup, now=LATER)
+    assert [s.name for s in report.steps][:3] == ["ingest", "replies", "extract"]
+    counts = {s.name: s for s in report.steps}["replies"].counts
+    assert (counts["fetched"], counts["threaded"], counts["suppressed"]) == (1, 1, 1)
+    assert report.status == "succeeded"
+    again = {s.name: s for s in run_loop(store, setup, now=LATER).steps}["replies"].counts
+    assert (again["fetched"], again["threaded"]) == (0, 0)
+
+
+def test_the_replies_commands(
+    embedded_store: GraphStore, smtp: SmtpServer, imap: ImapServer
+) -> None:
+    sent = _sent(embedded_store, smtp)
+    imap.append(reply_mail(sent["header"], "Does it work with Snowflake?"))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TWOLOOP_GRAPH_URI": embedded_store.uri,
+        "TWOLOOP_IMAP_PASSWORD": imap.password,
+        "COLUMNS": "200",
+    }
+    env.pop("ANTHROPIC_API_KEY", None)
+    env.pop("TWOLOOP_ANTHROPIC_API_KEY", None)
+
+    def twoloop(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    now = LATER.isoformat()
+    read = twoloop("replies", "read", "--imap", imap.url(), "--now", now, "--json")
+    assert read.returncode == 0, read.stderr
+    result = json.loads(read.stdout)
+    assert result["by_class"] == {"question": 1} and result["mailbox"]["stored"] == 1
+    text = twoloop("replies", "read", "--imap", imap.url(), "--now", now)
+    assert "0 fetched" in text.stdout and "threaded 0 new replies" in text.stdout
+    listed = json.loads(twoloop("replies", "list", "--am", "am-1", "--json").stdout)
+    (item,) = listed["items"]
+    assert listed["by_class"] == {"question": 1} and "body" not in item
+    shown = twoloop("replies", "list")
+    assert item["reply_id"] in shown.stdout and "cat@acme.example" in shown.stdout
+    handled = twoloop("replies", "handle", item["reply_id"], "--as", "am-1", "--json")
+    assert handled.returncode == 0 and json.loads(handled.stdout)["status"] == "handled"
+    twice = twoloop("replies", "handle", item["reply_id"], "--as", "am-1")
+    assert twice.returncode == 5 and "already handled by am-1" in twice.stderr
+    assert "no open replies" in twoloop("replies", "list").stdout
+    bad = twoloop("replies", "read", "--imap", "pop3://x@y/INBOX")
+    assert bad.returncode == 2 and "TWOLOOP_IMAP_URL" in bad.stderr
