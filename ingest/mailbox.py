@@ -334,6 +334,12 @@ def fetch_new(
     changed), read without marking them seen."""
     try:
         client = _connect(config, tls)
+    except ssl.SSLCertVerificationError as exc:
+        raise MailboxError(
+            f"the IMAP server {config.host}:{config.port} has a certificate this machine does "
+            f"not trust: {exc.verify_message}",
+            hint="fix the server's certificate or the system's CA store",
+        ) from None
     except (OSError, imaplib.IMAP4.error) as exc:
         raise MailboxUnavailable(
             f"the IMAP server {config.host}:{config.port} could not be reached: {exc}",

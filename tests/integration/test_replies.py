@@ -40,7 +40,7 @@ from routing.replies import has_replied, packet_thread, thread_replies
 from routing.sending import load_sending
 from tests.support.hand_graph import AS_OF, add_managers, build
 from tests.support.messages_api import Failure, messages_server
-from tests.support.servers import ImapServer, SmtpServer, imap_server, smtp_server
+from tests.support.servers import ImapServer, SmtpServer, imap_server, self_signed, smtp_server
 
 SENDING = load_sending().model_copy(
     update={"from_domains": ["vendor.example"], "link_domains": ["vendor.example"]}
@@ -485,3 +485,44 @@ def test_the_replies_commands(
     assert "no open replies" in twoloop("replies", "list").stdout
     bad = twoloop("replies", "read", "--imap", "pop3://x@y/INBOX")
     assert bad.returncode == 2 and "TWOLOOP_IMAP_URL" in bad.stderr
+
+
+def test_starttls_reads_with_a_trusted_certificate_and_refuses_an_untrusted_one(
+    embedded_store: GraphStore, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    _, client = self_signed(tmp_path)
+    with imap_server(tls=(tmp_path / "cert.pem", tmp_path / "key.pem")) as imap:
+        sent = _sent(embedded_store, smtp)
+        imap.append(reply_mail(sent["header"], "Let's talk on Tuesday."))
+        mailbox = parse_imap_url(imap.url(scheme="imap+starttls"), password=imap.password)
+        with pytest.raises(MailboxError, match="certificate this machine does not trust"):
+            read_replies(embedded_store, ReplySetup(mailbox=mailbox), now=LATER)
+        result = read_replies(embedded_store, ReplySetup(mailbox=mailbox, tls=client), now=LATER)
+    assert result["mailbox"]["stored"] == 1 and result["by_class"] == {"interested": 1}
+
+
+def test_a_salesforce_task_with_its_email_ids_threads_too(
+    embedded_store: GraphStore, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    store = embedded_store
+    sent = _sent(store, smtp)
+    (tmp_path / "Task.csv").write_text(
+        "Id,AccountId,WhoId,OwnerId,Subject,Description,TaskSubtype,CreatedDate,"
+        "MessageIdentifier,InReplyTo,FromAddress,Incoming\n"
+        f"00T1,acme,cat,am-1,Re: hello,Cat is no longer with the company.,Email,"
+        f"2026-11-20T15:00:00Z,<sf-reply@acme.example>,{sent['header']},bob@acme.example,true\n"
+        f"00T2,acme,cat,am-1,Re: hello,Our own copy,Email,2026-11-20T15:00:00Z,"
+        f"{sent['header']},,ada@vendor.example,false\n"
+    )
+    (tmp_path / "ingest.yaml").write_text(
+        "sources:\n  - {name: tasks, reader: salesforce/task, path: Task.csv}\n"
+    )
+    run = Ingestor(store, load_config(tmp_path / "ingest.yaml")).run()
+    assert [s.status for s in run.sources] == ["succeeded"], run.sources
+    assert store.get_node("Activity", "00T1")["direction"] == "inbound"
+    assert store.get_node("Activity", "00T2")["direction"] == "outbound"
+    result = _read(store, None)
+    assert result["by_class"] == {"wrong_person": 1}
+    (reply,) = store.nodes("Reply").to_dicts()
+    assert (reply["activity_id"], reply["from_address"]) == ("00T1", "bob@acme.example")
+    assert reply["status"] == "open" and reply["actions"] == []
