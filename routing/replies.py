@@ -49,6 +49,7 @@ from graph_model.vocabulary import ReplyClass
 from graph_model.yamlfile import read_yaml, validate
 from matching.owners import account_owners
 from routing.channels import message_id_header
+from routing.escalation import compile_patterns
 from routing.handoff import handoff_packet
 
 DEFAULT_FILE = Path(__file__).with_name("replies.yaml")
@@ -107,17 +108,8 @@ def load_reply_rules(path: Path = DEFAULT_FILE) -> ReplyRules:
                 raise ConfigFileInvalid(
                     str(path), where, f"'in' entry {name!r} is not subject or body"
                 )
-        compiled = []
-        for pattern in entry.patterns:
-            try:
-                compiled.append(re.compile(pattern, re.IGNORECASE | re.MULTILINE))
-            except re.error as exc:
-                raise ConfigFileInvalid(
-                    str(path), where, f"pattern {pattern!r} is not a regular expression: {exc}"
-                ) from None
-        rules.append(
-            ReplyRule(entry.class_.value, tuple(entry.in_), tuple(compiled), entry.confidence)
-        )
+        compiled = compile_patterns(entry.patterns, path=path, where=where)
+        rules.append(ReplyRule(entry.class_.value, tuple(entry.in_), compiled, entry.confidence))
     return ReplyRules(str(path), tuple(rules), data.default.value, data.default_confidence)
 
 

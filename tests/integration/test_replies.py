@@ -115,6 +115,15 @@ def _read(store: GraphStore, imap: ImapServer | None, **setup: Any) -> dict[str,
     return read_replies(store, ReplySetup(mailbox=mailbox, **setup), now=LATER)
 
 
+def _ingest(store: GraphStore, folder: Path, reader: str, path: str) -> None:
+    """Ingest one CRM export file with a built-in reader."""
+    (folder / "ingest.yaml").write_text(
+        f"sources:\n  - {{name: crm, reader: {reader}, path: {path}}}\n"
+    )
+    run = Ingestor(store, load_config(folder / "ingest.yaml")).run()
+    assert [s.status for s in run.sources] == ["succeeded"], run.sources
+
+
 def _escalations(store: GraphStore, kind: str) -> list[dict[str, Any]]:
     return store.nodes("Escalation", {"kind": kind}).to_dicts()
 
@@ -293,12 +302,7 @@ def test_a_crm_export_row_with_in_reply_to_threads_the_same_way(
         "Cat@Acme.example\n"
         "crm-2,CALL,2026-11-20T16:00:00Z,Call,Talked,acme,cat,am-1,,,\n"
     )
-    (tmp_path / "ingest.yaml").write_text(
-        "sources:\n"
-        "  - {name: engagements, reader: hubspot/engagements, path: hubspot/engagements.csv}\n"
-    )
-    run = Ingestor(store, load_config(tmp_path / "ingest.yaml")).run()
-    assert [s.status for s in run.sources] == ["succeeded"], run.sources
+    _ingest(store, tmp_path, "hubspot/engagements", "hubspot/engagements.csv")
     activity = store.get_node("Activity", "crm-1")
     assert activity["in_reply_to"] == [sent["header"], "<older@acme.example>"]
     assert activity["from_address"] == "cat@acme.example"
@@ -514,11 +518,7 @@ def test_a_salesforce_task_with_its_email_ids_threads_too(
         f"00T2,acme,cat,am-1,Re: hello,Our own copy,Email,2026-11-20T15:00:00Z,"
         f"{sent['header']},,ada@vendor.example,false\n"
     )
-    (tmp_path / "ingest.yaml").write_text(
-        "sources:\n  - {name: tasks, reader: salesforce/task, path: Task.csv}\n"
-    )
-    run = Ingestor(store, load_config(tmp_path / "ingest.yaml")).run()
-    assert [s.status for s in run.sources] == ["succeeded"], run.sources
+    _ingest(store, tmp_path, "salesforce/task", "Task.csv")
     assert store.get_node("Activity", "00T1")["direction"] == "inbound"
     assert store.get_node("Activity", "00T2")["direction"] == "outbound"
     result = _read(store, None)
