@@ -28,7 +28,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, Protocol
 
@@ -492,37 +492,22 @@ def resolve_escalation(
         actor = identify(store, actor, action="resolve", item=escalation_id)
     row = store.get_node("Escalation", escalation_id, hint="twoloop queue --am ID lists them")
     acting = act_on(store, actor, action="resolve", item=escalation_id, owner=row["am_id"])
-    if row["status"] != "open":
-        raise DecisionConflict(_resolved_text(row))
-    decision_id = _decision_id(escalation_id, "resolve")
-    try:
-        with store.batch() as write:
-            write.expect("Escalation", escalation_id, "status", ["open"])
-            write.upsert_nodes(
-                "Escalation",
-                [
-                    {
-                        **row,
-                        "status": "resolved",
-                        "resolved_at": now,
-                        "resolved_by": acting.actor,
-                        "resolution": resolution.strip(),
-                    }
-                ],
-            )
-            _decision(
-                write,
-                decision_id,
-                "resolve",
-                acting,
-                now=now,
-                on=[("Escalation", escalation_id)],
-                reason=resolution.strip(),
-            )
-    except WriteConflict:
-        raise DecisionConflict(
-            _resolved_text(store.get_node("Escalation", escalation_id))
-        ) from None
+    decision_id = _close_open_item(
+        store,
+        "Escalation",
+        escalation_id,
+        row,
+        acting,
+        now=now,
+        closed={
+            "status": "resolved",
+            "resolved_at": now,
+            "resolved_by": acting.actor,
+            "resolution": resolution.strip(),
+        },
+        reason=resolution.strip(),
+        already=_resolved_text,
+    )
     return {
         "escalation_id": escalation_id,
         "account_id": row["account_id"],
@@ -536,11 +521,45 @@ def resolve_escalation(
 
 
 def _resolved_text(row: dict[str, Any]) -> str:
-    when = f" at {row['resolved_at']:%Y-%m-%d %H:%M} UTC" if row.get("resolved_at") else ""
+    return _already_closed("escalation", row["escalation_id"], row, "resolved")
+
+
+def _already_closed(what: str, key: str, row: dict[str, Any], verb: str) -> str:
+    at, by = row.get(f"{verb}_at"), row.get(f"{verb}_by")
+    when = f" at {at:%Y-%m-%d %H:%M} UTC" if at else ""
     return (
-        f"escalation {row['escalation_id']} is already {row['status']} by "
-        f"{row.get('resolved_by') or 'someone'}{when}; nothing was changed"
+        f"{what} {key} is already {row['status']} by {by or 'someone'}{when}; nothing was changed"
     )
+
+
+def _close_open_item(
+    store: GraphStore,
+    label: str,
+    key: str,
+    row: dict[str, Any],
+    acting: Acting,
+    *,
+    now: dt.datetime,
+    closed: dict[str, Any],
+    reason: str | None,
+    already: Callable[[dict[str, Any]], str],
+) -> str:
+    """Close an open item (an escalation, a reply) and store the resolve Decision on it,
+    in one commit guarded by its status: closing it twice is a conflict naming who
+    closed it first. Returns the Decision's id."""
+    if row["status"] != "open":
+        raise DecisionConflict(already(row))
+    decision_id = _decision_id(key, "resolve")
+    try:
+        with store.batch() as write:
+            write.expect(label, key, "status", ["open"])
+            write.upsert_nodes(label, [{**row, **closed}])
+            _decision(
+                write, decision_id, "resolve", acting, now=now, on=[(label, key)], reason=reason
+            )
+    except WriteConflict:
+        raise DecisionConflict(already(store.get_node(label, key))) from None
+    return decision_id
 
 
 def settle_send(
@@ -644,3 +663,46 @@ def _finish_task(
             f"task {task_id} was finished meanwhile; nothing was changed"
         ) from None
     return {"task_id": task_id, "status": "done", "decision_id": decision_id, **_by(acting, now)}
+
+
+# ---------------------------------------------------------------- replies
+
+
+def handle_reply(
+    store: GraphStore,
+    reply_id: str,
+    *,
+    actor: str | Actor,
+    now: dt.datetime,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Mark an inbound reply (``routing.replies``) handled: the AM read it and dealt
+    with it. A Decision (kind resolve) DECIDED_ON the Reply records who, in what right
+    and for whom; the owner is the AM of the thread. Handling it twice is a conflict."""
+    if not isinstance(actor, Actor):
+        actor = identify(store, actor, action="handle", item=reply_id)
+    row = store.get_node("Reply", reply_id, hint="twoloop replies list shows them")
+    acting = act_on(store, actor, action="handle", item=reply_id, owner=row["am_id"])
+    decision_id = _close_open_item(
+        store,
+        "Reply",
+        reply_id,
+        row,
+        acting,
+        now=now,
+        closed={"status": "handled", "handled_at": now, "handled_by": acting.actor},
+        reason=(note or "").strip() or None,
+        already=_handled_text,
+    )
+    return {
+        "reply_id": reply_id,
+        "account_id": row["account_id"],
+        "classification": row["classification"],
+        "status": "handled",
+        "decision_id": decision_id,
+        **_by(acting, now),
+    }
+
+
+def _handled_text(row: dict[str, Any]) -> str:
+    return _already_closed("reply", row["reply_id"], row, "handled")

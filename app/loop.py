@@ -5,19 +5,24 @@ Steps (each idempotent, each committing its own work):
 
 1. ``ingest``: the config's sources (``ingest run``); only new or changed rows
    are written, and each commit journals what it changed.
-2. ``extract``: signals -> needs (Claude with a key, else the rules); only
+2. ``replies``: new mail from the mailbox (``TWOLOOP_IMAP_URL``), then every inbound
+   email that answers one of our sends is threaded, classified and acted on
+   (``app.replies``): an unsubscribe suppresses before anything is matched or sent,
+   an interested reply holds the account for its AM. A mailbox that cannot be read
+   fails the step, so nothing is sent while replies cannot be seen.
+3. ``extract``: signals -> needs (Claude with a key, else the rules); only
    changed edges are written, and journalled.
-3. ``triggers``: escalation triggers in what was ingested (before matching, so a
+4. ``triggers``: escalation triggers in what was ingested (before matching, so a
    person an opt-out marked do-not-contact is never chosen as a contact by the
    same run).
-4. ``match``: incremental (``matching.incremental``): the accounts whose inputs
+5. ``match``: incremental (``matching.incremental``): the accounts whose inputs
    changed, whose time-decayed score or gate window is due, or that were never
    scored with the active model; ``full=True`` rescores every account.
-5. ``handoff``: routes, drafts, releases to the outbox, escalations and tasks
+6. ``handoff``: routes, drafts, releases to the outbox, escalations and tasks
    (``twoloop run`` without its relay; its trigger check finds nothing new).
-6. ``plays``: one tick of the plays (``twoloop plays run``): what recent events
+7. ``plays``: one tick of the plays (``twoloop plays run``): what recent events
    fire, and every open run advanced (skipped when plays are off).
-7. ``relay``: sends what is due (skipped without an SMTP server).
+8. ``relay``: sends what is due (skipped without an SMTP server).
 
 The run is a ``LoopRun`` node, updated after every step with the step's status,
 counts, error and seconds. It stops at the first failed step and exits with that
@@ -42,6 +47,7 @@ from typing import Any, Literal
 import polars as pl
 
 from app.agent_loop import run_agent_loop
+from app.replies import ReplySetup, read_replies
 from drafting.model import Drafter
 from drafting.offline import OfflineDrafter
 from graph_model.errors import IngestFailed, TwoloopError
@@ -64,7 +70,7 @@ from routing.plays import PlayBook
 from routing.policy import Policy, load_policy
 from routing.sending import SendingConfig, load_sending
 
-STEPS = ("ingest", "extract", "triggers", "match", "handoff", "plays", "relay")
+STEPS = ("ingest", "replies", "extract", "triggers", "match", "handoff", "plays", "relay")
 StepStatus = Literal["ok", "failed", "skipped"]
 
 
@@ -125,6 +131,7 @@ class LoopSetup:
     triggers: TriggerBook | None = None
     plays: PlayBook | None = None
     settings: Settings | None = None
+    replies: ReplySetup | None = None
 
     @classmethod
     def offline(cls, config: IngestConfig | None = None) -> LoopSetup:
@@ -168,6 +175,7 @@ def run_loop(
         _record(store, report)
         steps: dict[str, Callable[[], dict[str, Any] | str]] = {
             "ingest": lambda: _ingest(store, setup),
+            "replies": lambda: _replies(store, setup, now),
             "extract": lambda: _extract(store, setup, now),
             "triggers": lambda: _triggers(store, setup, now),
             "match": lambda: _match(store, setup, now, full),
@@ -224,6 +232,20 @@ def _ingest(store: GraphStore, setup: LoopSetup) -> dict[str, Any] | str:
     if failed is not None:
         raise IngestFailed(run_summary_line(failed))
     return {"written": sum(c["written"] for c in counts.values()), "sources": counts}
+
+
+def _replies(store: GraphStore, setup: LoopSetup, now: dt.datetime) -> dict[str, Any]:
+    found = read_replies(store, setup.replies or ReplySetup(), now=now)
+    box = found["mailbox"]
+    return {
+        "fetched": box["fetched"] if box else None,
+        "malformed": box["malformed"] if box else None,
+        "threaded": len(found["replies"]),
+        "by_class": found["by_class"],
+        "suppressed": len(found["suppressed"]),
+        "escalated": len(found["escalated"]),
+        "fallbacks": len(found["fallbacks"]),
+    }
 
 
 def _extract(store: GraphStore, setup: LoopSetup, now: dt.datetime) -> dict[str, Any]:

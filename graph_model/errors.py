@@ -303,6 +303,20 @@ class ModelAnswerInvalid(ModelError):
     """The model answered, but not in the shape the forced tool schema asks for."""
 
 
+class MailboxError(TwoloopError):
+    """The mailbox replies are read from (IMAP) refused us or could not be reached."""
+
+    exit_code = 2
+
+
+class MailboxUnavailable(MailboxError):
+    """The IMAP server could not be reached or broke off; the next read retries from
+    the same watermark."""
+
+    transient = True
+    exit_code = 3
+
+
 class DecisionConflict(TwoloopError):
     """Someone already decided this item; acting again would be a double action."""
 

@@ -119,6 +119,19 @@ class Settings(BaseSettings):
     )
     smtp_user: str | None = Field(default=None, description="SMTP login; unset means no AUTH.")
     smtp_password: str | None = Field(default=None, description="SMTP password.")
+    imap_url: str | None = Field(
+        default=None,
+        description="The mailbox replies are read from: imap://USER@HOST:PORT/INBOX (plain, "
+        "local servers only), imap+starttls://... or imaps://...; unset means replies come "
+        "only from CRM exports.",
+    )
+    imap_password: str | None = Field(
+        default=None, description="The IMAP password, when TWOLOOP_IMAP_URL does not hold it."
+    )
+    claude_reply_model: str = Field(
+        default="claude-haiku-4-5",
+        description="Claude model that classifies inbound replies (the rules do without a key).",
+    )
     alert_webhook_url: str | None = Field(
         default=None,
         description="Slack-compatible incoming webhook for alerts to people (escalations, "

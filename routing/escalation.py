@@ -94,18 +94,23 @@ def load_triggers(path: Path = DEFAULT_FILE) -> TriggerBook:
                     + "; signal kinds: "
                     + ", ".join(sorted(kinds["signal"])),
                 )
-        compiled = []
-        for pattern in entry.patterns:
-            try:
-                compiled.append(re.compile(pattern, re.IGNORECASE | re.MULTILINE))
-            except re.error as exc:
-                raise ConfigFileInvalid(
-                    str(path), where, f"pattern {pattern!r} is not a regular expression: {exc}"
-                ) from None
-        triggers.append(
-            Trigger(entry.kind.value, tuple(entry.in_), tuple(compiled), entry.question)
-        )
+        compiled = compile_patterns(entry.patterns, path=path, where=where)
+        triggers.append(Trigger(entry.kind.value, tuple(entry.in_), compiled, entry.question))
     return TriggerBook(str(path), data.max_age_days, tuple(triggers))
+
+
+def compile_patterns(patterns: list[str], *, path: Path, where: str) -> tuple[re.Pattern[str], ...]:
+    """A rules file's regular expressions (case-insensitive, ^ and $ per line); a bad
+    one is an error naming the file and the entry."""
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern, re.IGNORECASE | re.MULTILINE))
+        except re.error as exc:
+            raise ConfigFileInvalid(
+                str(path), where, f"pattern {pattern!r} is not a regular expression: {exc}"
+            ) from None
+    return tuple(compiled)
 
 
 @dataclass(frozen=True)

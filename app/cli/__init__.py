@@ -25,6 +25,7 @@ from app.cli import agent  # noqa: F401
 from app.cli import loop  # noqa: F401
 from app.cli import human  # noqa: F401
 from app.cli import research  # noqa: F401
+from app.cli import replies  # noqa: F401
 from app.cli import console  # noqa: F401
 from app.cli import notebooks  # noqa: F401
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.agent_loop import LoopReport, run_agent_loop
 from app.loop import LoopSetup
+from app.replies import ReplySetup, choose_reply_classifier, configured_mailbox
 from drafting.model import Drafter
 from drafting.offline import OfflineDrafter
 from graph_model.settings import Settings, load_settings
@@ -91,4 +92,7 @@ def loop_setup(policy: Path, config: Path | None) -> LoopSetup:
         alerts=WebhookChannel(settings.alert_webhook_url) if settings.alert_webhook_url else None,
         plays=configured_plays(None, settings),
         settings=settings,
+        replies=ReplySetup(
+            mailbox=configured_mailbox(settings), classifier=choose_reply_classifier(settings)
+        ),
     )

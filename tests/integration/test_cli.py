@@ -62,6 +62,10 @@ def run(
         ["console"],
         ["reassign"],
         ["research"],
+        ["replies"],
+        ["replies", "read"],
+        ["replies", "list"],
+        ["replies", "handle"],
         ["notebooks"],
         ["notebooks", "list"],
         ["notebooks", "run"],
@@ -72,7 +76,7 @@ def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
     out = run([*command, "--help"], tmp_path).stdout
     assert "Usage:" in out
     # console and notebooks serve pages; they return no data, so they have no --json.
-    groups = (["graph"], ["ingest"], ["match"], ["loop"], ["console"], ["notebooks"])
+    groups = (["graph"], ["ingest"], ["match"], ["loop"], ["console"], ["notebooks"], ["replies"])
     if command and command not in groups:
         assert "--json" in out
 

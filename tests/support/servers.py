@@ -1,13 +1,16 @@
-"""Real local servers for the channel tests: an SMTP server (aiosmtpd) and an HTTP
-server that records webhook POSTs."""
+"""Real local servers for the channel tests: an SMTP server (aiosmtpd), an HTTP
+server that records webhook POSTs, and an IMAP server (pymap) for the mailbox."""
 
 from __future__ import annotations
 
+import imaplib
 import json
 import socket
 import ssl
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -149,3 +152,71 @@ def self_signed(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     server.load_cert_chain(cert, key)
     client = ssl.create_default_context(cafile=str(cert))
     return server, client
+
+
+@dataclass
+class ImapServer:
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def url(self, mailbox: str = "INBOX", *, scheme: str = "imap") -> str:
+        """The mailbox as TWOLOOP_IMAP_URL names it (the password left out)."""
+        return f"{scheme}://{self.user}@{self.host}:{self.port}/{mailbox}"
+
+    def append(self, raw: bytes, mailbox: str = "INBOX") -> int:
+        """Put ``raw`` in the mailbox by a real IMAP APPEND; its UID back."""
+        client = imaplib.IMAP4(self.host, self.port, timeout=10)
+        try:
+            client.login(self.user, self.password)
+            status, data = client.append(mailbox, None, None, raw)
+            assert status == "OK", data
+            # [APPENDUID <validity> <uid>] (UIDPLUS)
+            code = (data[0] or b"").decode()
+            return int(code.split("APPENDUID", 1)[1].split("]")[0].split()[1])
+        finally:
+            client.logout()
+
+
+@contextmanager
+def imap_server(
+    *, user: str = "replies", password: str = "s3cret", tls: tuple[Path, Path] | None = None
+) -> Iterator[ImapServer]:
+    """A real IMAP server on loopback (pymap, its in-memory backend, one user), in its
+    own process; with ``tls`` (cert, key) it offers STARTTLS."""
+    state = ImapServer("127.0.0.1", free_port(), user, password)
+    command = [
+        sys.executable,
+        "-c",
+        "from pymap.main import main; main()",
+        "--host",
+        state.host,
+        "--port",
+        str(state.port),
+    ]
+    if tls is not None:
+        command += ["--cert", str(tls[0]), "--key", str(tls[1])]
+    else:
+        command += ["--no-tls"]
+    command += ["dict", "--demo-user", user, "--demo-password", password]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection((state.host, state.port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read().decode() if proc.stdout else ""
+                    raise RuntimeError(f"pymap did not start: {out[-2000:]}") from None
+                time.sleep(0.1)
+        yield state
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
