@@ -13,7 +13,8 @@
    approval.
 4. The final routes are stored and executed: auto_send releases the draft to
    the outbox in the same commit that stores it; approve and research_first
-   leave it pending for the AM (research_first adds a research task); escalate
+   leave it pending for the AM (research_first adds a research task carrying the
+   account's research summary, ``drafting.research``); escalate
    opens a non-blocking escalation for the match with its handoff packet, a task
    for a voice note, and an alert; skip and wait do nothing.
 5. The relay sends what is due (send-time guardrails apply there).
@@ -34,6 +35,7 @@ from typing import Any
 from drafting.guard import DraftCheck, check_draft
 from drafting.model import Drafter, DraftRequest
 from drafting.records import draft_id, draft_record
+from drafting.research import render_research, write_research
 from drafting.requests import draft_requests
 from drafting.style import style_notes
 from graph_model.errors import ModelError
@@ -227,6 +229,18 @@ def run_agent_loop(
         if rule.action in DRAFTED_ACTIONS:
             request, content, check = drafts[match_id]
             record = draft_record(request, content, check, drafter=drafter.name, now=now)
+            summary = ""
+            if rule.action == "research_first" and request.am_id:
+                # The research the route asks for, citing the graph, before the AM decides.
+                summary = render_research(
+                    write_research(
+                        store,
+                        account_id=row["account_id"],
+                        am_id=request.am_id,
+                        now=now,
+                        match_id=match_id,
+                    )
+                )
             with store.batch() as write:
                 write.upsert_nodes("Draft", [record])
                 write.upsert_edges("DRAFTED_FOR", [{"src": record["draft_id"], "dst": match_id}])
@@ -251,7 +265,7 @@ def run_agent_loop(
                         am_id=request.am_id,
                         account_id=row["account_id"],
                         title=f"Research {request.account_name} before approving the draft",
-                        body=why,
+                        body=f"{why}\n\n{summary}" if summary else why,
                         now=now,
                         match_id=match_id,
                     )

@@ -66,7 +66,7 @@ from routing.channels import Channel
 from routing.escalation import TriggerBook, detect_escalations
 from routing.outbox import Relay
 from routing.play_runs import run_plays
-from routing.plays import PlayBook
+from routing.plays import PlayBook, load_plays
 from routing.policy import Policy, load_policy
 from routing.sending import SendingConfig, load_sending
 
@@ -135,9 +135,9 @@ class LoopSetup:
 
     @classmethod
     def offline(cls, config: IngestConfig | None = None) -> LoopSetup:
-        """The shipped policy and send-time rules, the offline drafter and the rules
-        extractor alone (no model to load), no channels: a loop that needs no key and
-        sends nothing (tests, benchmarks, a first look)."""
+        """The shipped policy, plays and send-time rules, the offline drafter and the
+        rules extractor alone (no model to load), no channels: a loop that needs no key
+        and sends nothing (tests, benchmarks, a first look)."""
         return cls(
             policy=load_policy(),
             drafter=OfflineDrafter(),
@@ -145,6 +145,7 @@ class LoopSetup:
             min_personalization=load_settings().draft_min_personalization,
             extractors=lambda store: [RulesExtractor(needs_from_frame(store.nodes("Need")))],
             config=config,
+            plays=load_plays(),
         )
 
 

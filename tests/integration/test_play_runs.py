@@ -379,3 +379,36 @@ def test_the_am_cancels_a_run_and_reads_one(world: GraphStore) -> None:
     settle_play_run(world, read["run_id"], actor="am-1", decision="read", now=NOW)
     assert runs(world, "prospect_posts_problem")[0]["status"] == "done"
     assert not [r for r in queue(world, "am-1") if r["item"] == read["run_id"]]
+
+
+def test_a_research_first_route_gives_the_am_a_research_task_with_the_summary(
+    store: GraphStore, tmp_path: Any
+) -> None:
+    from app.agent_loop import run_agent_loop
+    from drafting.offline import OfflineDrafter
+    from matching.run import run_matching
+    from routing.policy import policy_from_data
+    from tests.support.hand_graph import build
+
+    build(store)
+    run_matching(store, as_of=AS_OF)
+    policy = policy_from_data(
+        {"rules": [{"id": "look_first", "action": "research_first", "reason": "look first"}]},
+        "research.yaml",
+    )
+    run_agent_loop(
+        store,
+        policy=policy,
+        drafter=OfflineDrafter(),
+        sending=SENDING,
+        now=AS_OF,
+        min_personalization=0.5,
+    )
+    tasks = store.nodes("Task", [Filter("kind", "eq", "research")]).to_dicts()
+    assert tasks
+    researched = store.nodes("Research")
+    for task in tasks:
+        assert task["body"].startswith("look first\n\n")
+        # The summary's statements, each with the graph ids it cites.
+        assert "[" in task["body"] and ("signal:" in task["body"] or "account:" in task["body"])
+        assert task["account_id"] in researched["account_id"].to_list()
