@@ -35,8 +35,8 @@ from typing import Any
 from drafting.guard import DraftCheck, check_draft
 from drafting.model import Drafter, DraftRequest
 from drafting.records import draft_id, draft_record
-from drafting.research import render_research, write_research
 from drafting.requests import draft_requests
+from drafting.research import render_research, write_research
 from drafting.style import style_notes
 from graph_model.errors import ModelError
 from graph_model.store import GraphStore
