@@ -16,7 +16,9 @@ week, at ``start`` + w weeks:
    hours and caps apply as they would.
 
 Then a share of the sent messages whose pair is in the ground truth gets a reply
-(an inbound email Activity), and some of those an open Opportunity; and the score
+(an inbound email Activity in the message's thread, saying one of ``REPLY_TEXTS``,
+which ``routing.replies`` threads, classifies and acts on as it would real mail),
+and some of those an open Opportunity; and the score
 model is refit from the decisions with ``matching.learn.learn`` as ``twoloop
 learn`` does (a refused refit is reported, never forced).
 
@@ -43,11 +45,16 @@ from app.decisions import decide
 from app.human_loop import approve_draft, cancel_draft, edit_draft
 from app.queue import queue_frame
 from graph_model.errors import DecisionConflict, GuardedEdit, TooFewLabels
+from graph_model.settings import load_settings
 from graph_model.store import Filter, GraphStore, NotFound
 from matching.learn import learn
 from matching.model import model_versions
+from routing.channels import message_id_header
 from routing.channels.maildir import MaildirChannel
 from routing.outbox import Relay
+from routing.play_runs import run_plays
+from routing.plays import load_plays
+from routing.replies import thread_replies
 from routing.sending import SendingConfig
 
 WEEK = dt.timedelta(weeks=1)
@@ -64,6 +71,7 @@ REVIEW_AT = dt.timedelta(hours=1)  # Friday 13:00 UTC, an hour after the sample'
 # Asia-Pacific, Wednesday for what caps deferred (quiet hours are the recipient's).
 RELAY_AT = tuple(dt.timedelta(days=d, hours=h) for d, h in ((3, 2), (3, 6), (3, 15), (5, 2)))
 LEARN_AT = dt.timedelta(days=2)  # after the last week
+PLAYS_AFTER = dt.timedelta(hours=1)  # the plays' tick, an hour after the week's last relay
 KILL_REASONS = (
     ("no_need", "not a fit: no current need"),
     ("competitor", "already evaluating a rival"),
@@ -72,7 +80,20 @@ KILL_REASONS = (
     ("no_need", "they built it in-house"),
 )
 EDIT_LINE = "If it helps, I can keep it to twenty minutes and bring one of our engineers."
-REPLY_SUMMARY = "Simulated reply: thanks for the note, happy to compare notes next week."
+# What the simulated replies say, by the share of replies that say it: each is read by
+# the reply rules (routing/replies.yaml) as the class it is listed under.
+REPLY_TEXTS = (
+    (
+        0.40,
+        "interested",
+        "Thanks for the note, sounds interesting. Happy to set up a call next week.",
+    ),
+    (0.20, "question", "Thanks. Does this work with what we run today?"),
+    (0.15, "not_now", "Thanks, but not right now: maybe check back next quarter."),
+    (0.12, "out_of_office", "I am out of the office until Monday with limited access to email."),
+    (0.08, "wrong_person", "I am not the right person for this; my colleague in IT owns it."),
+    (0.05, "unsubscribe", "Please remove me from your list."),
+)
 
 
 @dataclass
@@ -157,13 +178,33 @@ def simulate_history(
             for offset in RELAY_AT:
                 at = review + offset
                 Relay(store, channel, sending, worker=f"demo-history-{at:%Y%m%dT%H%M}").run(at)
+            # The week's replies so far are read, then the shipped plays tick: follow-ups
+            # start waiting on the week's sends, those due and unanswered are drafted
+            # for the next review, those answered stop.
+            tick = review + RELAY_AT[-1] + PLAYS_AFTER
+            write_outcomes(store, truth, seed=seed, start=start, until=tick)
+            thread_replies(store, now=tick)
+            _plays(store, sending, tick)
         report.in_mail_dir = len(channel.messages())
     finally:
         channel.close()
     report.replies, report.opportunities = write_outcomes(store, truth, seed=seed, start=start)
+    # The replies are read like any inbound mail: threaded, classified, acted on.
+    thread_replies(store, now=end)
+    _plays(store, sending, end)
     _learn(store, at=end, report=report)
     _read_back(store, report, start=start, end=end)
     return report
+
+
+def _plays(store: GraphStore, sending: SendingConfig, at: dt.datetime) -> None:
+    run_plays(
+        store,
+        load_plays(),
+        now=at,
+        sending=sending,
+        min_personalization=load_settings().draft_min_personalization,
+    )
 
 
 def _review_week(
@@ -247,12 +288,28 @@ def _edit(
         return 0
 
 
+def reply_text(seed: int, message_id: str) -> str:
+    """What the simulated reply to ``message_id`` says (one of ``REPLY_TEXTS``)."""
+    draw = chance(seed, "says", message_id)
+    for share, _, text in REPLY_TEXTS:
+        if draw < share:
+            return text
+        draw -= share
+    return REPLY_TEXTS[0][2]
+
+
 def write_outcomes(
-    store: GraphStore, truth: set[tuple[str, str]], *, seed: int, start: dt.datetime
+    store: GraphStore,
+    truth: set[tuple[str, str]],
+    *,
+    seed: int,
+    start: dt.datetime,
+    until: dt.datetime | None = None,
 ) -> tuple[int, int]:
     """Replies (inbound email activities) and open deals after the sent messages whose
-    pair fits; returns (replies, opportunities). Ids come from the message, so a
-    second call writes the same rows again."""
+    pair fits (those that happened by ``until``, if given); returns (replies,
+    opportunities). Ids come from the message, so a second call writes the same rows
+    again."""
     sent = store.nodes("OutboxMessage", [Filter("status", "eq", "sent")])
     sent = sent.filter(pl.col("sent_at") >= start)
     if sent.is_empty():
@@ -272,6 +329,8 @@ def write_outcomes(
         if (m["account_id"], capability) not in truth or chance(seed, "reply", mid) >= REPLY:
             continue
         replied = m["sent_at"] + dt.timedelta(days=1, hours=int(chance(seed, "lag", mid) * 24))
+        if until is not None and replied > until:
+            continue
         key = "act-sim-" + mid.removeprefix("msg-")
         activities.append(
             {
@@ -280,7 +339,11 @@ def write_outcomes(
                 "occurred_at": replied,
                 "direction": "inbound",
                 "subject": f"Re: {m['subject']}",
-                "summary": REPLY_SUMMARY,
+                "summary": "Simulated reply: " + reply_text(seed, mid),
+                # In the thread of our message, as a mail client answers it.
+                "message_id": f"<{key}@{m['to_address'].rsplit('@', 1)[-1]}>",
+                "in_reply_to": [message_id_header(mid, m["from_address"])],
+                "from_address": m["to_address"],
             }
         )
         about.append({"src": key, "dst": m["account_id"]})
@@ -290,6 +353,8 @@ def write_outcomes(
             continue
         deal = "opp-sim-" + mid.removeprefix("msg-")
         opened = replied + dt.timedelta(days=1 + int(chance(seed, "open", mid) * 3))
+        if until is not None and opened > until:
+            continue
         name = names.get(m["account_id"], m["account_id"])
         deals.append(
             {

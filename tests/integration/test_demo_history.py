@@ -14,7 +14,7 @@ import pytest
 
 from app import analysis
 from app.agent_loop import run_agent_loop
-from app.demo_history import simulate_history
+from app.demo_history import REPLY_TEXTS, simulate_history
 from bench.faults import compare, graph_state
 from drafting.offline import OfflineDrafter
 from graph_model.settings import Settings
@@ -91,6 +91,17 @@ def test_history_reaches_every_stage_and_a_second_run_changes_nothing(
     replies = store.nodes("Activity").filter(pl.col("activity_id").str.starts_with("act-sim-"))
     assert replies.height == report.replies > 0
     assert replies["subject"].str.starts_with("Re: ").all()
+    # Each is read as mail is: in the thread of the message it answers, classified by
+    # the reply rules, as the class its words say.
+    threaded = store.nodes("Reply")
+    assert threaded.height == replies.height
+    said = {text: cls for _, cls, text in REPLY_TEXTS}
+    for r in threaded.iter_rows(named=True):
+        assert r["classification"] == said[r["body"].removeprefix("Simulated reply: ")]
+    assert threaded["classification"].n_unique() >= 2
+    # The shipped plays ran every week: follow-ups wait on (or drafted) unanswered sends.
+    follow_ups = store.nodes("PlayRun").filter(pl.col("play_id") == "follow_up_no_reply")
+    assert follow_ups.height > 0
 
     before, counts = graph_state(store), store.counts()
     decisions = sorted(store.nodes("Decision")["decision_id"].to_list())
