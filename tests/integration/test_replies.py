@@ -526,3 +526,32 @@ def test_a_salesforce_task_with_its_email_ids_threads_too(
     (reply,) = store.nodes("Reply").to_dicts()
     assert (reply["activity_id"], reply["from_address"]) == ("00T1", "bob@acme.example")
     assert reply["status"] == "open" and reply["actions"] == []
+
+
+def test_only_our_exact_message_id_threads(embedded_store: GraphStore, smtp: SmtpServer) -> None:
+    store = embedded_store
+    sent = _sent(store, smtp)
+    key = sent["message_id"]
+    rows = [
+        # Our key at another domain, and our own send logged back: neither is a reply.
+        ("a-spoof", [f"<{key}@evil.example>"], None),
+        ("a-ours", [sent["header"]], sent["header"]),
+        ("a-real", ["<unknown@x.example>", sent["header"]], None),
+    ]
+    store.upsert_nodes(
+        "Activity",
+        [
+            {
+                "activity_id": activity_id,
+                "kind": "email",
+                "occurred_at": AS_OF + dt.timedelta(hours=1),
+                "summary": "Tell me more",
+                "message_id": own or f"<{activity_id}@acme.example>",
+                "in_reply_to": answers,
+            }
+            for activity_id, answers, own in rows
+        ],
+    )
+    report = thread_replies(store, now=LATER)
+    assert [r["activity_id"] for r in report.replies] == ["a-real"]
+    assert report.replies[0]["message_id"] == "a-real@acme.example"
