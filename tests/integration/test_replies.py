@@ -34,6 +34,7 @@ from ingest.pipeline import Ingestor
 from matching.run import run_matching
 from routing.channels.smtp import SmtpChannel
 from routing.claude_replies import ClaudeReplyClassifier
+from routing.handoff import HandoffPacket
 from routing.outbox import Relay, release_draft
 from routing.policy import load_policy
 from routing.replies import has_replied, packet_thread, thread_replies
@@ -176,6 +177,8 @@ def test_an_interested_reply_in_the_mailbox_threads_and_goes_to_the_am(
     match = store.get_node("Match", sent["match_id"])
     assert evidence["match_id"] == sent["match_id"] and evidence["evidence"] == match["evidence"]
     assert evidence["evidence"], "the packet carries the match's evidence"
+    text = HandoffPacket.model_validate(packet).as_text()
+    assert "Thread (oldest first" in text and "    Sounds interesting" in text
 
     assert has_replied(store, AS_OF, account_id="acme")
     assert has_replied(store, AS_OF, match_id=sent["match_id"], person_id="cat")
