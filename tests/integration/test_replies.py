@@ -25,7 +25,12 @@ from app.human_loop import handle_reply
 from app.loop import LoopSetup, run_loop
 from app.replies import ReplySetup, read_replies
 from drafting.offline import OfflineDrafter
-from graph_model.errors import DecisionConflict, MailboxError, NotAuthorized
+from graph_model.errors import (
+    DecisionConflict,
+    MailboxError,
+    MailboxUnavailable,
+    NotAuthorized,
+)
 from graph_model.settings import Settings
 from graph_model.store import GraphStore
 from ingest.config import load_config
@@ -41,7 +46,14 @@ from routing.replies import has_replied, packet_thread, thread_replies
 from routing.sending import load_sending
 from tests.support.hand_graph import AS_OF, add_managers, build
 from tests.support.messages_api import Failure, messages_server
-from tests.support.servers import ImapServer, SmtpServer, imap_server, self_signed, smtp_server
+from tests.support.servers import (
+    ImapServer,
+    SmtpServer,
+    free_port,
+    imap_server,
+    self_signed,
+    smtp_server,
+)
 
 SENDING = load_sending().model_copy(
     update={"from_domains": ["vendor.example"], "link_domains": ["vendor.example"]}
@@ -410,12 +422,20 @@ def test_a_model_never_overrules_an_unsubscribe(
     assert reply["classifier"] == "rules" and "overrides claude" in reply["rationale"]
 
 
-def test_a_wrong_password_is_one_clear_error(embedded_store: GraphStore, imap: ImapServer) -> None:
+def test_a_wrong_password_a_missing_mailbox_and_no_server_are_clear_errors(
+    embedded_store: GraphStore, imap: ImapServer
+) -> None:
     wrong = parse_imap_url(imap.url(), password="nope")
     with pytest.raises(MailboxError, match="refused the login of replies"):
         read_replies(embedded_store, ReplySetup(mailbox=wrong), now=LATER)
     runs = embedded_store.nodes("IngestRun").filter(pl.col("status") == "failed")
     assert runs.height == 1
+    missing = parse_imap_url(imap.url("Nope"), password=imap.password)
+    with pytest.raises(MailboxError, match="mailbox 'Nope' cannot be opened"):
+        read_replies(embedded_store, ReplySetup(mailbox=missing), now=LATER)
+    imap_gone = parse_imap_url(f"imap://u:p@127.0.0.1:{free_port()}/INBOX")
+    with pytest.raises(MailboxUnavailable, match="could not be reached"):
+        read_replies(embedded_store, ReplySetup(mailbox=imap_gone), now=LATER)
 
 
 def test_a_reply_anthropic_error_maps_to_a_fallback(
