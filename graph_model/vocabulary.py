@@ -455,7 +455,7 @@ class Escalation(NodeModel):
     kind: EscalationKind
     status: EscalationStatus = EscalationStatus.open
     blocking: bool = True
-    # What raised it: "signal:<id>", "activity:<id>" or "route:<id>".
+    # What raised it: "signal:<id>", "activity:<id>", "route:<id>" or "reply:<id>".
     trigger: str
     excerpt: str | None = None
     # The one question the person must answer.
@@ -523,7 +523,8 @@ class Reply(NodeModel):
     subject: str | None = None
     body: str = ""
     received_at: AwareDatetime
-    # Where it was read: "imap:<host>/<mailbox>" or "crm:<ingest source>".
+    # Where it was read: "imap:<host>/<mailbox>" ("imap" when the run that threaded it
+    # did not read the box itself) or "crm" (an activity from a CRM export).
     source: str
     classification: ReplyClass
     # "rules" or "claude:<model>", how sure, and why in a few words.

@@ -372,6 +372,10 @@ def fetch_new(
             f"the IMAP server {config.host} broke off: {exc}",
             hint="the next read starts from the same watermark",
         ) from None
+    except imaplib.IMAP4.error as exc:
+        raise MailboxError(
+            f"the IMAP server {config.host} refused a command: {_text(exc)}"
+        ) from None
     finally:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             client.logout()

@@ -210,16 +210,22 @@ _ACTIVITY_FIELDS = (
 def reply_candidates(store: GraphStore) -> list[dict[str, Any]]:
     """Inbound email activities that answer one of our sends and are no Reply yet,
     each with ``thread`` (the OutboxMessage) and ``reply_id``; one per Message-ID."""
-    acts = store.nodes("Activity", [Filter("kind", "eq", "email")], fields=_ACTIVITY_FIELDS)
-    if not acts.height:
+    # A narrow scan first (a CRM holds many emails, few of them answers), then the
+    # texts of the candidates only.
+    scan = store.nodes(
+        "Activity",
+        [Filter("kind", "eq", "email")],
+        fields=("direction", "in_reply_to", "message_id"),
+    )
+    if not scan.height:
         return []
-    acts = acts.filter(
+    scan = scan.filter(
         (pl.col("direction").is_null() | (pl.col("direction") == "inbound"))
         & (pl.col("in_reply_to").list.len() > 0)
     )
-    if not acts.height:
+    if not scan.height:
         return []
-    rows = acts.sort("activity_id").to_dicts()
+    rows = scan.sort("activity_id").to_dicts()
     for row in rows:
         row["message_id"] = _bare(row["message_id"]) if row.get("message_id") else None
         row["reply_id"] = reply_key(row["message_id"] or f"activity:{row['activity_id']}")
@@ -241,7 +247,13 @@ def reply_candidates(store: GraphStore) -> list[dict[str, Any]]:
         thread = next((t for i in row["in_reply_to"] if (t := _is_ours(i, outbox))), None)
         if thread is not None:
             found[row["reply_id"]] = {**row, "thread": thread}
-    return list(found.values())
+    if not found:
+        return []
+    texts = store.get_nodes(
+        "Activity", [r["activity_id"] for r in found.values()], fields=_ACTIVITY_FIELDS
+    )
+    by_id = {t["activity_id"]: t for t in texts.iter_rows(named=True)}
+    return [{**by_id[r["activity_id"]], **r} for r in found.values()]
 
 
 # ------------------------------------------------------------------ the run

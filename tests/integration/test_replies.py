@@ -25,7 +25,12 @@ from app.human_loop import handle_reply
 from app.loop import LoopSetup, run_loop
 from app.replies import ReplySetup, read_replies
 from drafting.offline import OfflineDrafter
-from graph_model.errors import DecisionConflict, MailboxError, NotAuthorized
+from graph_model.errors import (
+    DecisionConflict,
+    MailboxError,
+    MailboxUnavailable,
+    NotAuthorized,
+)
 from graph_model.settings import Settings
 from graph_model.store import GraphStore
 from ingest.config import load_config
@@ -34,13 +39,21 @@ from ingest.pipeline import Ingestor
 from matching.run import run_matching
 from routing.channels.smtp import SmtpChannel
 from routing.claude_replies import ClaudeReplyClassifier
+from routing.handoff import HandoffPacket
 from routing.outbox import Relay, release_draft
 from routing.policy import load_policy
 from routing.replies import has_replied, packet_thread, thread_replies
 from routing.sending import load_sending
 from tests.support.hand_graph import AS_OF, add_managers, build
 from tests.support.messages_api import Failure, messages_server
-from tests.support.servers import ImapServer, SmtpServer, imap_server, self_signed, smtp_server
+from tests.support.servers import (
+    ImapServer,
+    SmtpServer,
+    free_port,
+    imap_server,
+    self_signed,
+    smtp_server,
+)
 
 SENDING = load_sending().model_copy(
     update={"from_domains": ["vendor.example"], "link_domains": ["vendor.example"]}
@@ -176,6 +189,8 @@ def test_an_interested_reply_in_the_mailbox_threads_and_goes_to_the_am(
     match = store.get_node("Match", sent["match_id"])
     assert evidence["match_id"] == sent["match_id"] and evidence["evidence"] == match["evidence"]
     assert evidence["evidence"], "the packet carries the match's evidence"
+    text = HandoffPacket.model_validate(packet).as_text()
+    assert "Thread (oldest first" in text and "    Sounds interesting" in text
 
     assert has_replied(store, AS_OF, account_id="acme")
     assert has_replied(store, AS_OF, match_id=sent["match_id"], person_id="cat")
@@ -407,12 +422,20 @@ def test_a_model_never_overrules_an_unsubscribe(
     assert reply["classifier"] == "rules" and "overrides claude" in reply["rationale"]
 
 
-def test_a_wrong_password_is_one_clear_error(embedded_store: GraphStore, imap: ImapServer) -> None:
+def test_a_wrong_password_a_missing_mailbox_and_no_server_are_clear_errors(
+    embedded_store: GraphStore, imap: ImapServer
+) -> None:
     wrong = parse_imap_url(imap.url(), password="nope")
     with pytest.raises(MailboxError, match="refused the login of replies"):
         read_replies(embedded_store, ReplySetup(mailbox=wrong), now=LATER)
     runs = embedded_store.nodes("IngestRun").filter(pl.col("status") == "failed")
     assert runs.height == 1
+    missing = parse_imap_url(imap.url("Nope"), password=imap.password)
+    with pytest.raises(MailboxError, match="mailbox 'Nope' cannot be opened"):
+        read_replies(embedded_store, ReplySetup(mailbox=missing), now=LATER)
+    imap_gone = parse_imap_url(f"imap://u:p@127.0.0.1:{free_port()}/INBOX")
+    with pytest.raises(MailboxUnavailable, match="could not be reached"):
+        read_replies(embedded_store, ReplySetup(mailbox=imap_gone), now=LATER)
 
 
 def test_a_reply_anthropic_error_maps_to_a_fallback(
@@ -526,3 +549,32 @@ def test_a_salesforce_task_with_its_email_ids_threads_too(
     (reply,) = store.nodes("Reply").to_dicts()
     assert (reply["activity_id"], reply["from_address"]) == ("00T1", "bob@acme.example")
     assert reply["status"] == "open" and reply["actions"] == []
+
+
+def test_only_our_exact_message_id_threads(embedded_store: GraphStore, smtp: SmtpServer) -> None:
+    store = embedded_store
+    sent = _sent(store, smtp)
+    key = sent["message_id"]
+    rows = [
+        # Our key at another domain, and our own send logged back: neither is a reply.
+        ("a-spoof", [f"<{key}@evil.example>"], None),
+        ("a-ours", [sent["header"]], sent["header"]),
+        ("a-real", ["<unknown@x.example>", sent["header"]], None),
+    ]
+    store.upsert_nodes(
+        "Activity",
+        [
+            {
+                "activity_id": activity_id,
+                "kind": "email",
+                "occurred_at": AS_OF + dt.timedelta(hours=1),
+                "summary": "Tell me more",
+                "message_id": own or f"<{activity_id}@acme.example>",
+                "in_reply_to": answers,
+            }
+            for activity_id, answers, own in rows
+        ],
+    )
+    report = thread_replies(store, now=LATER)
+    assert [r["activity_id"] for r in report.replies] == ["a-real"]
+    assert report.replies[0]["message_id"] == "a-real@acme.example"

@@ -187,3 +187,16 @@ def test_imap_urls() -> None:
 def test_watermarks_round_trip() -> None:
     assert str(Watermark(7, 42)) == "7:42" and Watermark.parse("7:42") == Watermark(7, 42)
     assert Watermark.parse(None) is None and Watermark.parse("junk") is None
+
+
+def test_an_unknown_charset_and_an_encoded_subject_still_read() -> None:
+    raw = (
+        b"From: =?utf-8?q?Ren=C3=A9e?= <renee@b.example>\r\n"
+        b"Message-ID: <c@b.example>\r\nDate: Fri, 20 Nov 2026 14:00:00 +0000\r\n"
+        b"Subject: =?utf-8?q?R=C3=A9ponse?=\r\n"
+        b'Content-Type: text/plain; charset="x-no-such-charset"\r\n'
+        b"Content-Transfer-Encoding: 8bit\r\n\r\nOui, parlons-en.\r\n"
+    )
+    parsed = parse_email(raw)
+    assert (parsed.subject, parsed.body) == ("Réponse", "Oui, parlons-en.")
+    assert parsed.from_address == "renee@b.example"
