@@ -420,3 +420,36 @@ def _decision_row(
 def _decision_id(match_id: str, kind: str, acting: Acting, now: dt.datetime) -> str:
     digest = hashlib.sha1(f"{match_id}\x1f{kind}\x1f{acting.actor}\x1f{now.isoformat()}".encode())
     return f"d-{digest.hexdigest()[:20]}"
+
+
+# ---------------------------------------------------------------- any decision
+
+
+def decision_key(subject: str, kind: str) -> str:
+    return "d-" + hashlib.sha1(f"{subject}\x1f{kind}".encode()).hexdigest()[:20]
+
+
+def write_decision(
+    write: WriteBatch,
+    decision_id: str,
+    kind: str,
+    acting: Acting,
+    *,
+    now: dt.datetime,
+    on: list[tuple[str, str]],
+    **fields: Any,
+) -> None:
+    """A Decision naming who acted, in what right and for whom, on these items."""
+    write.upsert_nodes(
+        "Decision",
+        [{"decision_id": decision_id, "kind": kind, "decided_at": now, **acting.audit(), **fields}],
+    )
+    write.upsert_edges(
+        "DECIDED_ON",
+        [{"src": decision_id, "dst_label": label, "dst": key} for label, key in on],
+    )
+    decided_by(write, decision_id, acting)
+
+
+def acted(acting: Acting, now: dt.datetime) -> dict[str, Any]:
+    return {"by": acting.actor, "role": acting.role, "on_behalf_of": acting.on_behalf_of, "at": now}

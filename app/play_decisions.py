@@ -18,7 +18,7 @@ from typing import Any, Literal
 import polars as pl
 
 from app.actors import Actor, act_on, identify
-from app.human_loop import _by, _decision, _decision_id
+from app.decisions import acted, decision_key, write_decision
 from graph_model.errors import DecisionConflict, DecisionRejected, WriteConflict
 from graph_model.store import Filter, GraphStore
 
@@ -54,7 +54,7 @@ def settle_play_run(
             hint="cancel it instead to stop it",
         )
     kind = "resolve" if decision == "read" else "cancel"
-    decision_id = _decision_id(run_id, kind)
+    decision_id = decision_key(run_id, kind)
     text = (reason or "").strip() or None
     drafts = store.nodes("Draft", [Filter("play_run_id", "eq", run_id)])
     pending = drafts.filter(pl.col("status") == "pending") if drafts.height else drafts
@@ -84,7 +84,7 @@ def settle_play_run(
             else:
                 new = {"status": "done", "waiting_for": None}
             write.upsert_nodes("PlayRun", [{**row, **new, "updated_at": now}])
-            _decision(
+            write_decision(
                 write, decision_id, kind, acting, now=now, on=[("PlayRun", run_id)], reason=text
             )
     except WriteConflict:
@@ -97,5 +97,5 @@ def settle_play_run(
         "play": row["play_id"],
         **new,
         "decision_id": decision_id,
-        **_by(acting, now),
+        **acted(acting, now),
     }
