@@ -14,7 +14,7 @@ pattern, so a rerun stores nothing twice), then advances every open run:
 
 A run that leaves the AM something to read (a research summary, an alert) and
 nothing else to act on stays ``needs_am`` until the AM marks it read
-(``app.human_loop.settle_play_run``).
+(``app.play_decisions.settle_play_run``).
 """
 
 from __future__ import annotations
