@@ -62,6 +62,14 @@ def run(
         ["console"],
         ["reassign"],
         ["research"],
+        ["plays"],
+        ["plays", "check"],
+        ["plays", "simulate"],
+        ["plays", "run"],
+        ["plays", "list"],
+        ["plays", "read"],
+        ["plays", "cancel"],
+        ["plays", "write"],
         ["replies"],
         ["replies", "read"],
         ["replies", "list"],
@@ -76,7 +84,16 @@ def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
     out = run([*command, "--help"], tmp_path).stdout
     assert "Usage:" in out
     # console and notebooks serve pages; they return no data, so they have no --json.
-    groups = (["graph"], ["ingest"], ["match"], ["loop"], ["console"], ["notebooks"], ["replies"])
+    groups = (
+        ["graph"],
+        ["ingest"],
+        ["match"],
+        ["loop"],
+        ["console"],
+        ["notebooks"],
+        ["replies"],
+        ["plays"],
+    )
     if command and command not in groups:
         assert "--json" in out
 
