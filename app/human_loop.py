@@ -125,10 +125,74 @@ def work_queue(
                 "detail": m.get("note") or "",
             }
         )
+    items.extend(_replies_and_plays(store, am_id))
+    _with_play_reasons(store, items)
     items.sort(key=lambda i: (i["since"], i["item"]))
     for item in items:
         item["age"] = _age(item["since"], now)
     return items
+
+
+def _replies_and_plays(store: GraphStore, am_id: str) -> list[dict[str, Any]]:
+    """Open replies, and play runs that wait on time or left the AM something to read."""
+    mine = Filter("am_id", "eq", am_id)
+    items: list[dict[str, Any]] = []
+    replies = store.nodes("Reply", [mine, Filter("status", "eq", "open")])
+    accounts = store.names("Account", replies["account_id"])
+    for r in replies.iter_rows(named=True):
+        items.append(
+            {
+                "item": r["reply_id"],
+                "type": f"reply:{r['classification']}",
+                "since": r["received_at"],
+                "account": accounts.get(r["account_id"], r["account_id"]),
+                "what": f"{r['from_address'] or 'they'} replied: {r['subject'] or '(no subject)'}",
+                "detail": "; ".join(filter(None, [r["rationale"], *r["actions"]])),
+            }
+        )
+    runs = store.nodes("PlayRun", [mine, Filter("status", "in", ["waiting", "needs_am"])])
+    runs = runs.filter((pl.col("status") == "waiting") | (pl.col("waiting_for") == "read"))
+    accounts = store.names("Account", runs["account_id"])
+    for run in runs.iter_rows(named=True):
+        waiting = run["status"] == "waiting"
+        items.append(
+            {
+                "item": run["run_id"],
+                "type": f"play:{run['play_id']}",
+                "since": run["fired_at"],
+                "account": accounts.get(run["account_id"], run["account_id"]),
+                "what": run["reason"],
+                "detail": f"next step on {run['wait_until']:%a %d %b}, unless a stop condition "
+                "holds"
+                if waiting
+                else "left you something to read: twoloop plays read " + run["run_id"],
+            }
+        )
+    return items
+
+
+def _with_play_reasons(store: GraphStore, items: list[dict[str, Any]]) -> None:
+    """A draft, task or escalation a play made says which play and why."""
+    keyed = {i["item"]: i for i in items}
+    runs: dict[str, str] = {}
+    for label, field in (
+        ("Draft", "play_run_id"),
+        ("Task", "play_run_id"),
+        ("Escalation", "trigger"),
+    ):
+        key = store.registry.node(label).key
+        rows = store.get_nodes(label, [k for k in keyed], fields=[field])
+        for item, value in zip(rows[key].to_list(), rows[field].to_list(), strict=True):
+            if value and (field != "trigger" or value.startswith("play:")):
+                runs[item] = value.removeprefix("play:")
+    if not runs:
+        return
+    found = store.get_nodes("PlayRun", sorted(set(runs.values())), fields=["play_id", "reason"])
+    why = {r["run_id"]: f"play {r['play_id']}: {r['reason']}" for r in found.iter_rows(named=True)}
+    for item, run in runs.items():
+        if run in why:
+            detail = keyed[item]["detail"]
+            keyed[item]["detail"] = why[run] + (f"; {detail}" if detail else "")
 
 
 def _account_names(store: GraphStore, drafts: pl.DataFrame) -> dict[str, str]:

@@ -55,7 +55,8 @@ def queue_command(
     json_output: JsonOption = False,
 ) -> None:
     """What waits for an AM, oldest first: drafts to approve, escalations to resolve,
-    tasks (voice notes, research) and sends to confirm."""
+    tasks (voice notes, research), sends to confirm, replies to read and plays that
+    wait or left something to read, each with why."""
     with _open(graph) as store:
         items = work_queue(store, am, now=_now(now), of=of)
     whose = of or am
@@ -69,7 +70,10 @@ def queue_command(
     for column in ("age", "type", "item", "account", "what"):
         table.add_column(column, overflow="fold")
     for item in items:
-        table.add_row(item["age"], item["type"], item["item"], item["account"], item["what"])
+        what = Text(item["what"])
+        if item["detail"]:
+            what.append("\n" + item["detail"], style="dim")
+        table.add_row(item["age"], item["type"], item["item"], item["account"], what)
     console.print(table)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.human_loop import approve_draft, resolve_escalation
+from app.human_loop import approve_draft, resolve_escalation, work_queue
 from app.play_decisions import settle_play_run
 from app.queue import queue_frame
 from graph_model.errors import DecisionConflict, DecisionRejected, NotAuthorized
@@ -67,6 +67,10 @@ def test_pricing_twice_researches_then_stops_automation_until_the_am_has_read_it
     assert row["kind"] == "escalation" and row["rule"] == "play:pricing_page_twice"
     assert row["reason"] == "Acme visited our pricing page 2 times in 7 days"
     assert "Read the research summary" in row["what"]
+    (item,) = [i for i in work_queue(world, "am-1", now=NOW) if i["item"] == eid]
+    assert item["detail"].startswith(
+        "play pricing_page_twice: Acme visited our pricing page 2 times in 7 days"
+    )
     # Before any action: every Acme match now routes to wait.
     frame = routing_frame(world, current_matches(world))
     acme = [(r, rule) for r, rule, _ in routed(frame, load_policy()) if r["account_id"] == "acme"]
@@ -158,6 +162,10 @@ def test_no_reply_after_five_business_days_drafts_a_follow_up_in_the_thread(
     (row,) = [r for r in queue(world, "am-1") if r["item"] == run["run_id"]]
     assert row["kind"] == "play" and row["action"] == "play:wait"
     assert row["what"].startswith("next step on Fri 27 Nov")
+    # The CLI's queue (twoloop queue) says the same.
+    (item,) = [i for i in work_queue(world, "am-1", now=NOW) if i["item"] == run["run_id"]]
+    assert item["type"] == "play:follow_up_no_reply" and item["what"] == run["reason"]
+    assert item["detail"].startswith("next step on Fri 27 Nov")
     tick(world, book, AS_OF + dt.timedelta(days=3))
     assert _follow_up(world)["status"] == "waiting"
     tick(world, book, AS_OF + dt.timedelta(days=8))
@@ -206,6 +214,8 @@ def _reply(world: GraphStore, classification: str, at: dt.datetime, rid: str = "
                 "person_id": "cat",
                 "activity_id": f"a-{rid}",
                 "received_at": at,
+                "subject": "Re: " + sent["subject"],
+                "from_address": "cat@acme.example",
                 "source": "imap:test/INBOX",
                 "classification": classification,
                 "classifier": "rules",
@@ -259,6 +269,18 @@ def test_a_follow_up_stops_on_a_reply_a_meeting_an_opt_out_or_an_escalation(
     run = _follow_up(world)
     assert run["status"] == "stopped" and run["stopped_reason"] == why
     assert world.nodes("Draft", [Filter("purpose", "eq", "follow_up")]).is_empty()
+
+
+def test_open_replies_are_in_the_queue_with_what_they_say(world: GraphStore) -> None:
+    _reply(world, "question", AS_OF + dt.timedelta(days=1))
+    later = AS_OF + dt.timedelta(days=2)
+    (row,) = [r for r in queue(world, "am-1", later) if r["kind"] == "reply"]
+    assert row["item"] == "r1" and row["action"] == "reply:question"
+    (item,) = [i for i in work_queue(world, "am-1", now=later) if i["item"] == "r1"]
+    assert item["type"] == "reply:question" and item["what"].endswith(
+        "replied: Re: "
+        + (world.nodes("OutboxMessage", [Filter("person_id", "eq", "cat")])["subject"][0])
+    )
 
 
 def test_an_out_of_office_reply_does_not_stop_the_follow_up(world: GraphStore) -> None:
