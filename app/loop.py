@@ -20,9 +20,11 @@ Steps (each idempotent, each committing its own work):
    scored with the active model; ``full=True`` rescores every account.
 6. ``handoff``: routes, drafts, releases to the outbox, escalations and tasks
    (``twoloop run`` without its relay; its trigger check finds nothing new).
-7. ``plays``: one tick of the plays (``twoloop plays run``): what recent events
-   fire, and every open run advanced (skipped when plays are off).
-8. ``relay``: sends what is due (skipped without an SMTP server).
+7. ``relay``: sends what is due (skipped without an SMTP server).
+8. ``plays``: one tick of the plays (``twoloop plays run``): what recent events
+   (this run's sends among them) fire, and every open run advanced; skipped when
+   plays are off. Last, so a plays file that does not check fails only this step;
+   a message a play's ``send`` step releases goes out with the next relay.
 
 The run is a ``LoopRun`` node, updated after every step with the step's status,
 counts, error and seconds. It stops at the first failed step and exits with that
@@ -70,7 +72,7 @@ from routing.plays import PlayBook, load_plays
 from routing.policy import Policy, load_policy
 from routing.sending import SendingConfig, load_sending
 
-STEPS = ("ingest", "replies", "extract", "triggers", "match", "handoff", "plays", "relay")
+STEPS = ("ingest", "replies", "extract", "triggers", "match", "handoff", "relay", "plays")
 StepStatus = Literal["ok", "failed", "skipped"]
 
 
@@ -130,6 +132,8 @@ class LoopSetup:
     alerts: Channel | None = None
     triggers: TriggerBook | None = None
     plays: PlayBook | None = None
+    # The plays file did not check: the plays step fails with this, nothing else does.
+    plays_error: TwoloopError | None = None
     settings: Settings | None = None
     replies: ReplySetup | None = None
 
@@ -327,6 +331,8 @@ def _handoff(store: GraphStore, setup: LoopSetup, now: dt.datetime) -> dict[str,
 
 
 def _plays(store: GraphStore, setup: LoopSetup, now: dt.datetime) -> dict[str, Any] | str:
+    if setup.plays_error is not None:
+        raise setup.plays_error
     if setup.plays is None:
         return "plays are off (TWOLOOP_PLAYS_FILE=off)"
     report = run_plays(

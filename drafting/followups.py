@@ -78,13 +78,20 @@ class FollowUpDrafter(Protocol):
     def comment(self, request: CommentRequest) -> DraftContent: ...
 
 
-def follow_up_id(match_id: str, follows: str, number: int) -> str:
+def follow_up_id(
+    match_id: str, follows: str, number: int, play_run_id: str | None = None
+) -> str:
+    """One per (match, earlier message, number), and per play run when a play asks:
+    two plays following up one send write two drafts, not one."""
     key = f"follow_up\x1f{match_id}\x1f{follows}\x1f{number}"
+    if play_run_id:
+        key += f"\x1f{play_run_id}"
     return "dr-" + hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
-def comment_id(match_id: str, signal_id: str) -> str:
-    return "dr-" + hashlib.sha1(f"comment\x1f{match_id}\x1f{signal_id}".encode()).hexdigest()[:20]
+def comment_id(match_id: str, signal_id: str, play_run_id: str | None = None) -> str:
+    key = f"comment\x1f{match_id}\x1f{signal_id}" + (f"\x1f{play_run_id}" if play_run_id else "")
+    return "dr-" + hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
 # ---------------------------------------------------------------- offline
@@ -352,7 +359,7 @@ def follow_up_draft(
     """Write, check and store follow-up ``number`` to the send ``follows`` (an
     OutboxMessage id) of a match; returns the Draft row (the stored one when it
     exists already). ``link_domains``: links the guard allows (the send config's)."""
-    did = follow_up_id(match_id, follows, number)
+    did = follow_up_id(match_id, follows, number, play_run_id)
     existing = store.get_nodes("Draft", [did])
     if existing.height:
         return existing.row(0, named=True)
@@ -389,7 +396,7 @@ def comment_draft(
     """Write, check and store a suggested comment on the person's post ``signal_id``
     for a match's AM to post themselves; returns the Draft row (the stored one when
     it exists already)."""
-    did = comment_id(match_id, signal_id)
+    did = comment_id(match_id, signal_id, play_run_id)
     existing = store.get_nodes("Draft", [did])
     if existing.height:
         return existing.row(0, named=True)

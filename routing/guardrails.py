@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from routing.sending import QuietHours, SendingConfig
 
 DAY = dt.timedelta(hours=24)
+REPLY_RECHECK = dt.timedelta(hours=1)
 Verdict = Literal["send", "suppressed", "blocked", "defer"]
 REQUIRED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post")
 
@@ -60,6 +61,10 @@ class SendContext:
     account_suppressed: bool = False
     open_escalation: str | None = None  # its kind
     timezone: str | None = None
+    # When the message's text was written (its draft), and the latest reply from its
+    # recipient the AM has not read yet (out-of-office ones aside).
+    written_at: dt.datetime | None = None
+    open_reply_at: dt.datetime | None = None
     # Sent times in the last 24 hours, per dimension ("contact", "account", ...).
     recent: Mapping[str, Sequence[dt.datetime]] = field(default_factory=dict)
 
@@ -95,6 +100,18 @@ def check_send(
         return SendCheck("suppressed", "the account is suppressed")
     if context.open_escalation:
         return SendCheck("blocked", f"the account has an open {context.open_escalation} escalation")
+    if (
+        context.open_reply_at is not None
+        and context.written_at is not None
+        and context.open_reply_at > context.written_at
+    ):
+        # Written before they answered: it waits until a person has read the answer.
+        return SendCheck(
+            "defer",
+            f"{to} replied on {context.open_reply_at:%Y-%m-%d} after this was written; it "
+            "waits until the reply is handled (twoloop replies handle)",
+            now + REPLY_RECHECK,
+        )
     sender = domain_of(str(message["from_address"]))
     if sender not in {d.lower() for d in config.from_domains}:
         return SendCheck("blocked", f"sender domain {sender} is not in from_domains")

@@ -416,6 +416,9 @@ class _Contexts:
     suppression: SuppressionList
     do_not_contact: frozenset[str]  # lower-cased addresses of do-not-contact people
     escalated: dict[str, str]
+    # Draft id -> when it was written; person id or address -> latest open reply.
+    written: dict[str, dt.datetime]
+    open_replies: dict[str, dt.datetime]
     # Per (dimension, key): when each message counted against the cap went out or
     # was claimed (sent, sending or unconfirmed, in the last 24 hours).
     recent: dict[tuple[str, str], list[dt.datetime]]
@@ -442,6 +445,15 @@ class _Contexts:
             account_suppressed=bool(account.get("suppressed")),
             open_escalation=self.escalated.get(message["account_id"]),
             timezone=person.get("timezone") or account.get("timezone"),
+            written_at=self.written.get(message["draft_id"]),
+            open_reply_at=max(
+                (
+                    at
+                    for who in (message.get("person_id"), message["to_address"].strip().lower())
+                    if who and (at := self.open_replies.get(who)) is not None
+                ),
+                default=None,
+            ),
             recent={
                 dim: self.recent.get((dim, key), []) for dim, key in self.keys(message).items()
             },
@@ -524,6 +536,8 @@ def _contexts(store: GraphStore, due: pl.DataFrame, now: dt.datetime) -> _Contex
     do_not_contact = frozenset(dnc["email"].drop_nulls().str.strip_chars().str.to_lowercase())
     escalations = open_escalations(store, due["account_id"].unique().to_list())
     escalated = {r["account_id"]: r["kind"] for r in escalations.iter_rows(named=True)}
+    drafts = store.get_nodes("Draft", due["draft_id"].unique(), fields=["created_at"])
+    written = dict(zip(drafts["draft_id"], drafts["created_at"], strict=True))
     # Windows first, then the counts they guard.
     window_ids = sorted({w for m in due.iter_rows(named=True) for w in _window_ids(m)})
     found = store.get_nodes("CapWindow", window_ids)
@@ -534,9 +548,27 @@ def _contexts(store: GraphStore, due: pl.DataFrame, now: dt.datetime) -> _Contex
         suppression,
         do_not_contact,
         escalated,
+        written,
+        _open_replies(store, due),
         _recent(store, now),
         versions,
     )
+
+
+def _open_replies(store: GraphStore, due: pl.DataFrame) -> dict[str, dt.datetime]:
+    """The latest reply nobody has handled yet (out-of-office ones aside) from each
+    recipient of ``due``, by person id and by address."""
+    replies = store.nodes(
+        "Reply", [Filter("status", "eq", "open"), Filter("classification", "ne", "out_of_office")]
+    )
+    latest: dict[str, dt.datetime] = {}
+    people = set(due["person_id"].drop_nulls().to_list())
+    addresses = set(due["to_address"].str.strip_chars().str.to_lowercase().to_list())
+    for r in replies.iter_rows(named=True):
+        for who in (r.get("person_id"), (r.get("from_address") or "").strip().lower()):
+            if who and (who in people or who in addresses):
+                latest[who] = max(latest.get(who, r["received_at"]), r["received_at"])
+    return latest
 
 
 def _recent(store: GraphStore, now: dt.datetime) -> dict[tuple[str, str], list[dt.datetime]]:

@@ -1,7 +1,9 @@
 """When a play run stops: what happened since it fired (``check_stop``).
 
-- ``reply``: a reply from its person (or anyone at its account when it has none):
-  a threaded Reply that is not an out-of-office, or an inbound email from them;
+- ``reply``: a reply from its person (or anyone at its account when it has none),
+  since it fired or in the two weeks before (``REPLY_LOOKBACK``: a conversation
+  about another match counts too): a threaded Reply that is not an out-of-office,
+  or an inbound email from them;
 - ``opt_out``: the person is do-not-contact, or their address (or domain) is on
   the suppression list;
 - ``meeting``: a meeting with the account was logged;
@@ -21,6 +23,8 @@ import polars as pl
 from graph_model.store import Filter, GraphStore
 from routing.plays import Play
 
+REPLY_LOOKBACK = dt.timedelta(days=14)
+
 
 def check_stop(
     store: GraphStore, run: dict[str, Any], play: Play, *, now: dt.datetime
@@ -37,7 +41,9 @@ def check_stop(
         if address and _suppressed(store, address):
             return "the person's address is on the suppression list"
     if "reply" in stop_on:
-        who = _replied(store, run, since, now)
+        # A person who answered us shortly before the run fired is in a conversation
+        # already (about this match or another): no automated follow-up either.
+        who = _replied(store, run, since - REPLY_LOOKBACK, now)
         if who:
             return who
     if "meeting" in stop_on:

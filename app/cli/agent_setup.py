@@ -11,6 +11,7 @@ from app.loop import LoopSetup
 from app.replies import ReplySetup, choose_reply_classifier, configured_mailbox
 from drafting.model import Drafter
 from drafting.offline import OfflineDrafter
+from graph_model.errors import ConfigFileInvalid
 from graph_model.settings import Settings, load_settings
 from graph_model.store import GraphStore
 from ingest.config import load_config
@@ -81,6 +82,11 @@ def agent_batch(
 def loop_setup(policy: Path, config: Path | None) -> LoopSetup:
     """What ``loop run`` and scheduled loops run with, from the settings."""
     settings = load_settings()
+    plays, plays_error = None, None
+    try:
+        plays = configured_plays(None, settings)
+    except ConfigFileInvalid as exc:
+        plays_error = exc
     return LoopSetup(
         policy=load_policy(policy),
         drafter=choose_drafter(settings),
@@ -90,7 +96,8 @@ def loop_setup(policy: Path, config: Path | None) -> LoopSetup:
         config=load_config(config) if config else None,
         channel=email_channel(settings),
         alerts=WebhookChannel(settings.alert_webhook_url) if settings.alert_webhook_url else None,
-        plays=configured_plays(None, settings),
+        plays=plays,
+        plays_error=plays_error,
         settings=settings,
         replies=ReplySetup(
             mailbox=configured_mailbox(settings), classifier=choose_reply_classifier(settings)

@@ -251,6 +251,13 @@ def plays_run(
             "open runs: " + ", ".join(f"{k} {v}" for k, v in sorted(report.status.items())),
             highlight=False,
         )
+    for play, n in report.left_alone.items():
+        console.print(
+            f"  left alone: {n} open run(s) of {play}, a play this file does not have "
+            "(twoloop plays list; plays cancel stops one)",
+            markup=False,
+            soft_wrap=True,
+        )
     for note in report.notes:
         console.print(f"  note: {note}", markup=False, soft_wrap=True)
 

@@ -214,3 +214,23 @@ def _main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     _main(sys.argv[1:])
+
+
+def test_a_plays_file_that_does_not_check_fails_only_the_plays_step(
+    store: GraphStore, world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.cli.agent_setup import loop_setup
+    from routing.policy import DEFAULT_FILE
+
+    bad = tmp_path / "plays.yaml"
+    bad.write_text(
+        "plays:\n  - id: x\n    trigger: {event: signal}\n    reason: r\n    steps: []\n"
+    )
+    monkeypatch.setenv("TWOLOOP_PLAYS_FILE", str(bad))
+    setup = loop_setup(DEFAULT_FILE, world / "ingest.yaml")
+    report = run_loop(store, setup, now=NOW)
+    done = steps_of(report)
+    assert [s.name for s in report.steps] == list(STEPS)
+    assert all(done[s].status in ("ok", "skipped") for s in STEPS if s != "plays")
+    assert done["plays"].status == "failed" and str(bad) in (done["plays"].error or "")
+    assert report.exit_code == 2

@@ -156,9 +156,10 @@ def test_no_reply_after_five_business_days_drafts_a_follow_up_in_the_thread(
     book = only("follow_up_no_reply")
     tick(world, book)
     run = _follow_up(world)
-    # Fired Friday 13:00 at the send: waits until the next Friday.
+    # Fired at the send (Friday noon), seen by the tick an hour later.
     assert run["status"] == "waiting" and run["person_id"] == "cat"
-    assert run["wait_until"] == dt.datetime(2026, 11, 27, 13, 0, tzinfo=dt.UTC)
+    # Five business days from the send (Friday noon), not from the tick that saw it.
+    assert run["wait_until"] == dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
     (row,) = [r for r in queue(world, "am-1") if r["item"] == run["run_id"]]
     assert row["kind"] == "play" and row["action"] == "play:wait"
     assert row["what"].startswith("next step on Fri 27 Nov")
@@ -434,3 +435,59 @@ def test_a_research_first_route_gives_the_am_a_research_task_with_the_summary(
         # The summary's statements, each with the graph ids it cites.
         assert "[" in task["body"] and ("signal:" in task["body"] or "account:" in task["body"])
         assert task["account_id"] in researched["account_id"].to_list()
+
+
+def test_a_follow_up_approved_before_an_unread_reply_waits_for_the_reply_to_be_read(
+    world: GraphStore, tmp_path: Any
+) -> None:
+    from app.human_loop import handle_reply
+    from routing.channels.maildir import MaildirChannel
+    from routing.outbox import Relay
+
+    book = only("follow_up_no_reply")
+    tick(world, book)
+    # Monday noon: the follow-up is drafted.
+    tick(world, book, AS_OF + dt.timedelta(days=10))
+    draft_id = _follow_up(world)["waiting_for"].split(":", 1)[1]
+    # Cat answers; the AM approves the follow-up before any tick has seen the reply.
+    _reply(world, "question", AS_OF + dt.timedelta(days=10, hours=1))
+    done = approve_draft(
+        world, draft_id, actor="am-1", now=AS_OF + dt.timedelta(days=10, hours=2), sending=SENDING
+    )
+    channel = MaildirChannel(tmp_path / "mail")
+    Relay(world, channel, SENDING, worker="t").run(AS_OF + dt.timedelta(days=10, hours=3))
+    message = world.get_node("OutboxMessage", done["message_id"])
+    assert message["status"] == "pending" and not channel.messages()
+    assert "replied on" in (message["note"] or "") and "twoloop replies handle" in message["note"]
+    # Once the AM has read the reply, their approval stands.
+    handle_reply(world, "r1", actor="am-1", now=AS_OF + dt.timedelta(days=10, hours=4))
+    Relay(world, channel, SENDING, worker="t").run(AS_OF + dt.timedelta(days=10, hours=5))
+    after = world.get_node("OutboxMessage", done["message_id"])
+    assert after["status"] == "sent", after["note"]
+
+
+def test_a_person_who_just_replied_gets_no_follow_up_on_another_send(world: GraphStore) -> None:
+    # Cat answered two days before the send the play follows (about another thread).
+    _reply(world, "not_now", AS_OF - dt.timedelta(days=2))
+    tick(world, only("follow_up_no_reply"))
+    run = _follow_up(world)
+    assert run["status"] == "stopped" and run["stopped_reason"] == "they replied (not now)"
+
+
+def test_a_plays_file_leaves_the_runs_of_plays_it_does_not_have_alone(world: GraphStore) -> None:
+    tick(world, only("follow_up_no_reply"))
+    report = tick(world, only("pricing_page_twice"), AS_OF + dt.timedelta(days=8))
+    assert report.left_alone == {"follow_up_no_reply": 1}
+    assert _follow_up(world)["status"] == "waiting"
+
+
+def test_two_plays_following_up_one_send_write_two_drafts(world: GraphStore) -> None:
+    twice = {"plays": [dict(AUTO["plays"][0], id=f"nudge_{n}") for n in (1, 2)]}
+    for play in twice["plays"]:
+        play["steps"] = [{"wait": {"business_days": 1}}, {"draft": {"purpose": "follow_up"}}]
+    book = plays_from_data(twice, "twice.yaml")
+    tick(world, book)
+    tick(world, book, AS_OF + dt.timedelta(days=4))
+    drafts = world.nodes("Draft", [Filter("purpose", "eq", "follow_up")])
+    assert drafts.height == 2 and drafts["play_run_id"].n_unique() == 2
+    assert set(world.nodes("PlayRun")["status"].to_list()) == {"needs_am"}
