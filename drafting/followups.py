@@ -78,9 +78,7 @@ class FollowUpDrafter(Protocol):
     def comment(self, request: CommentRequest) -> DraftContent: ...
 
 
-def follow_up_id(
-    match_id: str, follows: str, number: int, play_run_id: str | None = None
-) -> str:
+def follow_up_id(match_id: str, follows: str, number: int, play_run_id: str | None = None) -> str:
     """One per (match, earlier message, number), and per play run when a play asks:
     two plays following up one send write two drafts, not one."""
     key = f"follow_up\x1f{match_id}\x1f{follows}\x1f{number}"
