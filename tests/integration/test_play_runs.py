@@ -305,7 +305,7 @@ def test_a_reply_while_the_follow_up_waits_for_approval_withdraws_the_draft(
     assert world.get_node("Draft", draft_id)["status"] == "cancelled"
 
 
-AUTO = {
+AUTO: dict[str, Any] = {
     "plays": [
         {
             "id": "auto_follow_up",
@@ -482,9 +482,11 @@ def test_a_plays_file_leaves_the_runs_of_plays_it_does_not_have_alone(world: Gra
 
 
 def test_two_plays_following_up_one_send_write_two_drafts(world: GraphStore) -> None:
-    twice = {"plays": [dict(AUTO["plays"][0], id=f"nudge_{n}") for n in (1, 2)]}
-    for play in twice["plays"]:
-        play["steps"] = [{"wait": {"business_days": 1}}, {"draft": {"purpose": "follow_up"}}]
+    steps: list[dict[str, Any]] = [
+        {"wait": {"business_days": 1}},
+        {"draft": {"purpose": "follow_up"}},
+    ]
+    twice = {"plays": [{**AUTO["plays"][0], "id": f"nudge_{n}", "steps": steps} for n in (1, 2)]}
     book = plays_from_data(twice, "twice.yaml")
     tick(world, book)
     tick(world, book, AS_OF + dt.timedelta(days=4))
