@@ -49,9 +49,11 @@ from graph_model.settings import load_settings
 from graph_model.store import Filter, GraphStore, NotFound
 from matching.learn import learn
 from matching.model import model_versions
+from matching.owners import account_owners
 from routing.channels import message_id_header
 from routing.channels.maildir import MaildirChannel
 from routing.outbox import Relay
+from routing.play_events import am_network
 from routing.play_runs import run_plays
 from routing.plays import load_plays
 from routing.replies import thread_replies
@@ -70,7 +72,9 @@ REVIEW_AT = dt.timedelta(hours=1)  # Friday 13:00 UTC, an hour after the sample'
 # Relay passes after each review: Monday in Europe, Monday in the Americas, Tuesday in
 # Asia-Pacific, Wednesday for what caps deferred (quiet hours are the recipient's).
 RELAY_AT = tuple(dt.timedelta(days=d, hours=h) for d, h in ((3, 2), (3, 6), (3, 15), (5, 2)))
-LEARN_AT = dt.timedelta(days=2)  # after the last week
+# After the last week's relay passes and its plays tick: the history's end.
+LEARN_AT = dt.timedelta(days=6)
+PRICING_PAGE = "https://northwind.example/pricing"
 PLAYS_AFTER = dt.timedelta(hours=1)  # the plays' tick, an hour after the week's last relay
 KILL_REASONS = (
     ("no_need", "not a fit: no current need"),
@@ -119,6 +123,9 @@ class HistoryReport:
     learned: str | None = None
     learned_from: int = 0
     learn_refused: str | None = None
+    # What the replies said, and the shipped plays' runs by play and status.
+    replies_by_class: dict[str, int] = field(default_factory=dict)
+    plays: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,13 +189,16 @@ def simulate_history(
             # start waiting on the week's sends, those due and unanswered are drafted
             # for the next review, those answered stop.
             tick = review + RELAY_AT[-1] + PLAYS_AFTER
+            play_events(store, seed=seed, week=week, at=tick)
             write_outcomes(store, truth, seed=seed, start=start, until=tick)
             thread_replies(store, now=tick)
             _plays(store, sending, tick)
         report.in_mail_dir = len(channel.messages())
     finally:
         channel.close()
-    report.replies, report.opportunities = write_outcomes(store, truth, seed=seed, start=start)
+    report.replies, report.opportunities = write_outcomes(
+        store, truth, seed=seed, start=start, until=end
+    )
     # The replies are read like any inbound mail: threaded, classified, acted on.
     thread_replies(store, now=end)
     _plays(store, sending, end)
@@ -286,6 +296,99 @@ def _edit(
     except GuardedEdit:
         approve_draft(store, draft_id, actor=am_id, now=at, sending=sending)
         return 0
+
+
+def play_events(store: GraphStore, *, seed: int, week: int, at: dt.datetime) -> None:
+    """The week's events the shipped plays react to, simulated: a Tier A prospect
+    visits the pricing page twice, someone at a Tier A account accepts a connection
+    request, and a person an AM has worked with refers a prospect of theirs. Ids
+    come from the week and the choice, so a second run writes the same rows."""
+    accounts = store.nodes("Account", [Filter("tier", "eq", "A")])
+    if accounts.is_empty():
+        return
+    owners = account_owners(store, accounts["account_id"].to_list())
+
+    def pick(kind: str, keys: list[str]) -> str | None:
+        return min(keys, key=lambda k: chance(seed, kind, str(week), k)) if keys else None
+
+    prospects = accounts.filter(pl.col("relationship") == "prospect")["account_id"].to_list()
+    visitor = pick("pricing", [a for a in prospects if a in owners])
+    signals: list[dict[str, Any]] = []
+    if visitor is not None:
+        for n, back in enumerate((dt.timedelta(days=3), dt.timedelta(days=1))):
+            signals.append(
+                {
+                    "signal_id": f"sig-sim-pricing-{week}-{n}-{visitor}",
+                    "kind": "web_visit",
+                    "occurred_at": at - back,
+                    "source": "web-analytics (simulated)",
+                    "url": PRICING_PAGE,
+                    "title": "Visited the pricing page",
+                }
+            )
+    staff = store.edges("WORKS_AT", touching=accounts["account_id"].to_list(), side="target")
+    employer = dict(staff.select("src", "dst").iter_rows())
+    activities: list[dict[str, Any]] = []
+    about: list[dict[str, Any]] = []
+    involved: list[dict[str, Any]] = []
+    contact = pick("connection", [p for p, a in employer.items() if a in owners])
+    if contact is not None:
+        key = f"sim-connection-{week}-{contact}"
+        activities.append(_activity(key, "connection", at - dt.timedelta(days=2)))
+        about.append({"src": key, "dst": employer[contact]})
+        involved.append({"src": key, "dst_label": "Person", "dst": contact})
+    referral = _referral(store, owners, employer, set(prospects), pick)
+    if referral is not None:
+        referrer, person, account = referral
+        key = f"sim-referral-{week}-{person}"
+        activities.append(_activity(key, "referral", at - dt.timedelta(days=1)))
+        about.append({"src": key, "dst": account})
+        involved.extend(
+            {"src": key, "dst_label": "Person", "dst": who} for who in (referrer, person)
+        )
+    with store.batch() as write:
+        if signals:
+            write.upsert_nodes("Signal", signals)
+            write.upsert_edges(
+                "EMITTED",
+                [{"src_label": "Account", "src": visitor, "dst": s["signal_id"]} for s in signals],
+            )
+        if activities:
+            write.upsert_nodes("Activity", activities)
+            write.upsert_edges("ABOUT", about)
+            write.upsert_edges("INVOLVED", involved)
+
+
+def _activity(key: str, kind: str, at: dt.datetime) -> dict[str, Any]:
+    what = {"connection": "Accepted your connection request", "referral": "An introduction"}
+    return {
+        "activity_id": key,
+        "kind": kind,
+        "direction": "inbound",
+        "occurred_at": at,
+        "subject": f"{what[kind]} (simulated)",
+    }
+
+
+def _referral(
+    store: GraphStore,
+    owners: dict[str, str],
+    employer: dict[str, str],
+    prospects: set[str],
+    pick: Any,
+) -> tuple[str, str, str] | None:
+    """(referrer, person, account): someone the AM has worked with (a deal or an
+    activity together, ``routing.play_events.am_network``) refers a person at one of
+    that AM's Tier A prospects where they do not work."""
+    networks = am_network(store, sorted(set(owners.values())))
+    for am in sorted(set(owners.values())):
+        network = sorted(networks.get(am, set()))
+        people = [p for p, a in employer.items() if owners.get(a) == am and a in prospects]
+        person = pick("referred", people)
+        referrer = pick("referrer", [p for p in network if employer.get(p) != employer.get(person)])
+        if person is not None and referrer is not None:
+            return referrer, person, employer[person]
+    return None
 
 
 def reply_text(seed: int, message_id: str) -> str:
@@ -434,3 +537,11 @@ def _read_back(
         (pl.col("status") == "sent") & (pl.col("sent_at") >= start)
     ).height
     report.waiting = messages.filter(pl.col("status") == "pending").height
+    replies = store.nodes("Reply", [Filter("received_at", "gte", start)])
+    report.replies_by_class = dict(
+        sorted(Counter(replies["classification"].cast(pl.String).to_list()).items())
+    )
+    runs = store.nodes("PlayRun", [Filter("fired_at", "gte", start)])
+    for play, status in runs.select("play_id", pl.col("status").cast(pl.String)).iter_rows():
+        report.plays.setdefault(play, {})
+        report.plays[play][status] = report.plays[play].get(status, 0) + 1

@@ -144,7 +144,7 @@ def _activities(store: GraphStore, start: dt.datetime, end: dt.datetime) -> list
     employer = _works_at(store, sorted(set(people_rows["dst"].to_list())))
     names = store.names("Person", people_rows["dst"].unique().to_list(), field="full_name")
     owners = account_owners(store, sorted(set(about.values())))
-    network = _network(store, sorted(set(owners.values())))
+    network = am_network(store, sorted(set(owners.values())))
     people_of: dict[str, list[str]] = {}
     for act, person in people_rows.sort("dst").select("src", "dst").iter_rows():
         people_of.setdefault(act, []).append(person)
@@ -179,7 +179,7 @@ def _activities(store: GraphStore, start: dt.datetime, end: dt.datetime) -> list
     return rows
 
 
-def _network(store: GraphStore, ams: list[str]) -> dict[str, set[str]]:
+def am_network(store: GraphStore, ams: list[str]) -> dict[str, set[str]]:
     """The people each AM has worked with: on a deal (both WORKED it) or in an
     activity (both INVOLVED)."""
     found: dict[str, set[str]] = {am: set() for am in ams}

@@ -206,7 +206,17 @@ def _print_history(report: HistoryReport) -> None:
         f"  drafts: {drafts}",
         f"  sent: {report.sent} ({report.in_mail_dir} in the Maildir {report.mail_dir}; "
         f"{report.waiting} still waiting in the outbox)",
-        f"  replies: {report.replies}; opportunities opened: {report.opportunities}",
+        f"  replies: {report.replies} ("
+        + ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in report.replies_by_class.items())
+        + f"); opportunities opened: {report.opportunities}",
+        "  plays: "
+        + (
+            "; ".join(
+                f"{play} " + ", ".join(f"{n} {s}" for s, n in sorted(by.items()))
+                for play, by in sorted(report.plays.items())
+            )
+            or "none fired"
+        ),
         f"  score model: learned {report.learned} from {report.learned_from} decisions"
         if report.learned
         else f"  score model: not refit ({report.learn_refused})",
@@ -216,6 +226,11 @@ def _print_history(report: HistoryReport) -> None:
             f"  weeks {', '.join(map(str, report.already_there))} were already simulated "
             "in this graph: nothing was decided again"
         )
+    lines.append(
+        f"  its days run to {report.end[:10]}: to see them as they stand then, add "
+        f"--now {report.end[:19]}+00:00 (twoloop queue, plays simulate, "
+        "plays run)"
+    )
     for line in lines:
         console.print(Text(line), soft_wrap=True)
 
