@@ -103,9 +103,7 @@ def test_history_reaches_every_stage_and_a_second_run_changes_nothing(
     follow_ups = store.nodes("PlayRun").filter(pl.col("play_id") == "follow_up_no_reply")
     assert follow_ups.height > 0
     # And the simulated pricing visits, connections and referrals fired their plays.
-    assert {"pricing_page_twice", "connection_accepted", "referral_in_network"} <= set(
-        report.plays
-    )
+    assert {"pricing_page_twice", "connection_accepted", "referral_in_network"} <= set(report.plays)
     assert report.replies_by_class and sum(report.replies_by_class.values()) == report.replies
 
     before, counts = graph_state(store), store.counts()
