@@ -382,6 +382,7 @@ def load_plays(path: Path = DEFAULT_FILE) -> PlayBook:
 def plays_from_data(raw: Any, where: str, *, digest_of: bytes | None = None) -> PlayBook:
     """Check plays given as data (a file's contents, or a model's proposal) the way
     ``load_plays`` checks a file; ``where`` names it in errors."""
+    _no_bare_on(raw, where)
     data = validate(_PlaysFile, raw, where)
     plays: list[Play] = []
     seen: set[str] = set()
@@ -396,6 +397,24 @@ def plays_from_data(raw: Any, where: str, *, digest_of: bytes | None = None) -> 
     body = digest_of if digest_of is not None else repr(raw).encode()
     digest = "sha1:" + hashlib.sha1(body).hexdigest()[:16]
     return PlayBook(where, data.max_age_days, tuple(plays), digest)
+
+
+def _no_bare_on(raw: Any, where: str) -> None:
+    """YAML reads a bare ``on:`` key as true: say so, naming the play, instead of the
+    validator's puzzling "Keys should be strings"."""
+    plays = raw.get("plays") if isinstance(raw, dict) else None
+    for i, entry in enumerate(plays if isinstance(plays, list) else []):
+        if not isinstance(entry, dict):
+            continue
+        trigger = entry.get("trigger")
+        for place, mapping in (("", entry), (".trigger", trigger)):
+            if isinstance(mapping, dict) and True in mapping:
+                raise ConfigFileInvalid(
+                    where,
+                    f"plays.{i}({entry.get('id', '?')}){place}",
+                    "a key `on:` reads as true in YAML",
+                    hint="the trigger's key is `event:` (e.g. event: signal)",
+                )
 
 
 def _play(entry: _PlayEntry, path: str, where: str) -> Play:

@@ -27,7 +27,14 @@ from app.play_decisions import PlayDecision
 from graph_model.settings import load_settings
 from graph_model.store import Filter
 from routing.play_fire import simulate_plays
-from routing.plays import EVENT_FIELDS, STEP_KINDS, SUBJECT_FIELDS, PlayBook, configured_plays
+from routing.plays import (
+    EVENT_FIELDS,
+    PLACEHOLDERS,
+    STEP_KINDS,
+    SUBJECT_FIELDS,
+    PlayBook,
+    configured_plays,
+)
 
 plays_app = typer.Typer(
     help="Plays: motions that react to what happens (check, simulate, run, list, read, cancel).",
@@ -99,6 +106,18 @@ def plays_check(
             for n, f in SUBJECT_FIELDS.items()
         },
         "steps": {name: text for name, (_, text) in STEP_KINDS.items()},
+        "play": {
+            "trigger": "event (signal, activity, reply, decision, send), where, count, "
+            "within_days (needed with a count above 1), per (account, person, contact)",
+            "when": "conditions on the subject fields",
+            "reason": "what the AM reads; placeholders: "
+            + ", ".join("{" + p + "}" for p in PLACEHOLDERS),
+            "stop_on": "reply, opt_out, escalation, meeting, cancel "
+            "(opt_out and cancel always apply)",
+            "cooldown_days": "fire at most once per subject in this many days (default 30)",
+            "enabled": "false keeps the play in the file without running it",
+            "max_age_days": "(file level) events older than this never fire a play (default 14)",
+        },
     }
     if json_output:
         _print_json(
@@ -136,14 +155,25 @@ def plays_check(
             console.print(f"{src} event fields:")
             for n, f in fs.items():
                 choices = f" ({', '.join(f['choices'])})" if f["choices"] else ""
-                console.print(f"  {n:<20} {f['type']:<6} {f['description']}{choices}", markup=False)
+                console.print(
+                    f"  {n:<20} {f['type']:<6} {f['description']}{choices}",
+                    markup=False,
+                    soft_wrap=True,
+                )
         console.print("subject fields (when):")
         for n, f in reference["subject"].items():
             choices = f" ({', '.join(f['choices'])})" if f["choices"] else ""
-            console.print(f"  {n:<20} {f['type']:<6} {f['description']}{choices}", markup=False)
+            console.print(
+                f"  {n:<20} {f['type']:<6} {f['description']}{choices}",
+                markup=False,
+                soft_wrap=True,
+            )
         console.print("steps:")
         for n, text in reference["steps"].items():
-            console.print(f"  {n:<10} {text}", markup=False)
+            console.print(f"  {n:<10} {text}", markup=False, soft_wrap=True)
+        console.print("a play's keys:")
+        for n, text in reference["play"].items():
+            console.print(f"  {n:<14} {text}", markup=False, soft_wrap=True)
 
 
 @plays_app.command("simulate")
@@ -160,6 +190,8 @@ def plays_simulate(
     """What the plays would have fired over the last N days, per play and per AM; writes nothing."""
     book = _book(plays)
     with _open(graph) as store, _progress(json_output) as progress:
+        if am is not None and not store.existing_keys("AccountManager", [am]):
+            raise typer.BadParameter(f"no AccountManager {am!r}", param_hint="--am")
         progress.add_task(f"replaying {days} days of events", total=None)
         result = simulate_plays(store, book, now=_now(now), days=days, am=am)
     if json_output:

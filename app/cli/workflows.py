@@ -85,8 +85,8 @@ def plays_write(
     diff and a simulation on current data; nothing is written until you confirm.
 
     Without a Claude key it says so and shows what plays and rules can say, to write by
-    hand. Exit 1 when the proposal is refused (it conflicts with the do-not-send checks
-    or does not check), 0 otherwise."""
+    hand (exit 2). Exit 1 when the proposal is refused (it conflicts with the do-not-send
+    checks or does not check), 0 otherwise."""
     settings = load_settings()
     if file is not None:
         instructions = file.read_text()
@@ -94,7 +94,8 @@ def plays_write(
         raise typer.BadParameter("give the instructions as an argument or with --file")
     if not settings.anthropic_api_key:
         _no_key(json_output)
-        return
+        # Nothing was proposed: a script must not read this as done.
+        raise typer.Exit(2)
     from routing.claude_workflows import propose_workflow
 
     where = _targets(plays, policy, out_dir)

@@ -96,7 +96,7 @@ def _proposal(**fields: Any) -> Any:
 
 def test_without_a_key_it_says_so_and_shows_what_to_write(tmp_path: Path, graph: str) -> None:
     code, out = _write(tmp_path, graph, None)
-    assert code == 0, out
+    assert code == 2, out
     assert "needs Claude, and no key is set" in out and "nothing was proposed" in out
     # What plays can say, to write them by hand.
     assert "signal event fields" in out and "subject fields (when)" in out

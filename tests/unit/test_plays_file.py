@@ -201,7 +201,8 @@ def test_the_on_key_gotcha_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigFileInvalid) as err:
         load_plays(path)
-    assert "plays.0.trigger" in str(err.value)
+    assert "plays.0(x).trigger: a key `on:` reads as true in YAML" in str(err.value)
+    assert "event:" in (err.value.hint or "")
 
 
 def test_business_days_skip_weekends() -> None:
