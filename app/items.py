@@ -240,6 +240,8 @@ class PlayItem:
     # What it waits for, in words (when the next step runs, what to read).
     waits: str
     stopped_reason: str | None
+    # The step it is at (0-based: the one it waits on, or the next to run).
+    step: int
     fired_at: dt.datetime
     account_id: str
     account: str
@@ -673,6 +675,7 @@ def _plays(store: GraphStore, runs: pl.DataFrame, accounts: dict[str, str]) -> t
                 wait_until=r["wait_until"],
                 waits=_waits(r),
                 stopped_reason=r["stopped_reason"],
+                step=int(r["step"] or 0),
                 fired_at=r["fired_at"],
                 account_id=r["account_id"],
                 account=accounts.get(r["account_id"]) or str(r["account_id"]),

@@ -78,7 +78,14 @@ def _read(graph: str) -> GraphStore:
 def test_the_page_lays_out_every_kind_of_item(world: tuple[str, ItemIds]) -> None:
     _, ids = world
     at = _open("am-1")
-    assert [t.label for t in at.tabs] == ["Drafts", "Escalations", "Tasks", "Unconfirmed sends"]
+    assert [t.label for t in at.tabs] == [
+        "Drafts",
+        "Escalations",
+        "Tasks",
+        "Unconfirmed sends",
+        "Replies",
+        "Plays",
+    ]
     assert at.text_input(key=f"items_subject_{ids.draft}").value == "Pipeline reliability at Acme"
     assert _body(at, ids.draft).startswith("Hi Ann,")
     assert at.text_input(key=f"items_subject_{ids.draft}").label == "Subject"

@@ -1,0 +1,126 @@
+"""The "Replies" and "Plays" tabs of the console's items page, driven with
+Streamlit's AppTest on the embedded store in dev sign-in: what a reply and a play
+run card say, each action reaching its API once, a suggested comment's approval
+giving a task, and another AM seeing none of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from graph_model import connect
+from graph_model.store import Filter
+from tests.integration.test_console_items import TIMEOUT, _page
+from tests.support.console import errors, successes
+from tests.support.items_world import sending_file
+from tests.support.play_items_world import REPLY_BODY, PlayIds, play_items_world
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, PlayIds]:
+    graph = str(tmp_path / "graph")
+    with connect(graph) as store:
+        store.ensure_schema()
+        ids = play_items_world(store)
+    monkeypatch.setenv("TWOLOOP_CONSOLE_AUTH", "dev")
+    monkeypatch.setenv("TWOLOOP_GRAPH_URI", graph)
+    monkeypatch.setenv("TWOLOOP_SENDING_CONFIG", str(sending_file(tmp_path)))
+    monkeypatch.delenv("TWOLOOP_ADMINS", raising=False)
+    monkeypatch.delenv("TWOLOOP_PLAYS_FILE", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("TWOLOOP_ANTHROPIC_API_KEY", raising=False)
+    return graph, ids
+
+
+def _open(am: str, *, item: str | None = None) -> AppTest:
+    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
+    at.session_state["console_dev_user"] = am
+    if item:
+        at.query_params["item"] = item
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    return "\n".join(str(t.value) for t in at.text)
+
+
+def _keys(at: AppTest) -> set[str]:
+    return {str(b.key) for b in [*at.button, *at.text_input] if b.key}
+
+
+def test_reply_and_play_cards_say_what_waits_and_why(world: tuple[str, PlayIds]) -> None:
+    _, ids = world
+    at = _open("am-1")
+    texts = _texts(at)
+    # The reply: who, what (as text, markup and all), how it was read, the thread.
+    assert "Cat Diaz <cat@acme.example>" in texts and REPLY_BODY in texts
+    assert "question: asks whether it works with their warehouse (rules, 90% sure)" in texts
+    assert f"Re: {ids.thread_subject}" in texts and "Hi Cat," in texts
+    assert at.button(key=f"items_handled_{ids.reply}").label == "Handled"
+    # The waiting follow-up: when its next step runs (due already, or to come: the
+    # console's clock is the real one), and what stops it.
+    (waits,) = [line for line in texts.splitlines() if line.startswith("draft follow-up")]
+    assert "Fri 27 Nov" in waits
+    assert waits.endswith("unless they reply, the account is escalated or a meeting is logged")
+    assert (
+        'no reply from Cat Diaz at Acme five business days after "Privacy Vault at Acme"' in texts
+    )
+    # The run left to read: its research summary and alert; only it can be marked read.
+    assert "Research on globex for am-1" in texts
+    assert "Globex is looking at pricing: read the summary first." in texts
+    assert f"items_play_read_{ids.watch}" in _keys(at)
+    assert f"items_play_read_{ids.follow_up}" not in _keys(at)
+    assert at.button(key=f"items_play_cancel_{ids.follow_up}").label == "Cancel run"
+    # The suggested comment says what it is and why the play fired.
+    assert "A suggested comment on their social post. twoloop never posts it" in texts
+    assert "Ann Lee at Acme posted about Pipeline reliability" in texts
+    assert at.button(key=f"items_send_{ids.comment}").label == "Approve edited"
+
+
+def test_mark_read_cancel_and_handled_each_reach_their_api(world: tuple[str, PlayIds]) -> None:
+    graph, ids = world
+    at = _open("am-1")
+    at.button(key=f"items_play_read_{ids.watch}").click().run()
+    assert successes(at) == ["Read: the run is done."] and not errors(at)
+    at.text_input(key=f"items_play_reason_{ids.follow_up}").input("I called her instead")
+    at.button(key=f"items_play_cancel_{ids.follow_up}").click().run()
+    assert successes(at) == ["Cancelled: the run is stopped and nothing it queued is sent."]
+    at.text_input(key=f"items_reply_note_{ids.reply}").input("Answered: yes")
+    at.button(key=f"items_handled_{ids.reply}").click().run()
+    assert successes(at) == ["Handled: the reply is closed."] and not errors(at)
+    with connect(graph) as store:
+        assert store.get_node("PlayRun", ids.watch)["status"] == "done"
+        run = store.get_node("PlayRun", ids.follow_up)
+        assert run["stopped_reason"] == "the AM cancelled it: I called her instead"
+        assert store.get_node("Reply", ids.reply)["status"] == "handled"
+    assert {f"items_handled_{ids.reply}", f"items_play_read_{ids.watch}"}.isdisjoint(_keys(at))
+
+
+def test_approving_a_suggested_comment_gives_a_task_to_post_it(
+    world: tuple[str, PlayIds],
+) -> None:
+    graph, ids = world
+    at = _open("am-1")
+    at.button(key=f"items_approve_{ids.comment}").click().run()
+    (told,) = successes(at)
+    assert told.startswith("Approved: nothing is sent; post the comment yourself (task t-")
+    with connect(graph) as store:
+        assert store.nodes("OutboxMessage", [Filter("draft_id", "eq", ids.comment)]).is_empty()
+    task_id = told.split("(task ")[1].split(" ")[0]
+    assert f"items_done_{task_id}" in _keys(at)
+    assert "Post your comment" in _texts(at)
+
+
+def test_another_am_sees_none_of_it_even_by_id(world: tuple[str, PlayIds]) -> None:
+    _, ids = world
+    at = _open("am-2")
+    assert ids.reply not in _texts(at)
+    assert not {k for k in _keys(at) if ids.watch in k or ids.reply in k}
+    for item in (ids.reply, ids.watch):
+        at = _open("am-2", item=item)
+        assert any("not" in e.lower() for e in errors(at)), errors(at)
+        assert not {k for k in _keys(at) if item in k}
