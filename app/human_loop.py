@@ -8,7 +8,8 @@ names the actor, their role and the owner they acted for.
 
 ``work_queue`` lists, oldest first with their age, an AM's drafts waiting for
 approval, open escalations (with their question), open tasks (voice notes,
-research) and messages a relay could not confirm. ``approve_draft``,
+research), messages a relay could not confirm, open replies, and play runs that
+wait or left something to read (each with why: a play's reason). ``approve_draft``,
 ``edit_draft`` and ``cancel_draft`` decide a pending draft: each is one commit
 that holds the Decision (linked to the draft and its match, with the match's
 features for learning: approve and edit count as positive, cancel as negative),
@@ -36,6 +37,7 @@ import polars as pl
 
 from app.actors import Acting, Actor, act_on, identify, see_books
 from app.decisions import check_reason_code, decided_by, last_decision
+from app.queue import play_waits, plays_of_items
 from drafting.guard import DraftCheck, check_draft
 from drafting.model import Claim, DraftContent
 from drafting.requests import draft_requests
@@ -85,7 +87,9 @@ def work_queue(
         items.append(
             {
                 "item": d["draft_id"],
-                "type": "approval",
+                # A play's follow-up or suggested comment says so.
+                "type": "approval"
+                + ("" if d["purpose"] in (None, "outreach") else f":{d['purpose']}"),
                 "since": d["created_at"],
                 "account": names.get(d["match_id"], ""),
                 "what": d["subject"],
@@ -137,9 +141,56 @@ def work_queue(
                 "detail": m.get("note") or "",
             }
         )
+    items += _replies_and_plays(store, am_id, now)
+    made = plays_of_items(
+        store,
+        drafts=drafts["draft_id"].to_list(),
+        tasks=tasks["task_id"].to_list(),
+        escalations=escalations["escalation_id"].to_list(),
+    )
+    for item in items:
+        play = made.get(item["item"])
+        item.setdefault("why", f"play {play.play_id}: {play.reason}" if play else "")
     items.sort(key=lambda i: (i["since"], i["item"]))
     for item in items:
         item["age"] = _age(item["since"], now)
+    return items
+
+
+def _replies_and_plays(store: GraphStore, am_id: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """Open replies, and play runs that wait on time or left the AM something to read
+    (a run waiting for a draft or an escalation shows as that item)."""
+    mine = Filter("am_id", "eq", am_id)
+    replies = store.nodes("Reply", [mine, Filter("status", "eq", "open")])
+    runs = store.nodes("PlayRun", [mine, Filter("status", "in", ["waiting", "needs_am"])])
+    runs = runs.filter((pl.col("status") == "waiting") | (pl.col("waiting_for") == "read"))
+    accounts = store.names("Account", [*replies["account_id"], *runs["account_id"]])
+    items: list[dict[str, Any]] = []
+    for r in replies.iter_rows(named=True):
+        why = str(r["classification"]).replace("_", " ")
+        items.append(
+            {
+                "item": r["reply_id"],
+                "type": f"reply:{r['classification']}",
+                "since": r["received_at"],
+                "account": accounts.get(r["account_id"], r["account_id"]),
+                "what": f"{r['from_address'] or 'someone'}: {r['subject'] or '(no subject)'}",
+                "detail": "; ".join(r["actions"] or ()),
+                "why": f"replied: {why}" + (f" ({r['rationale']})" if r["rationale"] else ""),
+            }
+        )
+    for run in runs.iter_rows(named=True):
+        items.append(
+            {
+                "item": run["run_id"],
+                "type": "play:" + ("wait" if run["status"] == "waiting" else "read"),
+                "since": run["fired_at"],
+                "account": accounts.get(run["account_id"], run["account_id"]),
+                "what": play_waits(run, now),
+                "detail": f"waiting for {run['waiting_for']}",
+                "why": f"play {run['play_id']}: {run['reason']}",
+            }
+        )
     return items
 
 

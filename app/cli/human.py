@@ -55,7 +55,9 @@ def queue_command(
     json_output: JsonOption = False,
 ) -> None:
     """What waits for an AM, oldest first: drafts to approve, escalations to resolve,
-    tasks (voice notes, research) and sends to confirm."""
+    tasks (voice notes, research), sends to confirm, replies to read, and play runs
+    that wait or left something to read; with why (the play's reason, what a reply
+    says)."""
     with _open(graph) as store:
         items = work_queue(store, am, now=_now(now), of=of)
     whose = of or am
@@ -66,10 +68,18 @@ def queue_command(
         console.print(Text(f"nothing waits for {whose}"))
         return
     table = Table(title=f"queue of {whose} (oldest first)")
-    for column in ("age", "type", "item", "account", "what"):
+    for column in ("age", "type", "item", "account", "what", "why"):
         table.add_column(column, overflow="fold")
     for item in items:
-        table.add_row(item["age"], item["type"], item["item"], item["account"], item["what"])
+        # Graph text: rich would read [brackets] in it as markup.
+        table.add_row(
+            item["age"],
+            item["type"],
+            item["item"],
+            Text(str(item["account"])),
+            Text(str(item["what"])),
+            Text(str(item["why"])),
+        )
     console.print(table)
 
 

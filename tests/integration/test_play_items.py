@@ -6,15 +6,19 @@ made); drafts and tasks a play made carry its reason; who may read which."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 
 from app.human_loop import approve_draft, handle_reply
 from app.items import book_items, find_item
 from app.play_decisions import settle_play_run
+from graph_model import connect
 from graph_model.errors import NotAuthorized
 from graph_model.store import GraphStore
 from routing.play_runs import run_plays
+from tests.integration.test_cli import run
 from tests.support.hand_graph import AS_OF, add_managers
 from tests.support.items_world import SENDING
 from tests.support.play_items_world import NOW, REPLY_BODY, PlayIds, play_items_world
@@ -145,3 +149,30 @@ def test_another_am_sees_none_of_them_and_a_manager_sees_their_reports(
     # Cy manages am-1: the reply and the runs are on a book Cy may see.
     assert [r.reply_id for r in book_items(store, "am-3", of="am-1").replies] == [ids.reply]
     assert find_item(store, "am-3", ids.watch).plays[0].run_id == ids.watch
+
+
+def test_twoloop_queue_prints_replies_and_play_runs_with_why(tmp_path: Path) -> None:
+    graph = tmp_path / "graph"
+    with connect(str(graph)) as store:
+        store.ensure_schema()
+        ids = play_items_world(store)
+    now = "2026-11-21T15:00:00+00:00"
+    shown = run(["queue", "--am", "am-1", "--graph", str(graph), "--now", now], tmp_path)
+    lines = {line.split("│")[3].strip(): line for line in shown.stdout.splitlines() if "│" in line}
+    assert "reply:question" in lines[ids.reply] and "cat@acme.example: Re:" in lines[ids.reply]
+    assert "play:wait" in lines[ids.follow_up] and "next step on Fri 27 Nov" in lines[ids.follow_up]
+    assert "play:read" in lines[ids.watch] and "play pricing_watch:" in lines[ids.watch]
+    assert "approval:comment" in lines[ids.comment]
+    assert "play prospect_posts_problem:" in lines[ids.comment]
+    listed = run(["queue", "--am", "am-1", "--graph", str(graph), "--now", now, "--json"], tmp_path)
+    items = {i["item"]: i for i in json.loads(listed.stdout)["items"]}
+    assert items[ids.reply]["why"] == (
+        "replied: question (asks whether it works with their warehouse)"
+    )
+    assert items[ids.follow_up]["why"].startswith("play follow_up_no_reply: no reply from Cat")
+    assert items[ids.watch]["what"] == "Globex is looking at pricing: read the summary first."
+    # Not on am-2's queue.
+    theirs = run(["queue", "--am", "am-2", "--graph", str(graph), "--now", now, "--json"], tmp_path)
+    assert not {ids.reply, ids.watch, ids.follow_up} & {
+        i["item"] for i in json.loads(theirs.stdout)["items"]
+    }
