@@ -57,6 +57,7 @@ CITED_LABELS = {
     "person": "Person",
     "account": "Account",
     "match": "Match",
+    "escalation": "Escalation",
 }
 
 
@@ -759,6 +760,9 @@ def _cited(store: GraphStore, cites: list[str]) -> dict[str, Source]:
         for key, row in _rows(store, label, keys).items():
             if label == "Match":
                 source = Source("match", key, str(row.get("explanation") or key), None, "twoloop")
+            elif label == "Escalation":
+                opened = row["opened_at"].date() if row.get("opened_at") else None
+                source = Source("escalation", key, str(row["question"]), opened, "twoloop")
             elif label == "Account":
                 source = Source("account", key, str(row["name"]), None, "CRM")
             else:

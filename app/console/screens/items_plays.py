@@ -97,6 +97,8 @@ def _plays(plays_file: str | None, _settings: Settings) -> dict[str, Play]:
 
 
 def _waits(run: items.PlayItem, play: Play | None, console: Console) -> str:
+    if run.waiting_for == "read":
+        return "You: read what it found (below), then mark it read; it has no step left."
     if run.status != "waiting" or run.wait_until is None:
         return run.waits
     steps = play.steps if play else ()
@@ -118,7 +120,7 @@ def play_card(console: Console, run: items.PlayItem) -> None:
     field("Play", run.play_id + (f": {play.description}" if play and play.description else ""))
     field("Why it fired", run.reason)
     field("About", run.account + (f", {run.person}" if run.person else ""))
-    field("Fired", f"{when(run.fired_at)} on {', '.join(run.events) or '-'}")
+    field("Fired on", f"{', '.join(run.events) or '-'} (the last at {when(run.fired_at)})")
     field("Waits for", _waits(run, play, console))
     st.markdown("**What it did**")
     if not run.steps:
