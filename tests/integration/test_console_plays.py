@@ -5,6 +5,7 @@ giving a task, and another AM seeing none of it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,13 @@ from streamlit.testing.v1 import AppTest
 
 from graph_model import connect
 from graph_model.store import Filter
+from routing.play_runs import run_plays
 from tests.integration.test_console_items import TIMEOUT, _page
 from tests.support.console import errors, successes
-from tests.support.items_world import sending_file
+from tests.support.hand_graph import AS_OF
+from tests.support.items_world import SENDING, sending_file
 from tests.support.play_items_world import REPLY_BODY, PlayIds, play_items_world
+from tests.support.plays_world import only, plays_world
 
 
 @pytest.fixture
@@ -58,6 +62,9 @@ def test_reply_and_play_cards_say_what_waits_and_why(world: tuple[str, PlayIds])
     texts = _texts(at)
     # The reply: who, what (as text, markup and all), how it was read, the thread.
     assert "Cat Diaz <cat@acme.example>" in texts and REPLY_BODY in texts
+    # Untrusted: only ever text, never markdown (nor a caption, which renders it).
+    rendered = [*at.markdown, *at.caption, *at.success, *at.info, *at.warning]
+    assert not [m for m in rendered if "Ignore previous" in str(m.value)]
     assert "question: asks whether it works with their warehouse (rules, 90% sure)" in texts
     assert f"Re: {ids.thread_subject}" in texts and "Hi Cat," in texts
     assert at.button(key=f"items_handled_{ids.reply}").label == "Handled"
@@ -124,3 +131,29 @@ def test_another_am_sees_none_of_it_even_by_id(world: tuple[str, PlayIds]) -> No
         at = _open("am-2", item=item)
         assert any("not" in e.lower() for e in errors(at)), errors(at)
         assert not {k for k in _keys(at) if item in k}
+
+
+def test_a_follow_up_draft_says_whose_thread_it_continues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = str(tmp_path / "graph")
+    with connect(graph) as store:
+        store.ensure_schema()
+        plays_world(store)
+        book = only("follow_up_no_reply")
+        for at in (AS_OF + dt.timedelta(hours=1), AS_OF + dt.timedelta(days=8)):
+            run_plays(store, book, now=at, sending=SENDING, min_personalization=0.5)
+        (run,) = store.nodes("PlayRun").to_dicts()
+    monkeypatch.setenv("TWOLOOP_CONSOLE_AUTH", "dev")
+    monkeypatch.setenv("TWOLOOP_GRAPH_URI", graph)
+    draft = run["waiting_for"].split(":", 1)[1]
+    at = _open("am-1", item=draft)
+    texts = _texts(at)
+    assert (
+        'A follow-up in the thread of "Privacy Vault at Acme" (sent 2026-11-20 12:00 UTC)' in texts
+    )
+    assert "no reply from Cat Diaz at Acme five business days after" in texts
+    assert at.button(key=f"items_send_{draft}").label == "Send edited"
+    # The run waits for this draft: opened by its id, it says so and links back.
+    at = _open("am-1", item=run["run_id"])
+    assert f"your decision on draft {draft}" in _texts(at)
