@@ -14,8 +14,7 @@ from streamlit.testing.v1 import AppTest
 from graph_model import connect
 from graph_model.store import Filter
 from routing.play_runs import run_plays
-from tests.integration.test_console_items import TIMEOUT, _page
-from tests.support.console import errors, successes
+from tests.support.console import errors, items_env, open_items, successes
 from tests.support.hand_graph import AS_OF
 from tests.support.items_world import SENDING, sending_file
 from tests.support.play_items_world import REPLY_BODY, PlayIds, play_items_world
@@ -28,24 +27,11 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, PlayIds
     with connect(graph) as store:
         store.ensure_schema()
         ids = play_items_world(store)
-    monkeypatch.setenv("TWOLOOP_CONSOLE_AUTH", "dev")
-    monkeypatch.setenv("TWOLOOP_GRAPH_URI", graph)
-    monkeypatch.setenv("TWOLOOP_SENDING_CONFIG", str(sending_file(tmp_path)))
-    monkeypatch.delenv("TWOLOOP_ADMINS", raising=False)
-    monkeypatch.delenv("TWOLOOP_PLAYS_FILE", raising=False)
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    monkeypatch.delenv("TWOLOOP_ANTHROPIC_API_KEY", raising=False)
+    items_env(monkeypatch, graph, sending_file(tmp_path))
     return graph, ids
 
 
-def _open(am: str, *, item: str | None = None) -> AppTest:
-    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
-    at.session_state["console_dev_user"] = am
-    if item:
-        at.query_params["item"] = item
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+_open = open_items
 
 
 def _texts(at: AppTest) -> str:
@@ -144,8 +130,7 @@ def test_a_follow_up_draft_says_whose_thread_it_continues(
         for at in (AS_OF + dt.timedelta(hours=1), AS_OF + dt.timedelta(days=8)):
             run_plays(store, book, now=at, sending=SENDING, min_personalization=0.5)
         (run,) = store.nodes("PlayRun").to_dicts()
-    monkeypatch.setenv("TWOLOOP_CONSOLE_AUTH", "dev")
-    monkeypatch.setenv("TWOLOOP_GRAPH_URI", graph)
+    items_env(monkeypatch, graph, sending_file(tmp_path))
     draft = run["waiting_for"].split(":", 1)[1]
     at = _open("am-1", item=draft)
     texts = _texts(at)
