@@ -63,10 +63,20 @@ def flash(page: Page):
     return page.get_by_test_id("stAlert").first
 
 
-def open_by_id(page: Page, console: ConsoleServer, item: str) -> None:
+def open_by_id(page: Page, console: ConsoleServer, item: str, *, shows: str = "") -> None:
+    """Open ``item`` on the items page by its id; it shows ``shows``."""
     page.goto(f"{console.url}items?item={item}")
     expect(page.get_by_role("heading", name="Drafts and escalations", exact=True)).to_be_visible()
     settle(page)
+    if shows:
+        expect(page.get_by_text(shows, exact=False).first).to_be_visible()
+
+
+def press(page: Page, name: str, *, told: str) -> None:
+    """Press the button ``name``; the page then says ``told``."""
+    button(page, name).click()
+    settle(page)
+    expect(flash(page)).to_contain_text(told)
 
 
 def node(graph: Path, label: str, key: str) -> dict[str, object]:
@@ -111,18 +121,13 @@ def test_an_am_works_plays_and_replies_from_the_queue(
         page.get_by_text("Globex is looking at pricing: read the summary first.")
     ).to_be_visible()
     screenshot(page, "console-plays")
-    button(page, "Mark read").click()
-    settle(page)
-    expect(flash(page)).to_contain_text("Read: the run is done.")
+    press(page, "Mark read", told="Read: the run is done.")
     assert node(graph, "PlayRun", ids.watch)["status"] == "done"
 
     # The waiting follow-up: what it waits for; cancelled with a reason.
-    open_by_id(page, plays_console, ids.follow_up)
-    expect(page.get_by_text("unless they reply", exact=False)).to_be_visible()
+    open_by_id(page, plays_console, ids.follow_up, shows="unless they reply")
     type_text(page, "Why cancel", "I called Cat instead")
-    button(page, "Cancel run").click()
-    settle(page)
-    expect(flash(page)).to_contain_text("Cancelled: the run is stopped")
+    press(page, "Cancel run", told="Cancelled: the run is stopped")
     run = node(graph, "PlayRun", ids.follow_up)
     assert (run["status"], run["stopped_reason"]) == (
         "stopped",
@@ -130,20 +135,14 @@ def test_an_am_works_plays_and_replies_from_the_queue(
     )
 
     # The reply: read, handled with a note.
-    open_by_id(page, plays_console, ids.reply)
-    expect(page.get_by_text("Cat Diaz <cat@acme.example>")).to_be_visible()
+    open_by_id(page, plays_console, ids.reply, shows="Cat Diaz <cat@acme.example>")
     type_text(page, "Note", "Answered: yes, Snowflake works")
-    button(page, "Handled").click()
-    settle(page)
-    expect(flash(page)).to_contain_text("Handled: the reply is closed.")
+    press(page, "Handled", told="Handled: the reply is closed.")
     assert node(graph, "Reply", ids.reply)["status"] == "handled"
 
     # The suggested comment: approving it gives a post_comment task, and no email.
-    open_by_id(page, plays_console, ids.comment)
-    expect(page.get_by_text("twoloop never posts it", exact=False)).to_be_visible()
-    button(page, "Approve").click()
-    settle(page)
-    expect(flash(page)).to_contain_text("post the comment yourself (task ")
+    open_by_id(page, plays_console, ids.comment, shows="twoloop never posts it")
+    press(page, "Approve", told="post the comment yourself (task ")
     with connect(str(graph)) as store:
         (task,) = store.nodes("Task", [Filter("kind", "eq", "post_comment")]).to_dicts()
         assert store.nodes("OutboxMessage", [Filter("draft_id", "eq", ids.comment)]).is_empty()
