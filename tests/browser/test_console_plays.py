@@ -141,7 +141,14 @@ def test_an_am_works_plays_and_replies_from_the_queue(
     assert node(graph, "Reply", ids.reply)["status"] == "handled"
 
     # The suggested comment: approving it gives a post_comment task, and no email.
+    # It links to the run that made it, and the run links back to it.
     open_by_id(page, plays_console, ids.comment, shows="twoloop never posts it")
+    button(page, "Open the play run").click()
+    expect(page).to_have_url(re.compile(rf"/items\?item={ids.comment_run}$"))
+    expect(page.get_by_text(f"your decision on draft {ids.comment}")).to_be_visible()
+    button(page, f"draft {ids.comment} (pending)").click()
+    expect(page).to_have_url(re.compile(rf"/items\?item={ids.comment}$"))
+    settle(page)
     press(page, "Approve", told="post the comment yourself (task ")
     with connect(str(graph)) as store:
         (task,) = store.nodes("Task", [Filter("kind", "eq", "post_comment")]).to_dicts()

@@ -76,7 +76,11 @@ def render(console: Console) -> None:
         default = _tab_of(book)
     elif book.empty:
         st.caption("Nothing waits on this book.")
-    drafts, escalations, tasks, sends, replies, plays = st.tabs(list(TABS), default=default)
+    # Keyed by the item: opening another item from a card (a rerun, not a new page)
+    # shows its tab, not the tab the last one was on.
+    drafts, escalations, tasks, sends, replies, plays = st.tabs(
+        list(TABS), default=default, key=f"items_tabs_{wanted}" if wanted else None
+    )
     with drafts:
         each(book.drafts, "No draft waits for approval.", lambda d: _draft(console, d))
     with escalations:
@@ -124,7 +128,7 @@ def _draft(console: Console, draft: items.DraftItem) -> None:
     comment = draft.purpose == "comment"
     field("Account", f"{draft.account} ({draft.capability})")
     _what_draft(draft)
-    _play(draft.play)
+    _play(draft.play, key)
     if comment:
         field("For", f"{draft.contact or 'someone'}'s post: you post it yourself")
     else:
@@ -263,12 +267,12 @@ def _what_draft(draft: items.DraftItem) -> None:
     field("What it is", what)
 
 
-def _play(play: PlayOf | None) -> None:
+def _play(play: PlayOf | None, on: str) -> None:
     """Why the play that made an item fired, and a link to its run."""
     if play is None:
         return
     field("Why the play fired", f"{play.reason} (play {play.play_id})")
-    item_link(play.run_id, "Open the play run")
+    item_link(play.run_id, "Open the play run", on=on)
 
 
 def _claims(draft: items.DraftItem) -> None:
@@ -331,7 +335,7 @@ def _escalation(console: Console, escalation: items.EscalationItem) -> None:
         + ("; automation is stopped for the account" if escalation.blocking else ""),
     )
     field("Raised by", escalation.trigger)
-    _play(escalation.play)
+    _play(escalation.play, escalation.escalation_id)
     field("The excerpt that raised it", escalation.excerpt)
     field("The question", escalation.question)
     with st.expander("Handoff packet", expanded=False):
@@ -419,7 +423,7 @@ def _task(console: Console, task: items.TaskItem) -> None:
     field("Task", task.title)
     field("Kind", f"{task.kind}, since {when(task.created_at)}")
     field("Account", task.account)
-    _play(task.play)
+    _play(task.play, task.task_id)
     field("What to do", task.body)
     if closed(task.status, "open"):
         return

@@ -81,13 +81,14 @@ def closed(status: str, open_status: str | tuple[str, ...]) -> bool:
     return True
 
 
-def item_link(item_id: str, text: str) -> None:
-    """A link that opens ``item_id`` on this page (``?item=<id>``); ``text`` is
-    escaped. Without the console's pages (a page driven alone), the text and id."""
-    page = next(
-        (p for p in st.session_state.get("console_pages", []) if p.url_path == "items"), None
-    )
-    if page is None or not _ITEM_ID.match(item_id):
+def item_link(item_id: str, text: str, *, on: str) -> None:
+    """A link-styled button that opens ``item_id`` on this page (``?item=<id>``, the
+    same address the queue opens); ``text`` is escaped. ``on``: the card it is on,
+    so the same item linked from two cards has two widgets."""
+    if not _ITEM_ID.match(item_id):
         st.text(clean(f"{text} ({item_id})"))
         return
-    st.page_link(page, label=label(text), query_params={ITEM_PARAM: item_id})
+    # st.page_link to the page one is on does not change its query: a rerun does.
+    if st.button(label(text), key=f"items_open_{on}_{item_id}", type="tertiary"):
+        st.query_params[ITEM_PARAM] = item_id
+        st.rerun()

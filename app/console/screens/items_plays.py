@@ -55,7 +55,7 @@ def reply_card(console: Console, reply: items.ReplyItem) -> None:
     for action in reply.actions:
         verb, _, rest = action.partition(" ")
         if verb == "escalated" and rest:
-            item_link(rest.split(" ")[0], action)
+            item_link(rest.split(" ")[0], action, on=key)
         else:
             show(action)
     thread = reply.thread
@@ -143,11 +143,11 @@ def play_card(console: Console, run: items.PlayItem) -> None:
                 ]
             )
         if step.made and step.made[0] != "research":
-            item_link(step.made[1], f"Open the {step.made[0]} it made")
+            item_link(step.made[1], f"Open the {step.made[0]} it made", on=f"{key}_{step.number}")
     if run.made:
         st.caption("Items it made")
         for kind, item_id, status in run.made:
-            item_link(item_id, f"{kind} {item_id} ({status})")
+            item_link(item_id, f"{kind} {item_id} ({status})", on=key)
     if closed(run.status, OPEN):
         if run.stopped_reason:
             field("Why it stopped", run.stopped_reason)
