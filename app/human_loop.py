@@ -8,7 +8,8 @@ names the actor, their role and the owner they acted for.
 
 ``work_queue`` lists, oldest first with their age, an AM's drafts waiting for
 approval, open escalations (with their question), open tasks (voice notes,
-research) and messages a relay could not confirm. ``approve_draft``,
+research), messages a relay could not confirm, open replies, and play runs that
+wait or left something to read (each with why: a play's reason). ``approve_draft``,
 ``edit_draft`` and ``cancel_draft`` decide a pending draft (``app.draft_decisions``).
 ``resolve_item`` closes an escalation or a task, ``settle_send`` an unconfirmed
 send, ``handle_reply`` an inbound reply.
@@ -30,6 +31,7 @@ from app.draft_decisions import (
     cancel_draft,
     edit_draft,
 )
+from app.queue import play_waits, plays_of_items
 from graph_model.errors import (
     DecisionConflict,
     DecisionRejected,
@@ -73,7 +75,9 @@ def work_queue(
         items.append(
             {
                 "item": d["draft_id"],
-                "type": "approval",
+                # A play's follow-up or suggested comment says so.
+                "type": "approval"
+                + ("" if d["purpose"] in (None, "outreach") else f":{d['purpose']}"),
                 "since": d["created_at"],
                 "account": names.get(d["match_id"], ""),
                 "what": d["subject"],
@@ -125,74 +129,57 @@ def work_queue(
                 "detail": m.get("note") or "",
             }
         )
-    items.extend(_replies_and_plays(store, am_id))
-    _with_play_reasons(store, items)
+    items += _replies_and_plays(store, am_id, now)
+    made = plays_of_items(
+        store,
+        drafts=drafts["draft_id"].to_list(),
+        tasks=tasks["task_id"].to_list(),
+        escalations=escalations["escalation_id"].to_list(),
+    )
+    for item in items:
+        play = made.get(item["item"])
+        item.setdefault("why", f"play {play.play_id}: {play.reason}" if play else "")
     items.sort(key=lambda i: (i["since"], i["item"]))
     for item in items:
         item["age"] = _age(item["since"], now)
     return items
 
 
-def _replies_and_plays(store: GraphStore, am_id: str) -> list[dict[str, Any]]:
-    """Open replies, and play runs that wait on time or left the AM something to read."""
+def _replies_and_plays(store: GraphStore, am_id: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """Open replies, and play runs that wait on time or left the AM something to read
+    (a run waiting for a draft or an escalation shows as that item)."""
     mine = Filter("am_id", "eq", am_id)
-    items: list[dict[str, Any]] = []
     replies = store.nodes("Reply", [mine, Filter("status", "eq", "open")])
-    accounts = store.names("Account", replies["account_id"])
+    runs = store.nodes("PlayRun", [mine, Filter("status", "in", ["waiting", "needs_am"])])
+    runs = runs.filter((pl.col("status") == "waiting") | (pl.col("waiting_for") == "read"))
+    accounts = store.names("Account", [*replies["account_id"], *runs["account_id"]])
+    items: list[dict[str, Any]] = []
     for r in replies.iter_rows(named=True):
+        why = str(r["classification"]).replace("_", " ")
         items.append(
             {
                 "item": r["reply_id"],
                 "type": f"reply:{r['classification']}",
                 "since": r["received_at"],
                 "account": accounts.get(r["account_id"], r["account_id"]),
-                "what": f"{r['from_address'] or 'they'} replied: {r['subject'] or '(no subject)'}",
-                "detail": "; ".join(filter(None, [r["rationale"], *r["actions"]])),
+                "what": f"{r['from_address'] or 'someone'}: {r['subject'] or '(no subject)'}",
+                "detail": "; ".join(r["actions"] or ()),
+                "why": f"replied: {why}" + (f" ({r['rationale']})" if r["rationale"] else ""),
             }
         )
-    runs = store.nodes("PlayRun", [mine, Filter("status", "in", ["waiting", "needs_am"])])
-    runs = runs.filter((pl.col("status") == "waiting") | (pl.col("waiting_for") == "read"))
-    accounts = store.names("Account", runs["account_id"])
     for run in runs.iter_rows(named=True):
-        waiting = run["status"] == "waiting"
         items.append(
             {
                 "item": run["run_id"],
-                "type": f"play:{run['play_id']}",
+                "type": "play:" + ("wait" if run["status"] == "waiting" else "read"),
                 "since": run["fired_at"],
                 "account": accounts.get(run["account_id"], run["account_id"]),
-                "what": run["reason"],
-                "detail": f"next step on {run['wait_until']:%a %d %b}, unless a stop condition "
-                "holds"
-                if waiting
-                else "left you something to read: twoloop plays read " + run["run_id"],
+                "what": play_waits(run, now),
+                "detail": f"waiting for {run['waiting_for']}",
+                "why": f"play {run['play_id']}: {run['reason']}",
             }
         )
     return items
-
-
-def _with_play_reasons(store: GraphStore, items: list[dict[str, Any]]) -> None:
-    """A draft, task or escalation a play made says which play and why."""
-    keyed = {i["item"]: i for i in items}
-    runs: dict[str, str] = {}
-    for label, field in (
-        ("Draft", "play_run_id"),
-        ("Task", "play_run_id"),
-        ("Escalation", "trigger"),
-    ):
-        key = store.registry.node(label).key
-        rows = store.get_nodes(label, [k for k in keyed], fields=[field])
-        for item, value in zip(rows[key].to_list(), rows[field].to_list(), strict=True):
-            if value and (field != "trigger" or value.startswith("play:")):
-                runs[item] = value.removeprefix("play:")
-    if not runs:
-        return
-    found = store.get_nodes("PlayRun", sorted(set(runs.values())), fields=["play_id", "reason"])
-    why = {r["run_id"]: f"play {r['play_id']}: {r['reason']}" for r in found.iter_rows(named=True)}
-    for item, run in runs.items():
-        if run in why:
-            detail = keyed[item]["detail"]
-            keyed[item]["detail"] = why[run] + (f"; {detail}" if detail else "")
 
 
 def _account_names(store: GraphStore, drafts: pl.DataFrame) -> dict[str, str]:

@@ -6,7 +6,14 @@ escalations" page lays it out.
   the person), the guard's findings and the AM's style notes;
 - ``Escalation``: an open escalation, its excerpt, question and handoff packet;
 - ``Task``: an open task (voice note, LinkedIn, call, research);
-- ``Send``: a message a relay could not confirm.
+- ``Send``: a message a relay could not confirm;
+- ``Reply``: an open reply to one of our sends: who wrote, what it says, how it
+  was classified and why, what twoloop already did, and the thread it answers;
+- ``Play``: a play run that waits (on time, a person, or to be read): why it
+  fired, its steps so far (the research summary with its citations, alerts) and
+  the items it made.
+
+Drafts, tasks and escalations a play made carry that play and its reason.
 
 Every read takes the actor and checks it like the human-loop API does
 (``app.actors``): an AM sees their own book, a manager their reports', an admin
@@ -27,6 +34,8 @@ import polars as pl
 from pydantic import ValidationError
 
 from app.actors import Actor, act_on, identify, see_books
+from app.queue import PlayOf, play_waits, plays_of_items
+from drafting.research import render_research
 from drafting.style import style_notes
 from graph_model.store import Filter, GraphStore, NotFound
 from matching.metapaths import load_metapaths
@@ -38,6 +47,17 @@ ITEM_LABELS = {
     "Escalation": "escalations",
     "Task": "tasks",
     "OutboxMessage": "sends",
+    "Reply": "replies",
+    "PlayRun": "plays",
+}
+# A research statement's cites ("signal:<id>") and the labels they name.
+CITED_LABELS = {
+    "signal": "Signal",
+    "opportunity": "Opportunity",
+    "person": "Person",
+    "account": "Account",
+    "match": "Match",
+    "escalation": "Escalation",
 }
 
 
@@ -96,6 +116,10 @@ class DraftItem:
     violations: tuple[str, ...]
     holds: tuple[str, ...]
     style_notes: tuple[str, ...]
+    # outreach, follow_up (in the thread of ``follows``) or comment (the AM posts it).
+    purpose: str = "outreach"
+    follows: SentMessage | None = None
+    play: PlayOf | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +139,7 @@ class EscalationItem:
     # None when the stored packet is empty or does not read as a packet; then ``raw``.
     packet: HandoffPacket | None
     packet_raw: str
+    play: PlayOf | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +155,7 @@ class TaskItem:
     created_at: dt.datetime
     match_id: str | None
     escalation_id: str | None
+    play: PlayOf | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +177,84 @@ class SendItem:
 
 
 @dataclass(frozen=True)
+class SentMessage:
+    """One of our sent messages, as a thread a follow-up or a reply belongs to."""
+
+    message_id: str
+    subject: str
+    body: str
+    to_address: str
+    sent_at: dt.datetime | None
+    status: str
+
+
+@dataclass(frozen=True)
+class ReplyItem:
+    reply_id: str
+    am_id: str
+    account_id: str
+    account: str
+    person: str | None
+    from_address: str | None
+    subject: str | None
+    body: str
+    received_at: dt.datetime
+    source: str
+    classification: str
+    rationale: str
+    classifier: str
+    confidence: float
+    # What twoloop already did about it (suppressed the address, escalated, ...).
+    actions: tuple[str, ...]
+    status: str
+    handled_at: dt.datetime | None
+    handled_by: str | None
+    # Our message it answers; None when that message is gone.
+    thread: SentMessage | None
+
+
+@dataclass(frozen=True)
+class PlayStep:
+    """One step a play run did, from its log: what kind, when, its text (an alert,
+    the research summary, where a wait ends, a note) and the item it made."""
+
+    number: int
+    kind: str
+    at: str
+    text: str
+    # ("draft" | "task" | "escalation" | "message" | "research", id) it made.
+    made: tuple[str, str] | None = None
+    # The research summary's citations, resolved to what they are.
+    citations: tuple[Source, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlayItem:
+    run_id: str
+    am_id: str
+    play_id: str
+    reason: str
+    status: str
+    # "time", "read", "draft:<id>", "escalation:<id>", or None.
+    waiting_for: str | None
+    wait_until: dt.datetime | None
+    # What it waits for, in words (when the next step runs, what to read).
+    waits: str
+    stopped_reason: str | None
+    # The step it is at (0-based: the one it waits on, or the next to run).
+    step: int
+    fired_at: dt.datetime
+    account_id: str
+    account: str
+    person: str | None
+    match_id: str | None
+    events: tuple[str, ...]
+    steps: tuple[PlayStep, ...]
+    # The drafts, tasks and escalations it made: (kind, id, status), in step order.
+    made: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
 class ItemBook:
     """What waits on one AM's book (or one item of it), oldest first per kind."""
 
@@ -159,32 +263,53 @@ class ItemBook:
     escalations: tuple[EscalationItem, ...] = ()
     tasks: tuple[TaskItem, ...] = ()
     sends: tuple[SendItem, ...] = ()
+    replies: tuple[ReplyItem, ...] = ()
+    plays: tuple[PlayItem, ...] = ()
     # Set when the book holds one item asked for by id (whatever its status).
     item: str | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.drafts or self.escalations or self.tasks or self.sends)
+        return not (
+            self.drafts
+            or self.escalations
+            or self.tasks
+            or self.sends
+            or self.replies
+            or self.plays
+        )
 
 
 def book_items(store: GraphStore, actor: str | Actor, of: str | None = None) -> ItemBook:
     """Everything open on the book of ``of`` (default: the actor's own): pending
-    drafts, open escalations and tasks, unconfirmed sends. ``NotAuthorized`` for a
-    book the actor may not see."""
+    drafts, open escalations and tasks, unconfirmed sends, open replies, and play
+    runs that wait (on time, a person, or to be read). ``NotAuthorized`` for a book
+    the actor may not see."""
     _, (am_id,) = see_books(store, actor, [of] if of else None, hint="choose whose book to see")
     mine = [Filter("am_id", "eq", am_id)]
     drafts = store.nodes("Draft", [*mine, Filter("status", "eq", "pending")])
     escalations = store.nodes("Escalation", [*mine, Filter("status", "eq", "open")])
     tasks = store.nodes("Task", [*mine, Filter("status", "eq", "open")])
     sends = store.nodes("OutboxMessage", [*mine, Filter("status", "eq", "unconfirmed")])
-    return _book(store, am_id, drafts=drafts, escalations=escalations, tasks=tasks, sends=sends)
+    replies = store.nodes("Reply", [*mine, Filter("status", "eq", "open")])
+    plays = store.nodes("PlayRun", [*mine, Filter("status", "in", ["waiting", "needs_am"])])
+    return _book(
+        store,
+        am_id,
+        drafts=drafts,
+        escalations=escalations,
+        tasks=tasks,
+        sends=sends,
+        replies=replies,
+        plays=plays,
+    )
 
 
 def find_item(store: GraphStore, actor: str | Actor, item_id: str) -> ItemBook:
-    """One item by its id (a draft, escalation, task or outbox message), whatever its
-    status, as a book of one. ``NotAuthorized`` when it is not on a book the actor may
-    see (an escalation nobody owns: admins only); ``NotFound`` when no item has that
-    id."""
+    """One item by its id (a draft, escalation, task, outbox message, reply or play
+    run), whatever its status, as a book of one. ``NotAuthorized`` when it is not on
+    a book the actor may see (an escalation nobody owns: admins only); ``NotFound``
+    when no item has that id."""
     if not isinstance(actor, Actor):
         actor = identify(store, actor, action="see", item=item_id)
     for label, part in ITEM_LABELS.items():
@@ -194,7 +319,7 @@ def find_item(store: GraphStore, actor: str | Actor, item_id: str) -> ItemBook:
             act_on(store, actor, action="see", item=item_id, owner=owner)
             return _book(store, owner, item=item_id, **{part: found})
     raise NotFound(
-        f"no draft, escalation, task or outbox message with id {item_id!r}",
+        f"no draft, escalation, task, outbox message, reply or play run with id {item_id!r}",
         hint="the queue lists what waits",
     )
 
@@ -211,20 +336,31 @@ def _book(
     escalations: pl.DataFrame | None = None,
     tasks: pl.DataFrame | None = None,
     sends: pl.DataFrame | None = None,
+    replies: pl.DataFrame | None = None,
+    plays: pl.DataFrame | None = None,
 ) -> ItemBook:
     drafts = _or_empty(store, "Draft", drafts)
+    replies = _or_empty(store, "Reply", replies)
+    plays = _or_empty(store, "PlayRun", plays)
     escalations = _or_empty(store, "Escalation", escalations)
     tasks = _or_empty(store, "Task", tasks)
     sends = _or_empty(store, "OutboxMessage", sends)
     matches = _rows(store, "Match", drafts["match_id"] if drafts.height else [])
     account_ids = {m["account_id"] for m in matches.values()}
-    for frame in (escalations, tasks, sends):
+    for frame in (escalations, tasks, sends, replies, plays):
         if frame.height:
             account_ids |= set(frame["account_id"].to_list())
     accounts = store.names("Account", account_ids)
-    draft_items = _drafts(store, drafts, matches, accounts)
+    made = plays_of_items(
+        store,
+        drafts=drafts["draft_id"].to_list(),
+        tasks=tasks["task_id"].to_list(),
+        escalations=escalations["escalation_id"].to_list(),
+    )
+    draft_items = _drafts(store, drafts, matches, accounts, made)
     escalation_items = tuple(
-        _escalation(e, accounts) for e in escalations.sort("opened_at").iter_rows(named=True)
+        _escalation(e, accounts, made.get(e["escalation_id"]))
+        for e in escalations.sort("opened_at").iter_rows(named=True)
     )
     task_items = tuple(
         TaskItem(
@@ -239,6 +375,7 @@ def _book(
             created_at=t["created_at"],
             match_id=t["match_id"],
             escalation_id=t["escalation_id"],
+            play=made.get(t["task_id"]),
         )
         for t in tasks.sort("created_at").iter_rows(named=True)
     )
@@ -268,6 +405,8 @@ def _book(
         escalations=escalation_items,
         tasks=task_items,
         sends=send_items,
+        replies=_replies(store, replies, accounts),
+        plays=_plays(store, plays, accounts),
     )
 
 
@@ -289,9 +428,11 @@ def _drafts(
     drafts: pl.DataFrame,
     matches: dict[str, dict[str, Any]],
     accounts: dict[str, str],
+    made: dict[str, PlayOf],
 ) -> tuple[DraftItem, ...]:
     if drafts.is_empty():
         return ()
+    threads = _sent(store, drafts["follows"].to_list())
     capabilities = store.names("Capability", [m["capability_id"] for m in matches.values()])
     people = _rows(store, "Person", drafts["person_id"].to_list())
     notes = style_notes(store, drafts["am_id"].unique().to_list())
@@ -336,6 +477,9 @@ def _drafts(
                 violations=tuple(d["violations"] or ()),
                 holds=tuple(d["holds"] or ()),
                 style_notes=tuple(notes.get(d["am_id"], ())),
+                purpose=str(d["purpose"] or "outreach"),
+                follows=threads.get(d["follows"] or ""),
+                play=made.get(d["draft_id"]),
             )
         )
     return tuple(items)
@@ -411,7 +555,7 @@ def _source(label: str, key: str, r: dict[str, Any]) -> Source:
     return Source(label.lower(), key, str(r.get("name") or key), None, "catalog")
 
 
-def _escalation(e: dict[str, Any], accounts: dict[str, str]) -> EscalationItem:
+def _escalation(e: dict[str, Any], accounts: dict[str, str], play: PlayOf | None) -> EscalationItem:
     raw = e["packet"] or "{}"
     try:
         packet: HandoffPacket | None = HandoffPacket.model_validate_json(raw)
@@ -432,4 +576,196 @@ def _escalation(e: dict[str, Any], accounts: dict[str, str]) -> EscalationItem:
         resolution=e["resolution"],
         packet=packet,
         packet_raw=raw,
+        play=play,
     )
+
+
+# ---------------------------------------------------------------- replies and plays
+
+
+def _sent(store: GraphStore, message_ids: Any) -> dict[str, SentMessage]:
+    return {
+        key: SentMessage(
+            message_id=key,
+            subject=m["subject"],
+            body=m["body"],
+            to_address=m["to_address"],
+            sent_at=m["sent_at"],
+            status=str(m["status"]),
+        )
+        for key, m in _rows(store, "OutboxMessage", message_ids).items()
+    }
+
+
+def _replies(
+    store: GraphStore, replies: pl.DataFrame, accounts: dict[str, str]
+) -> tuple[ReplyItem, ...]:
+    if replies.is_empty():
+        return ()
+    threads = _sent(store, replies["thread_id"].to_list())
+    people = store.names("Person", replies["person_id"].drop_nulls(), field="full_name")
+    return tuple(
+        ReplyItem(
+            reply_id=r["reply_id"],
+            am_id=r["am_id"],
+            account_id=r["account_id"],
+            account=accounts.get(r["account_id"]) or str(r["account_id"]),
+            person=people.get(r["person_id"] or ""),
+            from_address=r["from_address"],
+            subject=r["subject"],
+            body=r["body"] or "",
+            received_at=r["received_at"],
+            source=r["source"],
+            classification=str(r["classification"]),
+            rationale=r["rationale"] or "",
+            classifier=r["classifier"],
+            confidence=float(r["confidence"] if r["confidence"] is not None else 1.0),
+            actions=tuple(r["actions"] or ()),
+            status=str(r["status"]),
+            handled_at=r["handled_at"],
+            handled_by=r["handled_by"],
+            thread=threads.get(r["thread_id"]),
+        )
+        for r in replies.sort("received_at").iter_rows(named=True)
+    )
+
+
+# A play log entry's key for the item it made, and that item's label.
+_MADE = {
+    "draft_id": ("draft", "Draft"),
+    "task_id": ("task", "Task"),
+    "escalation_id": ("escalation", "Escalation"),
+    "message_id": ("message", "OutboxMessage"),
+}
+
+
+def _plays(store: GraphStore, runs: pl.DataFrame, accounts: dict[str, str]) -> tuple[PlayItem, ...]:
+    if runs.is_empty():
+        return ()
+    logs = {r["run_id"]: _log(r["log"]) for r in runs.iter_rows(named=True)}
+    entries = [e for log in logs.values() for e in log]
+    research = _rows(store, "Research", [e.get("research_id") for e in entries])
+    statuses: dict[str, str] = {}
+    for key, (_, label) in _MADE.items():
+        for item, row in _rows(store, label, [e.get(key) for e in entries]).items():
+            statuses[item] = str(row["status"])
+    cites = [
+        str(c)
+        for row in research.values()
+        for s in _claims(row["statements"])
+        for c in s.get("cites") or ()
+    ]
+    cited = _cited(store, cites)
+    people = store.names("Person", runs["person_id"].drop_nulls(), field="full_name")
+    items = []
+    for r in runs.sort("fired_at").iter_rows(named=True):
+        steps = tuple(_step(e, research, cited) for e in logs[r["run_id"]])
+        made = tuple(
+            (s.made[0], s.made[1], statuses.get(s.made[1], "gone"))
+            for s in steps
+            if s.made and s.made[0] != "research"
+        )
+        items.append(
+            PlayItem(
+                run_id=r["run_id"],
+                am_id=r["am_id"],
+                play_id=r["play_id"],
+                reason=r["reason"],
+                status=str(r["status"]),
+                waiting_for=r["waiting_for"],
+                wait_until=r["wait_until"],
+                waits=_waits(r),
+                stopped_reason=r["stopped_reason"],
+                step=int(r["step"] or 0),
+                fired_at=r["fired_at"],
+                account_id=r["account_id"],
+                account=accounts.get(r["account_id"]) or str(r["account_id"]),
+                person=people.get(r["person_id"] or ""),
+                match_id=r["match_id"],
+                events=tuple(r["events"] or ()),
+                steps=steps,
+                made=made,
+            )
+        )
+    return tuple(items)
+
+
+def _waits(run: dict[str, Any]) -> str:
+    """What the run waits for, in the AM's words."""
+    status, waiting = str(run["status"]), run["waiting_for"] or ""
+    if status == "waiting" or waiting == "read":
+        return play_waits(run)
+    kind, _, key = waiting.partition(":")
+    if kind == "draft":
+        return f"your decision on draft {key}"
+    if kind == "escalation":
+        return f"your answer to escalation {key}"
+    if status in ("done", "stopped"):
+        return "nothing: the run is " + status
+    return "its next step, at the loop's next run"
+
+
+def _log(text: str | None) -> list[dict[str, Any]]:
+    return _claims(text)
+
+
+def _step(
+    entry: dict[str, Any],
+    research: dict[str, dict[str, Any]],
+    cited: dict[str, Source],
+) -> PlayStep:
+    kind = str(entry.get("kind") or "")
+    made = next(
+        ((what, str(entry[key])) for key, (what, _) in _MADE.items() if entry.get(key)), None
+    )
+    text = ""
+    citations: tuple[Source, ...] = ()
+    if kind == "research":
+        row = research.get(str(entry.get("research_id") or ""))
+        if row is not None:
+            text = render_research(row)
+            wanted = dict.fromkeys(
+                str(c) for s in _claims(row["statements"]) for c in s.get("cites") or ()
+            )
+            citations = tuple(cited[c] for c in wanted if c in cited)
+            made = ("research", row["research_id"])
+        else:
+            text = "the research summary is gone"
+    elif kind == "alert":
+        text = str(entry.get("text") or "")
+    elif kind == "wait":
+        text = f"until {entry.get('until') or '?'}"
+    if entry.get("note"):
+        text = "\n".join(t for t in (text, str(entry["note"])) if t)
+    return PlayStep(
+        number=int(entry.get("step", 0)) + 1,
+        kind=kind,
+        at=str(entry.get("at") or ""),
+        text=text,
+        made=made,
+        citations=citations,
+    )
+
+
+def _cited(store: GraphStore, cites: list[str]) -> dict[str, Source]:
+    """Each research cite ("signal:<id>") as the record it names."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for cite in cites:
+        prefix, _, key = cite.partition(":")
+        if prefix in CITED_LABELS and key:
+            wanted[CITED_LABELS[prefix]].add(key)
+    out: dict[str, Source] = {}
+    for label, keys in wanted.items():
+        prefix = next(p for p, lab in CITED_LABELS.items() if lab == label)
+        for key, row in _rows(store, label, keys).items():
+            if label == "Match":
+                source = Source("match", key, str(row.get("explanation") or key), None, "twoloop")
+            elif label == "Escalation":
+                opened = row["opened_at"].date() if row.get("opened_at") else None
+                source = Source("escalation", key, str(row["question"]), opened, "twoloop")
+            elif label == "Account":
+                source = Source("account", key, str(row["name"]), None, "CRM")
+            else:
+                source = _source(label, key, row)
+            out[f"{prefix}:{key}"] = source
+    return out

@@ -32,6 +32,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -158,7 +159,7 @@ def queue_frame(
         raise DecisionRejected(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
     parts = [_matches(store, ams, now=now, status=status)]
     if status == "open":
-        parts.append(_open_items(store, ams))
+        parts.append(_open_items(store, ams, now))
     frame = pl.concat([p.cast(QUEUE_SCHEMA) for p in parts], how="vertical")  # type: ignore[arg-type]
     # A match whose route already made a draft, escalation or task shows up as that.
     taken = frame.filter(pl.col("kind") != "match")["match_id"].drop_nulls()
@@ -323,7 +324,7 @@ def _current_routes(store: GraphStore, match_ids: pl.Series) -> pl.DataFrame:
     )
 
 
-def _open_items(store: GraphStore, ams: list[str]) -> pl.DataFrame:
+def _open_items(store: GraphStore, ams: list[str], now: dt.datetime) -> pl.DataFrame:
     """Pending drafts, open escalations and tasks, unconfirmed sends of these AMs,
     each with its match's account, capability, score and weakness when it has one."""
     mine = Filter("am_id", "in", ams)
@@ -421,7 +422,7 @@ def _open_items(store: GraphStore, ams: list[str]) -> pl.DataFrame:
         part.with_columns(
             pl.col("status").cast(pl.String), pl.col("since").dt.convert_time_zone("UTC")
         )
-        for part in (drafts, escalations, tasks, sends, replies, _play_runs(store, mine))
+        for part in (drafts, escalations, tasks, sends, replies, _play_runs(store, mine, now))
     ]
     items = _with_plays(store, pl.concat(parts, how="vertical_relaxed"))
     linked = items["match_id"].drop_nulls().unique()
@@ -449,21 +450,11 @@ def _open_items(store: GraphStore, ams: list[str]) -> pl.DataFrame:
     )
 
 
-def _play_runs(store: GraphStore, mine: Filter) -> pl.DataFrame:
+def _play_runs(store: GraphStore, mine: Filter, now: dt.datetime) -> pl.DataFrame:
     """Play runs that wait on time, or left the AM something to read."""
     runs = store.nodes("PlayRun", [mine, Filter("status", "in", ["waiting", "needs_am"])])
     runs = runs.filter((pl.col("status") == "waiting") | (pl.col("waiting_for") == "read"))
-    whats = []
-    for r in runs.iter_rows(named=True):
-        log = json.loads(r["log"] or "[]")
-        if r["status"] == "waiting":
-            whats.append(f"next step on {r['wait_until']:%a %d %b}, unless a stop condition holds")
-        else:
-            said = [e.get("text", "") for e in log if e["kind"] == "alert"]
-            research = [e for e in log if e["kind"] == "research"]
-            whats.append(
-                " ".join(said) or ("a research summary to read" if research else "done: read it")
-            )
+    whats = [play_waits(r, now) for r in runs.iter_rows(named=True)]
     return runs.select(
         pl.col("run_id").alias("item"),
         pl.lit("play").alias("kind"),
@@ -487,28 +478,16 @@ def _with_plays(store: GraphStore, items: pl.DataFrame) -> pl.DataFrame:
     theirs (the item's own words stay in ``what``)."""
     if items.is_empty():
         return items
-    run_ids: dict[str, str] = {}
-    drafts = items.filter(pl.col("kind") == "draft")["item"].to_list()
-    tasks = items.filter(pl.col("kind") == "task")["item"].to_list()
-    escalations = items.filter(pl.col("kind") == "escalation")["item"].to_list()
-    for label, keys, prop in (
-        ("Draft", drafts, "play_run_id"),
-        ("Task", tasks, "play_run_id"),
-        ("Escalation", escalations, "trigger"),
-    ):
-        if not keys:
-            continue
-        rows = store.get_nodes(label, keys, fields=[prop])
-        key = store.registry.node(label).key
-        for item, value in zip(rows[key].to_list(), rows[prop].to_list(), strict=True):
-            if value and (prop != "trigger" or value.startswith("play:")):
-                run_ids[item] = value.removeprefix("play:")
-    if not run_ids:
+    made = plays_of_items(
+        store,
+        drafts=items.filter(pl.col("kind") == "draft")["item"].to_list(),
+        tasks=items.filter(pl.col("kind") == "task")["item"].to_list(),
+        escalations=items.filter(pl.col("kind") == "escalation")["item"].to_list(),
+    )
+    if not made:
         return items
-    runs = store.get_nodes("PlayRun", sorted(set(run_ids.values())), fields=["play_id", "reason"])
-    by_run = {r["run_id"]: r for r in runs.iter_rows(named=True)}
-    rule = {i: "play:" + by_run[r]["play_id"] for i, r in run_ids.items() if r in by_run}
-    reason = {i: by_run[r]["reason"] for i, r in run_ids.items() if r in by_run}
+    rule = {i: "play:" + p.play_id for i, p in made.items()}
+    reason = {i: p.reason for i, p in made.items()}
     return items.with_columns(
         pl.col("item")
         .replace_strict(rule, default=pl.col("rule"), return_dtype=pl.String)
@@ -517,6 +496,71 @@ def _with_plays(store: GraphStore, items: pl.DataFrame) -> pl.DataFrame:
         .replace_strict(reason, default=pl.col("reason"), return_dtype=pl.String)
         .alias("reason"),
     )
+
+
+@dataclass(frozen=True)
+class PlayOf:
+    """The play run that made an item: its id, its play and why it fired."""
+
+    run_id: str
+    play_id: str
+    reason: str
+
+
+def plays_of_items(
+    store: GraphStore,
+    *,
+    drafts: Sequence[str] = (),
+    tasks: Sequence[str] = (),
+    escalations: Sequence[str] = (),
+) -> dict[str, PlayOf]:
+    """The play run each of these items was made by (drafts and tasks carry
+    ``play_run_id``, a play's escalation the trigger ``play:<run>``), by item id;
+    items no play made are left out. One read per label."""
+    run_ids: dict[str, str] = {}
+    for label, keys, prop in (
+        ("Draft", drafts, "play_run_id"),
+        ("Task", tasks, "play_run_id"),
+        ("Escalation", escalations, "trigger"),
+    ):
+        if not keys:
+            continue
+        rows = store.get_nodes(label, list(keys), fields=[prop])
+        key = store.registry.node(label).key
+        for item, value in zip(rows[key].to_list(), rows[prop].to_list(), strict=True):
+            if value and (prop != "trigger" or value.startswith("play:")):
+                run_ids[item] = value.removeprefix("play:")
+    if not run_ids:
+        return {}
+    runs = store.get_nodes("PlayRun", sorted(set(run_ids.values())), fields=["play_id", "reason"])
+    by_run = {r["run_id"]: r for r in runs.iter_rows(named=True)}
+    return {
+        item: PlayOf(run_id=run, play_id=by_run[run]["play_id"], reason=by_run[run]["reason"])
+        for item, run in run_ids.items()
+        if run in by_run
+    }
+
+
+def play_waits(run: dict[str, Any], now: dt.datetime | None = None) -> str:
+    """What a waiting or to-read play run means for the AM, in words: when its next
+    step runs, or what it left them to read."""
+    log = _log(run)
+    if run["status"] == "waiting" and run.get("wait_until") is not None:
+        when = f"{run['wait_until']:%a %d %b}"
+        if now is not None and run["wait_until"] <= now:
+            return f"next step due since {when} (at the loop's next run), unless a stop holds"
+        return f"next step on {when}, unless a stop condition holds"
+    said = [str(e.get("text", "")) for e in log if e.get("kind") == "alert"]
+    research = [e for e in log if e.get("kind") == "research"]
+    return " ".join(said) or ("a research summary to read" if research else "done: read it")
+
+
+def _log(run: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        log = json.loads(run.get("log") or "[]")
+    except json.JSONDecodeError:
+        return []
+    return [e for e in log if isinstance(e, dict)] if isinstance(log, list) else []
 
 
 def _names(store: GraphStore, frame: pl.DataFrame) -> pl.DataFrame:

@@ -55,8 +55,9 @@ def queue_command(
     json_output: JsonOption = False,
 ) -> None:
     """What waits for an AM, oldest first: drafts to approve, escalations to resolve,
-    tasks (voice notes, research), sends to confirm, replies to read and plays that
-    wait or left something to read, each with why."""
+    tasks (voice notes, research), sends to confirm, replies to read, and play runs
+    that wait or left something to read; with why (the play's reason, what a reply
+    says)."""
     with _open(graph) as store:
         items = work_queue(store, am, now=_now(now), of=of)
     whose = of or am
@@ -67,13 +68,18 @@ def queue_command(
         console.print(Text(f"nothing waits for {whose}"))
         return
     table = Table(title=f"queue of {whose} (oldest first)")
-    for column in ("age", "type", "item", "account", "what"):
+    for column in ("age", "type", "item", "account", "what", "why"):
         table.add_column(column, overflow="fold")
     for item in items:
-        what = Text(item["what"])
-        if item["detail"]:
-            what.append("\n" + item["detail"], style="dim")
-        table.add_row(item["age"], item["type"], item["item"], item["account"], what)
+        # Graph text: rich would read [brackets] in it as markup.
+        table.add_row(
+            item["age"],
+            item["type"],
+            item["item"],
+            Text(str(item["account"])),
+            Text(str(item["what"])),
+            Text(str(item["why"])),
+        )
     console.print(table)
 
 

@@ -11,24 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from graph_model import connect
 from graph_model.store import GraphStore
-from tests.support.console import successes
+from tests.support.console import items_env, open_items, successes
 from tests.support.items_world import ItemIds, items_world, sending_file
-
-TIMEOUT = 60
-
-
-def _page() -> None:
-    """The console's script, down to this page (main.py's pages are callables, which
-    AppTest cannot switch to)."""
-    from app.console import session
-    from app.console.auth import signed_in
-    from app.console.screens import items
-    from graph_model.settings import load_settings
-
-    settings = load_settings()
-    store = session.open_store(settings)
-    actor = signed_in(store, settings)
-    items.render(session.Console(store=store, actor=actor, settings=settings))
 
 
 @pytest.fixture
@@ -37,23 +21,11 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, ItemIds
     with connect(graph) as store:
         store.ensure_schema()
         ids = items_world(store)
-    monkeypatch.setenv("TWOLOOP_CONSOLE_AUTH", "dev")
-    monkeypatch.setenv("TWOLOOP_GRAPH_URI", graph)
-    monkeypatch.setenv("TWOLOOP_SENDING_CONFIG", str(sending_file(tmp_path)))
-    monkeypatch.delenv("TWOLOOP_ADMINS", raising=False)
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    monkeypatch.delenv("TWOLOOP_ANTHROPIC_API_KEY", raising=False)
+    items_env(monkeypatch, graph, sending_file(tmp_path))
     return graph, ids
 
 
-def _open(am: str, *, item: str | None = None) -> AppTest:
-    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
-    at.session_state["console_dev_user"] = am
-    if item:
-        at.query_params["item"] = item
-    at.run()
-    _ok(at)
-    return at
+_open = open_items
 
 
 def _ok(at: AppTest) -> None:
@@ -78,7 +50,14 @@ def _read(graph: str) -> GraphStore:
 def test_the_page_lays_out_every_kind_of_item(world: tuple[str, ItemIds]) -> None:
     _, ids = world
     at = _open("am-1")
-    assert [t.label for t in at.tabs] == ["Drafts", "Escalations", "Tasks", "Unconfirmed sends"]
+    assert [t.label for t in at.tabs] == [
+        "Drafts",
+        "Escalations",
+        "Tasks",
+        "Unconfirmed sends",
+        "Replies",
+        "Plays",
+    ]
     assert at.text_input(key=f"items_subject_{ids.draft}").value == "Pipeline reliability at Acme"
     assert _body(at, ids.draft).startswith("Hi Ann,")
     assert at.text_input(key=f"items_subject_{ids.draft}").label == "Subject"

@@ -68,7 +68,7 @@ def test_pricing_twice_researches_then_stops_automation_until_the_am_has_read_it
     assert row["reason"] == "Acme visited our pricing page 2 times in 7 days"
     assert "Read the research summary" in row["what"]
     (item,) = [i for i in work_queue(world, "am-1", now=NOW) if i["item"] == eid]
-    assert item["detail"].startswith(
+    assert item["why"] == (
         "play pricing_page_twice: Acme visited our pricing page 2 times in 7 days"
     )
     # Before any action: every Acme match now routes to wait.
@@ -165,8 +165,8 @@ def test_no_reply_after_five_business_days_drafts_a_follow_up_in_the_thread(
     assert row["what"].startswith("next step on Fri 27 Nov")
     # The CLI's queue (twoloop queue) says the same.
     (item,) = [i for i in work_queue(world, "am-1", now=NOW) if i["item"] == run["run_id"]]
-    assert item["type"] == "play:follow_up_no_reply" and item["what"] == run["reason"]
-    assert item["detail"].startswith("next step on Fri 27 Nov")
+    assert item["type"] == "play:wait" and "on Fri 27 Nov" in item["what"]
+    assert item["why"] == f"play follow_up_no_reply: {run['reason']}"
     tick(world, book, AS_OF + dt.timedelta(days=3))
     assert _follow_up(world)["status"] == "waiting"
     tick(world, book, AS_OF + dt.timedelta(days=8))
@@ -278,10 +278,10 @@ def test_open_replies_are_in_the_queue_with_what_they_say(world: GraphStore) -> 
     (row,) = [r for r in queue(world, "am-1", later) if r["kind"] == "reply"]
     assert row["item"] == "r1" and row["action"] == "reply:question"
     (item,) = [i for i in work_queue(world, "am-1", now=later) if i["item"] == "r1"]
-    assert item["type"] == "reply:question" and item["what"].endswith(
-        "replied: Re: "
-        + (world.nodes("OutboxMessage", [Filter("person_id", "eq", "cat")])["subject"][0])
-    )
+    subject = world.nodes("OutboxMessage", [Filter("person_id", "eq", "cat")])["subject"][0]
+    assert item["type"] == "reply:question"
+    assert item["what"] == f"cat@acme.example: Re: {subject}"
+    assert item["why"].startswith("replied: question")
 
 
 def test_an_out_of_office_reply_does_not_stop_the_follow_up(world: GraphStore) -> None:

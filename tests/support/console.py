@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 MAIN = Path(__file__).resolve().parents[2] / "app" / "console" / "main.py"
+ITEMS_TIMEOUT = 60
 
 
 def console_app(uri: str, user: str | None, monkeypatch: pytest.MonkeyPatch) -> AppTest:
@@ -51,3 +52,40 @@ def warnings(at: AppTest) -> list[str]:
 
 def successes(at: AppTest) -> list[str]:
     return [plain(s.value) for s in at.success]
+
+
+def items_page() -> None:
+    """The console's script, down to the items page (main.py's pages are callables,
+    which AppTest cannot switch to). Self-contained: AppTest runs its source."""
+    from app.console import session
+    from app.console.auth import signed_in
+    from app.console.screens import items
+    from graph_model.settings import load_settings
+
+    settings = load_settings()
+    store = session.open_store(settings)
+    actor = signed_in(store, settings)
+    items.render(session.Console(store=store, actor=actor, settings=settings))
+
+
+def items_env(monkeypatch: pytest.MonkeyPatch, graph: str, sending: Path) -> None:
+    """Dev sign-in on ``graph``, sending configured by ``sending``; no admins, no
+    Claude key, the shipped plays."""
+    monkeypatch.setenv("TWOLOOP_CONSOLE_AUTH", "dev")
+    monkeypatch.setenv("TWOLOOP_GRAPH_URI", graph)
+    monkeypatch.setenv("TWOLOOP_SENDING_CONFIG", str(sending))
+    for name in ("TWOLOOP_ADMINS", "TWOLOOP_PLAYS_FILE", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("TWOLOOP_ANTHROPIC_API_KEY", raising=False)
+
+
+def open_items(am: str, *, item: str | None = None) -> AppTest:
+    """The items page run once, signed in (dev) as ``am``, with ``?item=`` if given;
+    a traceback fails the test."""
+    at = AppTest.from_function(items_page, default_timeout=ITEMS_TIMEOUT)
+    at.session_state["console_dev_user"] = am
+    if item:
+        at.query_params["item"] = item
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -1,24 +1,37 @@
 """Drafts and escalations: what waits on a book, item by item, with its actions.
 
-Four tabs: drafts waiting for approval (approve, edit and send, cancel with a
-reason), open escalations (the handoff packet, the question, resolve with an
-answer), open tasks (done, with a note) and unconfirmed sends (sent, not sent,
-cancel). ``?item=<id>`` opens one item. Reads are ``app.items``; every action is
-``app.human_loop`` with the signed-in actor, which checks it again. Graph text
-is shown only as text (``app.console.text``).
+Six tabs: drafts waiting for approval (approve, edit and send, cancel with a
+reason; a play's follow-up or suggested comment says what it is and why the play
+fired), open escalations (the handoff packet, the question, resolve with an
+answer), open tasks (done, with a note), unconfirmed sends (sent, not sent,
+cancel), open replies (``items_plays``: handled, with a note) and play runs that
+wait (``items_plays``: mark read, cancel with a reason). ``?item=<id>`` opens one
+item. Reads are ``app.items``; every action is ``app.human_loop`` (or
+``app.play_decisions``) with the signed-in actor, which checks it again. Graph
+text is shown only as text (``app.console.text``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
-import polars as pl
 import streamlit as st
 
 from app import items
+from app.console.screens.items_layout import (
+    FLASH,
+    ITEM_PARAM,
+    act,
+    closed,
+    each,
+    error,
+    item_link,
+    table,
+    when,
+)
+from app.console.screens.items_plays import play_card, reply_card
 from app.console.session import Console
-from app.console.text import clean, field, flash, label, show
+from app.console.text import clean, field, flash, show
 from app.decisions import REASON_CODES
 from app.human_loop import (
     SendOutcome,
@@ -28,17 +41,15 @@ from app.human_loop import (
     resolve_item,
     settle_send,
 )
-from app.queue import books
+from app.queue import PlayOf, books
 from drafting.style import configured_style_writer
 from graph_model.errors import GuardedEdit, TwoloopError
 from routing.handoff import HandoffPacket
 from routing.sending import configured_sending
 
 TITLE = "Drafts and escalations"
-TABS = ("Drafts", "Escalations", "Tasks", "Unconfirmed sends")
+TABS = ("Drafts", "Escalations", "Tasks", "Unconfirmed sends", "Replies", "Plays")
 BOOK = "items_book"
-FLASH = "items_flash"
-ITEM_PARAM = "item"
 
 
 def render(console: Console) -> None:
@@ -54,7 +65,7 @@ def render(console: Console) -> None:
                 return
             book = console.read(items.book_items, console.actor, whose)
     except TwoloopError as exc:
-        _error(exc)
+        error(exc)
         if wanted:
             _show_all_button()
         return
@@ -65,15 +76,23 @@ def render(console: Console) -> None:
         default = _tab_of(book)
     elif book.empty:
         st.caption("Nothing waits on this book.")
-    drafts, escalations, tasks, sends = st.tabs(list(TABS), default=default)
+    # Keyed by the item: opening another item from a card (a rerun, not a new page)
+    # shows its tab, not the tab the last one was on.
+    drafts, escalations, tasks, sends, replies, plays = st.tabs(
+        list(TABS), default=default, key=f"items_tabs_{wanted}" if wanted else None
+    )
     with drafts:
-        _each(book.drafts, "No draft waits for approval.", lambda d: _draft(console, d))
+        each(book.drafts, "No draft waits for approval.", lambda d: _draft(console, d))
     with escalations:
-        _each(book.escalations, "No open escalation.", lambda e: _escalation(console, e))
+        each(book.escalations, "No open escalation.", lambda e: _escalation(console, e))
     with tasks:
-        _each(book.tasks, "No open task.", lambda t: _task(console, t))
+        each(book.tasks, "No open task.", lambda t: _task(console, t))
     with sends:
-        _each(book.sends, "No send waits to be confirmed.", lambda m: _send(console, m))
+        each(book.sends, "No send waits to be confirmed.", lambda m: _send(console, m))
+    with replies:
+        each(book.replies, "No reply waits for you.", lambda r: reply_card(console, r))
+    with plays:
+        each(book.plays, "No play run waits.", lambda r: play_card(console, r))
 
 
 # ---------------------------------------------------------------- layout helpers
@@ -97,58 +116,8 @@ def _show_all_button() -> None:
 
 
 def _tab_of(book: items.ItemBook) -> str:
-    parts = (book.drafts, book.escalations, book.tasks, book.sends)
+    parts = (book.drafts, book.escalations, book.tasks, book.sends, book.replies, book.plays)
     return next((tab for tab, part in zip(TABS, parts, strict=True) if part), TABS[0])
-
-
-def _each(rows: Sequence[Any], nothing: str, draw: Callable[[Any], None]) -> None:
-    if not rows:
-        st.caption(nothing)
-    for row in rows:
-        with st.container(border=True):
-            draw(row)
-
-
-def _error(exc: TwoloopError) -> None:
-    """An API refusal as one clear line; its text may quote graph text, so escaped."""
-    st.error(label(str(exc), limit=1500))
-
-
-def _act(console: Console, done: str, action: Callable[[], Any]) -> None:
-    """Run an API call; on success read afresh and rerun so the lists update."""
-    try:
-        action()
-    except TwoloopError as exc:
-        _error(exc)
-        return
-    console.refresh()
-    st.session_state[FLASH] = ("success", done)
-    st.rerun()
-
-
-def _when(value: Any) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else "-"
-
-
-def _table(rows: list[dict[str, Any]]) -> None:
-    """Rows of graph text as a plain-text table."""
-    if not rows:
-        return
-    columns = list(rows[0])
-    frame = pl.DataFrame(
-        {c: [clean(r.get(c), limit=2000) for r in rows] for c in columns},
-        schema={c: pl.String for c in columns},
-    )
-    st.dataframe(frame, hide_index=True, width="stretch")
-
-
-def _closed(status: str, open_status: str) -> bool:
-    """A decided item (opened by its id): its status, and no actions."""
-    if status == open_status:
-        return False
-    field("Status", status)
-    st.caption("Already decided: there is nothing left to do on it.")
-    return True
 
 
 # ---------------------------------------------------------------- drafts
@@ -156,16 +125,22 @@ def _closed(status: str, open_status: str) -> bool:
 
 def _draft(console: Console, draft: items.DraftItem) -> None:
     key = draft.draft_id
+    comment = draft.purpose == "comment"
     field("Account", f"{draft.account} ({draft.capability})")
-    field("To", f"{draft.contact or 'nobody'} <{draft.to_address or 'no address'}>")
-    field("From", draft.from_address)
+    _what_draft(draft)
+    _play(draft.play, key)
+    if comment:
+        field("For", f"{draft.contact or 'someone'}'s post: you post it yourself")
+    else:
+        field("To", f"{draft.contact or 'nobody'} <{draft.to_address or 'no address'}>")
+        field("From", draft.from_address)
     field(
         "Drafter",
-        f"{draft.drafter}, {_when(draft.created_at)}; grounded: "
+        f"{draft.drafter}, {when(draft.created_at)}; grounded: "
         f"{'yes' if draft.grounded else 'no'}; personalization {draft.personalization:.2f}",
     )
     field("Draft id", key)
-    if _closed(draft.status, "pending"):
+    if closed(draft.status, "pending"):
         return
     subject = st.text_input("Subject", value=clean(draft.subject), key=f"items_subject_{key}")
     body = st.text_area("Body", value=clean(draft.body), height=260, key=f"items_body_{key}")
@@ -178,9 +153,9 @@ def _draft(console: Console, draft: items.DraftItem) -> None:
         st.caption("No style notes yet: they come from the AM's own edits.")
     approve, send = st.columns(2)
     if approve.button("Approve", key=f"items_approve_{key}", type="primary"):
-        _act(
+        act(
             console,
-            "Approved: the draft is in the outbox.",
+            _approved,
             lambda: approve_draft(
                 console.store,
                 key,
@@ -190,14 +165,14 @@ def _draft(console: Console, draft: items.DraftItem) -> None:
             ),
         )
     guard_key = f"items_guard_{key}"
-    if send.button("Send edited", key=f"items_send_{key}"):
+    if send.button("Approve edited" if comment else "Send edited", key=f"items_send_{key}"):
         st.session_state.pop(guard_key, None)
         unchanged = (subject.strip(), body.strip()) == (
             clean(draft.subject).strip(),
             clean(draft.body).strip(),
         )
         if unchanged:
-            st.warning("Nothing was changed: use Approve to send the draft as written.")
+            st.warning("Nothing was changed: use Approve to take the draft as written.")
         else:
             _edit(console, draft, subject, body, confirm=False)
     guarded = st.session_state.get(guard_key)
@@ -218,7 +193,7 @@ def _draft(console: Console, draft: items.DraftItem) -> None:
     )
     note = st.text_input("Note", key=f"items_note_{key}", placeholder="Why, in your words")
     if st.button("Cancel draft", key=f"items_cancel_{key}"):
-        _act(
+        act(
             console,
             "Cancelled: the draft will never be sent.",
             lambda: cancel_draft(
@@ -237,7 +212,7 @@ def _edit(
 ) -> None:
     guard_key = f"items_guard_{draft.draft_id}"
     try:
-        edit_draft(
+        done = edit_draft(
             console.store,
             draft.draft_id,
             actor=console.actor,
@@ -252,12 +227,52 @@ def _edit(
         st.session_state[guard_key] = {"subject": subject, "body": body, "findings": exc.findings}
         return
     except TwoloopError as exc:
-        _error(exc)
+        error(exc)
         return
     st.session_state.pop(guard_key, None)
     console.refresh()
-    st.session_state[FLASH] = ("success", "Sent: the edited draft is in the outbox.")
+    st.session_state[FLASH] = ("success", _approved(done, edited=True))
     st.rerun()
+
+
+def _approved(result: dict[str, Any], *, edited: bool = False) -> str:
+    """What approving did: a message in the outbox, or (a suggested comment) a task
+    for the AM to post it."""
+    if result.get("task_id"):
+        return (
+            f"Approved: nothing is sent; post the comment yourself (task {result['task_id']} "
+            "is on your list)."
+        )
+    if edited:
+        return "Sent: the edited draft is in the outbox."
+    return "Approved: the draft is in the outbox."
+
+
+def _what_draft(draft: items.DraftItem) -> None:
+    if draft.purpose == "comment":
+        what = (
+            "A suggested comment on their social post. twoloop never posts it: approving it "
+            "gives you a task to post it yourself."
+        )
+    elif draft.purpose == "follow_up":
+        follows = draft.follows
+        what = (
+            f'A follow-up in the thread of "{follows.subject}" (sent {when(follows.sent_at)}): '
+            "it goes out as a reply to that message."
+            if follows
+            else "A follow-up to a message that is no longer in the graph."
+        )
+    else:
+        what = "A first email to the contact."
+    field("What it is", what)
+
+
+def _play(play: PlayOf | None, on: str) -> None:
+    """Why the play that made an item fired, and a link to its run."""
+    if play is None:
+        return
+    field("Why the play fired", f"{play.reason} (play {play.play_id})")
+    item_link(play.run_id, "Open the play run", on=on)
 
 
 def _claims(draft: items.DraftItem) -> None:
@@ -289,7 +304,7 @@ def _claims(draft: items.DraftItem) -> None:
                         "url": source.url or "",
                     }
                 )
-        _table(rows)
+        table(rows)
         if claim.unknown:
             show(f"cites evidence the match does not have: {', '.join(claim.unknown)}")
         if not claim.evidence and not claim.unknown:
@@ -316,10 +331,11 @@ def _escalation(console: Console, escalation: items.EscalationItem) -> None:
     field("Account", escalation.account)
     field(
         "Kind",
-        f"{escalation.kind}, opened {_when(escalation.opened_at)}"
+        f"{escalation.kind}, opened {when(escalation.opened_at)}"
         + ("; automation is stopped for the account" if escalation.blocking else ""),
     )
     field("Raised by", escalation.trigger)
+    _play(escalation.play, escalation.escalation_id)
     field("The excerpt that raised it", escalation.excerpt)
     field("The question", escalation.question)
     with st.expander("Handoff packet", expanded=False):
@@ -328,12 +344,12 @@ def _escalation(console: Console, escalation: items.EscalationItem) -> None:
             show(escalation.packet_raw)
         else:
             _packet(escalation.packet)
-    if _closed(escalation.status, "open"):
+    if closed(escalation.status, "open"):
         field("Answer", escalation.resolution)
         return
     answer = st.text_area("Answer", key=f"items_answer_{key}")
     if st.button("Resolve", key=f"items_resolve_{key}", type="primary"):
-        _act(
+        act(
             console,
             "Resolved: the escalation is closed with your answer.",
             lambda: resolve_item(
@@ -357,7 +373,7 @@ def _packet(packet: HandoffPacket) -> None:
         )
     st.caption("People")
     if packet.people:
-        _table(
+        table(
             [
                 {
                     "name": p.name,
@@ -382,7 +398,7 @@ def _packet(packet: HandoffPacket) -> None:
         st.text("-")
     st.caption("History (newest first)")
     if packet.history:
-        _table([{"at": h.at, "what": h.what, "text": h.text} for h in packet.history])
+        table([{"at": h.at, "what": h.what, "text": h.text} for h in packet.history])
     else:
         st.text("-")
     if packet.draft:
@@ -405,14 +421,15 @@ def _packet(packet: HandoffPacket) -> None:
 def _task(console: Console, task: items.TaskItem) -> None:
     key = task.task_id
     field("Task", task.title)
-    field("Kind", f"{task.kind}, since {_when(task.created_at)}")
+    field("Kind", f"{task.kind}, since {when(task.created_at)}")
     field("Account", task.account)
+    _play(task.play, task.task_id)
     field("What to do", task.body)
-    if _closed(task.status, "open"):
+    if closed(task.status, "open"):
         return
     note = st.text_input("Note", key=f"items_task_note_{key}", placeholder="What you did")
     if st.button("Done", key=f"items_done_{key}", type="primary"):
-        _act(
+        act(
             console,
             "Done: the task is closed.",
             lambda: resolve_item(
@@ -428,13 +445,13 @@ def _send(console: Console, message: items.SendItem) -> None:
     field("Account", message.account)
     field(
         "Tried",
-        f"claimed {_when(message.claimed_at)}, {message.attempts} attempt(s); "
+        f"claimed {when(message.claimed_at)}, {message.attempts} attempt(s); "
         f"released by {message.released_by}",
     )
     field("What the relay said", message.note)
     with st.expander("Message body", expanded=False):
         show(message.body)
-    if _closed(message.status, "unconfirmed"):
+    if closed(message.status, "unconfirmed"):
         return
     st.caption(
         "Check the sent folder or the relay's log, then say what happened. "
@@ -454,7 +471,7 @@ def _send(console: Console, message: items.SendItem) -> None:
     )
     for column, text, outcome, done, widget_key in outcomes:
         if column.button(text, key=widget_key):
-            _act(
+            act(
                 console,
                 done,
                 lambda outcome=outcome: settle_send(

@@ -38,6 +38,7 @@ SHOWN = {
     "weak": "Weak case",
     "rule": "Rule",
     "reason": "Reason",
+    "what": "What",
     "status": "Status",
 }
 
@@ -205,14 +206,16 @@ def _selected(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _open(rows: pl.DataFrame) -> None:
-    """Open one item of the page: a match in the why panel, anything else on the
-    drafts and escalations page."""
+    """Open one item of the page: a match in the why panel, anything else (drafts,
+    escalations, tasks, sends, replies, play runs) on the drafts and escalations
+    page."""
     if rows.is_empty():
         return
     items: list[str] = [str(i) for i in rows["item"].to_list()]
     described = {
         r["item"]: " - ".join(filter(None, [r["account"], r["capability"]]))
         + f" ({r['kind']}, {r['action']})"
+        + (f": {r['reason']}" if r["kind"] in ("play", "reply") and r["reason"] else "")
         for r in rows.iter_rows(named=True)
     }
     selected = _selected(rows)
