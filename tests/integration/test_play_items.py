@@ -56,7 +56,7 @@ def test_waiting_play_runs_say_why_they_fired_and_what_they_wait_for(
     assert set(runs) == {ids.follow_up, ids.watch, ids.comment_run}
     follow_up = runs[ids.follow_up]
     assert (follow_up.status, follow_up.waiting_for) == ("waiting", "time")
-    assert follow_up.wait_until == dt.datetime(2026, 11, 27, 13, 0, tzinfo=dt.UTC)
+    assert follow_up.wait_until == dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
     assert follow_up.waits.startswith("next step on Fri 27 Nov")
     assert (
         follow_up.reason
