@@ -15,12 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-import polars as pl
-
 from app.actors import Actor, act_on, identify
 from app.decisions import acted, decision_key, write_decision
 from graph_model.errors import DecisionConflict, DecisionRejected, WriteConflict
-from graph_model.store import Filter, GraphStore
+from graph_model.store import GraphStore
+from routing.play_runs import withdraw
 
 PlayDecision = Literal["read", "cancel"]
 OPEN = ("active", "waiting", "needs_am")
@@ -56,30 +55,13 @@ def settle_play_run(
     kind = "resolve" if decision == "read" else "cancel"
     decision_id = decision_key(run_id, kind)
     text = (reason or "").strip() or None
-    drafts = store.nodes("Draft", [Filter("play_run_id", "eq", run_id)])
-    pending = drafts.filter(pl.col("status") == "pending") if drafts.height else drafts
-    outbox = (
-        store.nodes(
-            "OutboxMessage",
-            [
-                Filter("draft_id", "in", drafts["draft_id"].to_list()),
-                Filter("status", "eq", "pending"),
-            ],
-        )
-        if drafts.height
-        else pl.DataFrame()
-    )
+    why = "the AM cancelled it" + (f": {text}" if text else "")
+    withdrawn = withdraw(store, run_id, why=why, now=now)
     try:
         with store.batch() as write:
             write.expect("PlayRun", run_id, "status", [row["status"]])
             if decision == "cancel":
-                why = "the AM cancelled it" + (f": {text}" if text else "")
-                for d in pending.iter_rows(named=True):
-                    write.expect("Draft", d["draft_id"], "status", ["pending"])
-                    write.upsert_nodes("Draft", [{**d, "status": "cancelled", "updated_at": now}])
-                for m in outbox.iter_rows(named=True):
-                    write.expect("OutboxMessage", m["message_id"], "status", ["pending"])
-                    write.upsert_nodes("OutboxMessage", [{**m, "status": "cancelled", "note": why}])
+                withdrawn(write)
                 new = {"status": "stopped", "stopped_reason": why, "waiting_for": None}
             else:
                 new = {"status": "done", "waiting_for": None}

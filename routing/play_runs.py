@@ -32,7 +32,7 @@ from drafting.followups import comment_draft, follow_up_draft
 from drafting.research import render_research, write_research
 from graph_model.errors import WriteConflict
 from graph_model.settings import Settings
-from graph_model.store import Filter, GraphStore
+from graph_model.store import Filter, GraphStore, WriteBatch
 from routing.channels.task import add_task
 from routing.handoff import handoff_packet
 from routing.outbox import release_draft
@@ -480,11 +480,12 @@ def _person_step_outcome(store: GraphStore, run: dict[str, Any]) -> str:
     return "waiting" if waiting_for == "read" else "done"
 
 
-def _stop(ctx: _Context, run: dict[str, Any], why: str) -> None:
-    """Stop the run, withdrawing what it left waiting: a pending draft, an unsent
-    message it queued (each only if still so: a person or a relay acting first wins)."""
-    store, now = ctx.store, ctx.now
-    drafts = store.nodes("Draft", [Filter("play_run_id", "eq", run["run_id"])])
+def withdraw(store: GraphStore, run_id: str, *, why: str, now: dt.datetime) -> Any:
+    """What stopping run ``run_id`` withdraws, as a function that adds it to a write
+    batch: its pending drafts are cancelled and the unsent messages it queued
+    cancelled with ``why``, each only if still so (a person or a relay acting
+    first wins: the commit fails on the compare-and-set)."""
+    drafts = store.nodes("Draft", [Filter("play_run_id", "eq", run_id)])
     pending = drafts.filter(pl.col("status") == "pending") if drafts.height else drafts
     outbox = (
         store.nodes(
@@ -497,16 +498,25 @@ def _stop(ctx: _Context, run: dict[str, Any], why: str) -> None:
         if drafts.height
         else pl.DataFrame()
     )
-    with store.batch() as write:
-        write.expect("PlayRun", run["run_id"], "status", [run["status"]])
+
+    def add(write: WriteBatch) -> None:
         for d in pending.iter_rows(named=True):
             write.expect("Draft", d["draft_id"], "status", ["pending"])
             write.upsert_nodes("Draft", [{**d, "status": "cancelled", "updated_at": now}])
         for m in outbox.iter_rows(named=True):
             write.expect("OutboxMessage", m["message_id"], "status", ["pending"])
-            write.upsert_nodes(
-                "OutboxMessage", [{**m, "status": "cancelled", "note": f"play run stopped: {why}"}]
-            )
+            write.upsert_nodes("OutboxMessage", [{**m, "status": "cancelled", "note": why}])
+
+    return add
+
+
+def _stop(ctx: _Context, run: dict[str, Any], why: str) -> None:
+    """Stop the run, withdrawing what it left waiting (``withdraw``)."""
+    store, now = ctx.store, ctx.now
+    withdrawn = withdraw(store, run["run_id"], why=f"play run stopped: {why}", now=now)
+    with store.batch() as write:
+        write.expect("PlayRun", run["run_id"], "status", [run["status"]])
+        withdrawn(write)
         write.upsert_nodes(
             "PlayRun",
             [
