@@ -34,12 +34,31 @@ import polars as pl
 from pydantic import ValidationError
 
 from app.actors import Actor, act_on, identify, see_books
-from app.queue import PlayOf, play_waits, plays_of_items
-from drafting.research import render_research
+from app.item_sources import Source
+from app.item_sources import claims_of as _claims
+from app.item_sources import rows_by_key as _rows
+from app.item_sources import source_of as _source
+from app.play_items import PlayItem, PlayStep, ReplyItem, SentMessage, _plays, _replies, _sent
+from app.queue import PlayOf, plays_of_items
 from drafting.style import style_notes
 from graph_model.store import Filter, GraphStore, NotFound
 from matching.metapaths import load_metapaths
 from routing.handoff import HandoffPacket
+
+__all__ = [
+    "DraftItem",
+    "EscalationItem",
+    "ItemBook",
+    "PlayItem",
+    "PlayStep",
+    "ReplyItem",
+    "SendItem",
+    "SentMessage",
+    "Source",
+    "TaskItem",
+    "book_items",
+    "find_item",
+]
 
 # The labels item ids are keys of, and the part of a book each is in.
 ITEM_LABELS = {
@@ -50,29 +69,6 @@ ITEM_LABELS = {
     "Reply": "replies",
     "PlayRun": "plays",
 }
-# A research statement's cites ("signal:<id>") and the labels they name.
-CITED_LABELS = {
-    "signal": "Signal",
-    "opportunity": "Opportunity",
-    "person": "Person",
-    "account": "Account",
-    "match": "Match",
-    "escalation": "Escalation",
-}
-
-
-@dataclass(frozen=True)
-class Source:
-    """One record an evidence path goes through: what it is (signal, deal, person,
-    peer account, need, technology, industry, account manager), its text, date and
-    source."""
-
-    kind: str
-    key: str
-    text: str
-    date: dt.date | None = None
-    source: str | None = None
-    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,84 +170,6 @@ class SendItem:
     attempts: int
     released_by: str
     note: str | None
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    """One of our sent messages, as a thread a follow-up or a reply belongs to."""
-
-    message_id: str
-    subject: str
-    body: str
-    to_address: str
-    sent_at: dt.datetime | None
-    status: str
-
-
-@dataclass(frozen=True)
-class ReplyItem:
-    reply_id: str
-    am_id: str
-    account_id: str
-    account: str
-    person: str | None
-    from_address: str | None
-    subject: str | None
-    body: str
-    received_at: dt.datetime
-    source: str
-    classification: str
-    rationale: str
-    classifier: str
-    confidence: float
-    # What twoloop already did about it (suppressed the address, escalated, ...).
-    actions: tuple[str, ...]
-    status: str
-    handled_at: dt.datetime | None
-    handled_by: str | None
-    # Our message it answers; None when that message is gone.
-    thread: SentMessage | None
-
-
-@dataclass(frozen=True)
-class PlayStep:
-    """One step a play run did, from its log: what kind, when, its text (an alert,
-    the research summary, where a wait ends, a note) and the item it made."""
-
-    number: int
-    kind: str
-    at: str
-    text: str
-    # ("draft" | "task" | "escalation" | "message" | "research", id) it made.
-    made: tuple[str, str] | None = None
-    # The research summary's citations, resolved to what they are.
-    citations: tuple[Source, ...] = ()
-
-
-@dataclass(frozen=True)
-class PlayItem:
-    run_id: str
-    am_id: str
-    play_id: str
-    reason: str
-    status: str
-    # "time", "read", "draft:<id>", "escalation:<id>", or None.
-    waiting_for: str | None
-    wait_until: dt.datetime | None
-    # What it waits for, in words (when the next step runs, what to read).
-    waits: str
-    stopped_reason: str | None
-    # The step it is at (0-based: the one it waits on, or the next to run).
-    step: int
-    fired_at: dt.datetime
-    account_id: str
-    account: str
-    person: str | None
-    match_id: str | None
-    events: tuple[str, ...]
-    steps: tuple[PlayStep, ...]
-    # The drafts, tasks and escalations it made: (kind, id, status), in step order.
-    made: tuple[tuple[str, str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -414,15 +332,6 @@ def _or_empty(store: GraphStore, label: str, frame: pl.DataFrame | None) -> pl.D
     return frame if frame is not None else store.get_nodes(label, [])
 
 
-def _rows(store: GraphStore, label: str, keys: Any) -> dict[str, dict[str, Any]]:
-    keys = [k for k in keys if k]
-    if not keys:
-        return {}
-    frame = store.get_nodes(label, sorted(set(keys)))
-    key = store.registry.node(label).key
-    return {row[key]: row for row in frame.iter_rows(named=True)}
-
-
 def _drafts(
     store: GraphStore,
     drafts: pl.DataFrame,
@@ -485,14 +394,6 @@ def _drafts(
     return tuple(items)
 
 
-def _claims(text: str | None) -> list[dict[str, Any]]:
-    try:
-        claims = json.loads(text or "[]")
-    except json.JSONDecodeError:
-        return []
-    return [c for c in claims if isinstance(c, dict)] if isinstance(claims, list) else []
-
-
 def _evidence(store: GraphStore, matches: list[dict[str, Any]]) -> dict[str, dict[str, Evidence]]:
     """Each match's evidence by id (``E1`` is its first path), with the records on
     every path read in one batch per label."""
@@ -536,25 +437,6 @@ def _evidence(store: GraphStore, matches: list[dict[str, Any]]) -> dict[str, dic
     return out
 
 
-def _source(label: str, key: str, r: dict[str, Any]) -> Source:
-    if label == "Signal":
-        text = "\n".join(t for t in (r.get("title"), r.get("text")) if t)
-        kind = str(r["kind"]).replace("_", " ")
-        when = r["occurred_at"].date() if r.get("occurred_at") else None
-        return Source(f"signal ({kind})", key, text, when, r.get("source"), r.get("url"))
-    if label == "Opportunity":
-        text = f"{r['name']} ({r['stage']}, {r['status']})"
-        return Source("deal", key, text, r.get("close_date"), "CRM")
-    if label == "Person":
-        text = r["full_name"] + (f", {r['title']}" if r.get("title") else "")
-        return Source("person", key, text, None, "CRM")
-    if label == "Account":
-        return Source("peer account", key, str(r["name"]), None, "CRM")
-    if label == "AccountManager":
-        return Source("account manager", key, str(r["full_name"]), None, "CRM")
-    return Source(label.lower(), key, str(r.get("name") or key), None, "catalog")
-
-
 def _escalation(e: dict[str, Any], accounts: dict[str, str], play: PlayOf | None) -> EscalationItem:
     raw = e["packet"] or "{}"
     try:
@@ -578,194 +460,3 @@ def _escalation(e: dict[str, Any], accounts: dict[str, str], play: PlayOf | None
         packet_raw=raw,
         play=play,
     )
-
-
-# ---------------------------------------------------------------- replies and plays
-
-
-def _sent(store: GraphStore, message_ids: Any) -> dict[str, SentMessage]:
-    return {
-        key: SentMessage(
-            message_id=key,
-            subject=m["subject"],
-            body=m["body"],
-            to_address=m["to_address"],
-            sent_at=m["sent_at"],
-            status=str(m["status"]),
-        )
-        for key, m in _rows(store, "OutboxMessage", message_ids).items()
-    }
-
-
-def _replies(
-    store: GraphStore, replies: pl.DataFrame, accounts: dict[str, str]
-) -> tuple[ReplyItem, ...]:
-    if replies.is_empty():
-        return ()
-    threads = _sent(store, replies["thread_id"].to_list())
-    people = store.names("Person", replies["person_id"].drop_nulls(), field="full_name")
-    return tuple(
-        ReplyItem(
-            reply_id=r["reply_id"],
-            am_id=r["am_id"],
-            account_id=r["account_id"],
-            account=accounts.get(r["account_id"]) or str(r["account_id"]),
-            person=people.get(r["person_id"] or ""),
-            from_address=r["from_address"],
-            subject=r["subject"],
-            body=r["body"] or "",
-            received_at=r["received_at"],
-            source=r["source"],
-            classification=str(r["classification"]),
-            rationale=r["rationale"] or "",
-            classifier=r["classifier"],
-            confidence=float(r["confidence"] if r["confidence"] is not None else 1.0),
-            actions=tuple(r["actions"] or ()),
-            status=str(r["status"]),
-            handled_at=r["handled_at"],
-            handled_by=r["handled_by"],
-            thread=threads.get(r["thread_id"]),
-        )
-        for r in replies.sort("received_at").iter_rows(named=True)
-    )
-
-
-# A play log entry's key for the item it made, and that item's label.
-_MADE = {
-    "draft_id": ("draft", "Draft"),
-    "task_id": ("task", "Task"),
-    "escalation_id": ("escalation", "Escalation"),
-    "message_id": ("message", "OutboxMessage"),
-}
-
-
-def _plays(store: GraphStore, runs: pl.DataFrame, accounts: dict[str, str]) -> tuple[PlayItem, ...]:
-    if runs.is_empty():
-        return ()
-    logs = {r["run_id"]: _log(r["log"]) for r in runs.iter_rows(named=True)}
-    entries = [e for log in logs.values() for e in log]
-    research = _rows(store, "Research", [e.get("research_id") for e in entries])
-    statuses: dict[str, str] = {}
-    for key, (_, label) in _MADE.items():
-        for item, row in _rows(store, label, [e.get(key) for e in entries]).items():
-            statuses[item] = str(row["status"])
-    cites = [
-        str(c)
-        for row in research.values()
-        for s in _claims(row["statements"])
-        for c in s.get("cites") or ()
-    ]
-    cited = _cited(store, cites)
-    people = store.names("Person", runs["person_id"].drop_nulls(), field="full_name")
-    items = []
-    for r in runs.sort("fired_at").iter_rows(named=True):
-        steps = tuple(_step(e, research, cited) for e in logs[r["run_id"]])
-        made = tuple(
-            (s.made[0], s.made[1], statuses.get(s.made[1], "gone"))
-            for s in steps
-            if s.made and s.made[0] != "research"
-        )
-        items.append(
-            PlayItem(
-                run_id=r["run_id"],
-                am_id=r["am_id"],
-                play_id=r["play_id"],
-                reason=r["reason"],
-                status=str(r["status"]),
-                waiting_for=r["waiting_for"],
-                wait_until=r["wait_until"],
-                waits=_waits(r),
-                stopped_reason=r["stopped_reason"],
-                step=int(r["step"] or 0),
-                fired_at=r["fired_at"],
-                account_id=r["account_id"],
-                account=accounts.get(r["account_id"]) or str(r["account_id"]),
-                person=people.get(r["person_id"] or ""),
-                match_id=r["match_id"],
-                events=tuple(r["events"] or ()),
-                steps=steps,
-                made=made,
-            )
-        )
-    return tuple(items)
-
-
-def _waits(run: dict[str, Any]) -> str:
-    """What the run waits for, in the AM's words."""
-    status, waiting = str(run["status"]), run["waiting_for"] or ""
-    if status == "waiting" or waiting == "read":
-        return play_waits(run)
-    kind, _, key = waiting.partition(":")
-    if kind == "draft":
-        return f"your decision on draft {key}"
-    if kind == "escalation":
-        return f"your answer to escalation {key}"
-    if status in ("done", "stopped"):
-        return "nothing: the run is " + status
-    return "its next step, at the loop's next run"
-
-
-def _log(text: str | None) -> list[dict[str, Any]]:
-    return _claims(text)
-
-
-def _step(
-    entry: dict[str, Any],
-    research: dict[str, dict[str, Any]],
-    cited: dict[str, Source],
-) -> PlayStep:
-    kind = str(entry.get("kind") or "")
-    made = next(
-        ((what, str(entry[key])) for key, (what, _) in _MADE.items() if entry.get(key)), None
-    )
-    text = ""
-    citations: tuple[Source, ...] = ()
-    if kind == "research":
-        row = research.get(str(entry.get("research_id") or ""))
-        if row is not None:
-            text = render_research(row)
-            wanted = dict.fromkeys(
-                str(c) for s in _claims(row["statements"]) for c in s.get("cites") or ()
-            )
-            citations = tuple(cited[c] for c in wanted if c in cited)
-            made = ("research", row["research_id"])
-        else:
-            text = "the research summary is gone"
-    elif kind == "alert":
-        text = str(entry.get("text") or "")
-    elif kind == "wait":
-        text = f"until {entry.get('until') or '?'}"
-    if entry.get("note"):
-        text = "\n".join(t for t in (text, str(entry["note"])) if t)
-    return PlayStep(
-        number=int(entry.get("step", 0)) + 1,
-        kind=kind,
-        at=str(entry.get("at") or ""),
-        text=text,
-        made=made,
-        citations=citations,
-    )
-
-
-def _cited(store: GraphStore, cites: list[str]) -> dict[str, Source]:
-    """Each research cite ("signal:<id>") as the record it names."""
-    wanted: dict[str, set[str]] = defaultdict(set)
-    for cite in cites:
-        prefix, _, key = cite.partition(":")
-        if prefix in CITED_LABELS and key:
-            wanted[CITED_LABELS[prefix]].add(key)
-    out: dict[str, Source] = {}
-    for label, keys in wanted.items():
-        prefix = next(p for p, lab in CITED_LABELS.items() if lab == label)
-        for key, row in _rows(store, label, keys).items():
-            if label == "Match":
-                source = Source("match", key, str(row.get("explanation") or key), None, "twoloop")
-            elif label == "Escalation":
-                opened = row["opened_at"].date() if row.get("opened_at") else None
-                source = Source("escalation", key, str(row["question"]), opened, "twoloop")
-            elif label == "Account":
-                source = Source("account", key, str(row["name"]), None, "CRM")
-            else:
-                source = _source(label, key, row)
-            out[f"{prefix}:{key}"] = source
-    return out

@@ -33,140 +33,49 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
 
 from graph_model.changes import journal
-from graph_model.errors import ConfigFileInvalid, ModelError
+from graph_model.errors import ModelError
 from graph_model.store import Filter, GraphStore, WriteBatch
-from graph_model.vocabulary import ReplyClass
-from graph_model.yamlfile import read_yaml, validate
 from matching.owners import account_owners
 from routing.channels import message_id_header
-from routing.escalation import compile_patterns
 from routing.handoff import handoff_packet
+from routing.reply_rules import (
+    ReplyClassifier,
+    ReplyRules,
+    ReplyText,
+    RulesClassifier,
+    Verdict,
+    classify_by_rules,
+    load_reply_rules,
+)
 
-DEFAULT_FILE = Path(__file__).with_name("replies.yaml")
+# The rules and the classifier interface are ``routing.reply_rules``; part of this API.
+__all__ = [
+    "REPLY_STATUSES",
+    "ReplyClassifier",
+    "ReplyReport",
+    "ReplyRules",
+    "ReplyText",
+    "RulesClassifier",
+    "Verdict",
+    "classify_by_rules",
+    "has_replied",
+    "list_replies",
+    "load_reply_rules",
+    "packet_thread",
+    "replies_since",
+    "reply_summary",
+    "thread_messages",
+    "thread_replies",
+]
+
 EXCERPT_CHARS = 200
-FIELDS = ("subject", "body")
-
-
-# ------------------------------------------------------------------ rules
-
-
-@dataclass(frozen=True)
-class ReplyRule:
-    classification: str
-    fields: tuple[str, ...]
-    patterns: tuple[re.Pattern[str], ...]
-    confidence: float
-
-
-@dataclass(frozen=True)
-class ReplyRules:
-    path: str
-    rules: tuple[ReplyRule, ...]
-    default: str
-    default_confidence: float
-
-
-class _RuleEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    class_: ReplyClass = Field(alias="class")
-    in_: list[str] = Field(alias="in", min_length=1)
-    patterns: list[str] = Field(min_length=1)
-    confidence: float = Field(default=0.8, ge=0.0, le=1.0)
-
-
-class _RulesFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    default: ReplyClass = ReplyClass.other
-    default_confidence: float = Field(default=0.3, ge=0.0, le=1.0)
-    classes: list[_RuleEntry] = Field(min_length=1)
-
-
-def load_reply_rules(path: Path = DEFAULT_FILE) -> ReplyRules:
-    """The reply rules file, validated; errors name the file and the entry."""
-    data = validate(_RulesFile, read_yaml(path), str(path))
-    rules = []
-    seen: set[str] = set()
-    for i, entry in enumerate(data.classes):
-        where = f"classes.{i}({entry.class_.value})"
-        if entry.class_.value in seen:
-            raise ConfigFileInvalid(str(path), where, "this class is listed twice")
-        seen.add(entry.class_.value)
-        for name in entry.in_:
-            if name not in FIELDS:
-                raise ConfigFileInvalid(
-                    str(path), where, f"'in' entry {name!r} is not subject or body"
-                )
-        compiled = compile_patterns(entry.patterns, path=path, where=where)
-        rules.append(ReplyRule(entry.class_.value, tuple(entry.in_), compiled, entry.confidence))
-    return ReplyRules(str(path), tuple(rules), data.default.value, data.default_confidence)
-
-
-@dataclass(frozen=True)
-class ReplyText:
-    """What a classifier reads: the reply, and the subject of what it answers."""
-
-    subject: str
-    body: str
-    from_address: str | None = None
-    answers_subject: str | None = None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    classification: str
-    confidence: float
-    rationale: str
-    classifier: str
-
-
-class ReplyClassifier(Protocol):
-    """Classifies a reply; ``name`` is recorded on it ("rules", "claude:<model>")."""
-
-    name: str
-
-    def classify(self, reply: ReplyText) -> Verdict: ...
-
-
-def classify_by_rules(reply: ReplyText, rules: ReplyRules) -> Verdict:
-    """The first class (in file order) one of whose patterns matches; else the default."""
-    texts = {"subject": reply.subject or "", "body": reply.body or ""}
-    for rule in rules.rules:
-        for name in rule.fields:
-            for pattern in rule.patterns:
-                found = pattern.search(texts[name])
-                if found:
-                    quoted = " ".join(found.group(0).split())[:60]
-                    return Verdict(
-                        rule.classification,
-                        rule.confidence,
-                        f"rule {rule.classification}: {name} says {quoted!r}",
-                        "rules",
-                    )
-    return Verdict(rules.default, rules.default_confidence, "no rule matched", "rules")
-
-
-class RulesClassifier:
-    """The offline classifier: ``routing/replies.yaml``."""
-
-    name = "rules"
-
-    def __init__(self, rules: ReplyRules | None = None) -> None:
-        self.rules = rules or load_reply_rules()
-
-    def classify(self, reply: ReplyText) -> Verdict:
-        return classify_by_rules(reply, self.rules)
 
 
 # ------------------------------------------------------------------ threading

@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 
 from graph_model.errors import ConfigError, ConfigFileInvalid
-from ingest.mailbox import (
+from ingest.email_parse import (
     MalformedEmail,
-    Watermark,
     html_to_text,
     message_ids,
     parse_email,
-    parse_imap_url,
     trim_quoted,
 )
+from ingest.mailbox import Watermark, parse_imap_url
 from routing.replies import ReplyText, classify_by_rules, load_reply_rules
 
 RULES = load_reply_rules()
