@@ -376,8 +376,14 @@ def table_rows(page: Page, frame: Locator | None = None) -> list[dict[str, str]]
     titles the grid shows."""
     frame = frame if frame is not None else page.get_by_test_id("stDataFrame").first
     frame.hover()
+    save = frame.get_by_role("button", name="Download as CSV")
     with page.expect_download() as download:
-        frame.get_by_role("button", name="Download as CSV").click()
+        try:
+            save.click(timeout=5000)
+        except PlaywrightTimeout:
+            # A short grid's scroller can lie over its own toolbar and take the
+            # pointer: the button's click goes to the button itself instead.
+            save.dispatch_event("click")
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
 
